@@ -1,0 +1,163 @@
+// The node-local authority over workers: owns the pools, turns a request into a pool call, and
+// answers tools/stats. Both the gRPC server and the embedded library API call into this class;
+// arguments and results pass through as encoded bytes (never re-parsed here).
+import { randomUUID } from 'node:crypto';
+import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
+import { VERSION } from '../paths.js';
+import { decodeValue, encodeValue, type EncodedValue } from '../protocol/values.js';
+import type { CallSink, ToolDescription } from '../worker/channel.js';
+import type { AgentLogger } from './log.js';
+import { Pool, type CallControl, type PoolOptions } from './pool.js';
+
+export interface AgentRequest {
+  tool: string;
+  args: EncodedValue;
+  session: string | null;
+  /** 0 or undefined = no timeout. */
+  timeoutMs?: number | undefined;
+  idempotent?: boolean | undefined;
+  pool?: string | undefined;
+}
+
+/** The stats document (`snakepit stats --json`, the Stats RPC). */
+export interface AgentStats {
+  agent: { pid: number; version: string; runId: string; uptimeMs: number };
+  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; pool: string }>;
+  pools: Array<{ name: string; size: number; degraded: string | null; tools: number }>;
+  queue: { depth: number };
+  calls: { completed: number; failed: number; inFlight: number };
+  latencyMs: { p50: number; p99: number };
+}
+
+const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
+
+export interface ToolInfo extends ToolDescription {
+  pool: string;
+}
+
+export class Agent {
+  readonly runId: string;
+  readonly startedAt = Date.now();
+  private readonly pools = new Map<string, Pool>();
+  private readonly defaultPool: string;
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    pools: PoolOptions[],
+    readonly logger: AgentLogger,
+    runId: string = randomUUID(),
+  ) {
+    if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
+    this.runId = runId;
+    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger));
+    this.defaultPool = pools[0]!.name;
+  }
+
+  async start(): Promise<void> {
+    const started = Date.now();
+    try {
+      await Promise.all([...this.pools.values()].map((p) => p.start()));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const workers = [...this.pools.values()].reduce((n, p) => n + p.options.size, 0);
+    this.logger.log('info', 'agent', `${workers} workers ready in ${Date.now() - started} ms (run ${this.runId})`);
+  }
+
+  /** Starts a call; the sink receives chunks and exactly one result, end or error. */
+  call(req: AgentRequest, sink: CallSink): CallControl {
+    const pool = this.pools.get(req.pool || this.defaultPool);
+    if (!pool) return failNow(sink, { code: 'TOOL_NOT_FOUND', message: `no pool named '${req.pool}' (pools: ${[...this.pools.keys()].join(', ')})` });
+    if (!pool.tools.has(req.tool)) return failNow(sink, this.toolNotFound(req.tool, pool));
+    return pool.submit({
+      tool: req.tool,
+      session: req.session || null,
+      args: req.args,
+      deadline: req.timeoutMs ? Date.now() + req.timeoutMs : null,
+      idempotent: req.idempotent ?? false,
+      sink,
+    });
+  }
+
+  /** One result per call: a streaming tool's chunks are collected into an array. */
+  execute(req: AgentRequest, done: (error: ErrorInfo | null, value?: EncodedValue) => void): CallControl {
+    if (!this.isStreaming(req)) {
+      return this.call(req, { chunk() {}, result: (v) => done(null, v), end: () => done(null, NULL_VALUE), error: (e) => done(e) });
+    }
+    const chunks: unknown[] = [];
+    return this.call(req, {
+      chunk: (v) => chunks.push(decodeValue(v)),
+      result: (v) => done(null, v),
+      end: () => done(null, encodeValue(chunks)),
+      error: (e) => done(e),
+    });
+  }
+
+  /** A stream per call: a plain tool's result is its only chunk. */
+  stream(req: AgentRequest, sink: CallSink): CallControl {
+    if (this.isStreaming(req)) return this.call(req, sink);
+    return this.call(req, { ...sink, result: (v) => (sink.chunk(v), sink.end()) });
+  }
+
+  private isStreaming(req: Pick<AgentRequest, 'tool' | 'pool'>): boolean {
+    return this.pools.get(req.pool || this.defaultPool)?.tools.get(req.tool)?.stream ?? false;
+  }
+
+  tools(poolName?: string): ToolInfo[] {
+    const pools = poolName ? [this.pools.get(poolName)].filter((p): p is Pool => !!p) : [...this.pools.values()];
+    if (poolName && pools.length === 0) throw new SnakepitError('TOOL_NOT_FOUND', `no pool named '${poolName}'`);
+    return pools.flatMap((p) => [...p.tools.values()].map((t) => ({ ...t, pool: p.name })));
+  }
+
+  stats(): AgentStats {
+    const pools = [...this.pools.values()];
+    const per = pools.map((p) => p.stats());
+    // Percentiles over the union of pools' windows: good enough for one agent, exact for one pool.
+    const [p50, p99] = pools.length === 1 ? pools[0]!.latency.percentiles(50, 99) : mergePercentiles(pools);
+    return {
+      agent: { pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: Date.now() - this.startedAt },
+      workers: per.flatMap((s) => s.workers),
+      pools: pools.map((p) => ({ name: p.name, size: p.options.size, degraded: p.degraded ?? null, tools: p.tools.size })),
+      queue: { depth: per.reduce((n, s) => n + s.queueDepth, 0) },
+      calls: {
+        completed: pools.reduce((n, p) => n + p.completed, 0),
+        failed: pools.reduce((n, p) => n + p.failed, 0),
+        inFlight: per.reduce((n, s) => n + s.inFlight, 0),
+      },
+      latencyMs: { p50: p50 ?? 0, p99: p99 ?? 0 },
+    };
+  }
+
+  workerPids(): number[] {
+    return [...this.pools.values()].flatMap((p) => p.pids());
+  }
+
+  /** Graceful stop; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.logger.log('info', 'agent', 'stopping');
+      await Promise.all([...this.pools.values()].map((p) => p.stop()));
+      this.logger.log('info', 'agent', 'stopped');
+    })();
+    return this.stopped;
+  }
+
+  private toolNotFound(tool: string, pool: Pool): ErrorInfo {
+    const names = [...pool.tools.keys()];
+    const near = nearestNames(tool, names);
+    const hint = near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : names.length ? ` (tools: ${names.sort().join(', ')})` : '';
+    return { code: 'TOOL_NOT_FOUND', message: `no tool named '${tool}' in pool '${pool.name}'${hint}` };
+  }
+}
+
+function failNow(sink: CallSink, info: ErrorInfo): CallControl {
+  queueMicrotask(() => sink.error(info));
+  return { cancel() {} };
+}
+
+function mergePercentiles(pools: Pool[]): number[] {
+  const all = pools.flatMap((p) => p.latency.percentiles(50, 99));
+  // Without the raw samples, report the worst pool's percentiles (an upper bound).
+  return [Math.max(...all.filter((_, i) => i % 2 === 0)), Math.max(...all.filter((_, i) => i % 2 === 1))];
+}

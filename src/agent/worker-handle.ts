@@ -1,0 +1,311 @@
+// One Python worker process plus its channel. States:
+//   starting → ready ⇄ busy → draining → stopping → exited
+// A worker receives calls only after its READY frame. Calls in flight when the process dies fail
+// with WORKER_CRASHED, so no caller ever hangs on a dead worker. The process runs in its own
+// process group (detached), so stopping it also stops anything a tool spawned.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import type { ErrorInfo } from '../errors.js';
+import type { EncodedValue } from '../protocol/values.js';
+import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
+import { PipeChannel } from '../worker/pipe-channel.js';
+import type { AgentLogger } from './log.js';
+
+export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
+
+export interface WorkerSpec {
+  python: string;
+  /** Directory holding the `snakepit` Python package (prepended to PYTHONPATH). */
+  runtimeDir: string;
+  /** Tools module: a .py path or a module name; undefined serves the demo module. */
+  tools: string | undefined;
+  threads: number;
+  env: Record<string, string>;
+  cwd: string;
+  runId: string;
+  maxFrameBytes: number;
+  stderrTailLines: number;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when the worker died before its READY frame. */
+  duringStartup: boolean;
+  /** True when the agent asked it to stop. */
+  expected: boolean;
+  stderrTail: string;
+  reason: string | undefined;
+}
+
+export declare interface WorkerHandle {
+  on(event: 'ready', listener: (info: ReadyInfo) => void): this;
+  on(event: 'idle', listener: () => void): this;
+  on(event: 'exit', listener: (exit: WorkerExit) => void): this;
+}
+
+export class WorkerHandle extends EventEmitter {
+  state: WorkerState = 'starting';
+  readonly startedAt = Date.now();
+  readyAt = 0;
+  requests = 0;
+  info: ReadyInfo | undefined;
+  capacity = 1;
+  private readonly inflight = new Map<number, CallSink>();
+  private readonly child: ChildProcess;
+  private readonly channel: WorkerChannel;
+  private readonly stderrTail: string[] = [];
+  private failure: string | undefined;
+  private expectedExit = false;
+  readonly exited: Promise<WorkerExit>;
+
+  constructor(
+    readonly id: string,
+    readonly restarts: number,
+    private readonly spec: WorkerSpec,
+    private readonly logger: AgentLogger,
+  ) {
+    super();
+    const args = ['-m', 'snakepit'];
+    if (spec.tools) args.push('--tools', spec.tools);
+    if (spec.threads > 1) args.push('--threads', String(spec.threads));
+    const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
+    this.child = spawn(spec.python, args, {
+      cwd: spec.cwd,
+      env: {
+        ...process.env,
+        ...spec.env,
+        PYTHONPATH: pythonPath,
+        PYTHONUNBUFFERED: '1',
+        SNAKEPIT_WORKER_ID: id,
+        SNAKEPIT_AGENT_PID: String(process.pid),
+        SNAKEPIT_RUN_ID: spec.runId,
+      },
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      // Own process group: a stop signals the whole group, tools' children included.
+      detached: true,
+    });
+    // Detached children would keep a parent's event loop alive only through their pipes; the
+    // agent tracks them explicitly instead.
+    this.child.unref();
+    let finish!: (exit: WorkerExit) => void;
+    this.exited = new Promise((resolve) => (finish = resolve));
+    let finished = false;
+    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (finished) return;
+      finished = true;
+      finish(this.onExit(code, signal));
+    };
+    this.child.once('exit', (code, signal) => {
+      // Frames the worker wrote just before dying may still sit in the pipe: read them first
+      // (bounded, in case a tool's own child inherited the pipe).
+      const frames = this.child.stdio[4] as Readable;
+      const flushed = frames.readableEnded || frames.destroyed ? Promise.resolve() : new Promise<void>((r) => frames.once('close', () => r()));
+      void Promise.race([flushed, delay(100)]).then(() => done(code, signal));
+    });
+    this.child.once('error', (err) => {
+      this.failure = `could not start ${spec.python}: ${err.message}`;
+      this.logger.log('error', id, this.failure);
+      if (this.child.pid === undefined) done(null, null);
+    });
+    this.child.stdin!.on('error', () => {});
+    this.pipeLines(this.child.stdout!, 'stdout');
+    this.pipeLines(this.child.stderr!, 'stderr');
+    this.channel = new PipeChannel(this.child.stdio[3] as Writable, this.child.stdio[4] as Readable, {
+      ready: (info) => this.onReady(info),
+      frame: (callId, kind, value) => this.onFrame(callId, kind, value),
+      callError: (callId, info) => this.settle(callId)?.error(info),
+      pong: () => {},
+      log: (line) => this.logger.log(line.level === 'warning' ? 'warn' : (line.level as 'info'), `${id}${line.callId ? ` call ${line.callId}` : ''}`, `${line.logger}: ${line.message}`),
+      failed: (err) => this.onChannelFailed(err),
+    }, spec.maxFrameBytes);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  get accepting(): boolean {
+    return (this.state === 'ready' || this.state === 'busy') && this.inflight.size < this.capacity;
+  }
+
+  /** Sends a call. The caller has checked `accepting`. */
+  run(call: CallFrame, sink: CallSink): void {
+    this.inflight.set(call.id, sink);
+    this.requests++;
+    if (this.inflight.size >= this.capacity) this.state = 'busy';
+    this.channel.send(call);
+  }
+
+  cancel(callId: number): void {
+    if (this.inflight.has(callId)) this.channel.cancel(callId);
+  }
+
+  /** Resident set size of the Python process itself, from /proc (0 when unknown). */
+  rssBytes(): number {
+    if (!this.child.pid || this.state === 'exited') return 0;
+    try {
+      const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+      return m ? Number(m[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Stops the worker: no new calls, in-flight calls get `graceMs` to finish, then SHUTDOWN and
+   * stdin EOF, then SIGTERM to the process group, then SIGKILL after `killGraceMs`.
+   */
+  async stop(graceMs: number, killGraceMs: number): Promise<WorkerExit> {
+    if (this.state === 'exited') return this.exited;
+    this.expectedExit = true;
+    if (this.state !== 'stopping') {
+      this.state = 'draining';
+      if (this.inflight.size > 0) await Promise.race([this.drained(), delay(graceMs)]);
+      this.state = 'stopping';
+      this.channel.shutdown();
+      this.child.stdin?.end();
+    }
+    if (await raceExit(this.exited, killGraceMs)) return this.exited;
+    this.signalGroup('SIGTERM');
+    if (await raceExit(this.exited, killGraceMs)) return this.exited;
+    this.signalGroup('SIGKILL');
+    return this.exited;
+  }
+
+  /** Kills the process group at once (used when a worker is wedged or the agent must go now). */
+  kill(reason: string): void {
+    this.failure ??= reason;
+    this.signalGroup('SIGKILL');
+  }
+
+  signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (!pid || this.state === 'exited') return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  private drained(): Promise<void> {
+    if (this.inflight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.inflight.size === 0 || this.state === 'exited') {
+          this.off('idle', check);
+          this.off('exit', check);
+          resolve();
+        }
+      };
+      this.on('idle', check);
+      this.on('exit', check);
+    });
+  }
+
+  private onReady(info: ReadyInfo): void {
+    if (this.state !== 'starting') return;
+    this.info = info;
+    this.capacity = Math.max(1, info.threads || 1);
+    this.readyAt = Date.now();
+    this.state = 'ready';
+    this.logger.log('info', this.id, `ready (pid ${this.child.pid}, ${info.tools.length} tools from ${info.module}, python ${info.python}) in ${this.readyAt - this.startedAt} ms`);
+    this.emit('ready', info);
+  }
+
+  private onFrame(callId: number, kind: 'chunk' | 'result' | 'end', value: EncodedValue | null): void {
+    if (kind === 'chunk') {
+      this.inflight.get(callId)?.chunk(value!);
+      return;
+    }
+    const sink = this.settle(callId);
+    if (!sink) return;
+    if (kind === 'result') sink.result(value!);
+    else sink.end();
+  }
+
+  /** Removes a finished call and frees its capacity. */
+  private settle(callId: number): CallSink | undefined {
+    const sink = this.inflight.get(callId);
+    if (!sink) return undefined;
+    this.inflight.delete(callId);
+    if (this.state === 'busy' && this.inflight.size < this.capacity) this.state = 'ready';
+    queueMicrotask(() => this.emit('idle'));
+    return sink;
+  }
+
+  private onChannelFailed(err: Error): void {
+    const message = `worker protocol failed: ${err.message}`;
+    this.logger.log('error', this.id, `${message}; killing the worker`);
+    this.kill(message);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
+    const duringStartup = this.state === 'starting';
+    const expected = this.expectedExit;
+    this.state = 'exited';
+    this.channel.close();
+    const exit: WorkerExit = {
+      code,
+      signal,
+      duringStartup,
+      expected,
+      stderrTail: this.stderrTail.join('\n'),
+      reason: this.failure,
+    };
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    this.logger.log(expected ? 'info' : 'warn', this.id, `exited with ${how}${this.failure ? ` (${this.failure})` : ''}`);
+    const crash: ErrorInfo = {
+      code: 'WORKER_CRASHED',
+      message: `worker ${this.id} (pid ${this.child.pid}) exited with ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
+    };
+    const sinks = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const sink of sinks) sink.error(crash);
+    this.emit('exit', exit);
+    return exit;
+  }
+
+  private pipeLines(stream: Readable, name: 'stdout' | 'stderr'): void {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) this.line(name, line);
+    });
+    stream.on('end', () => {
+      if (rest) this.line(name, rest);
+    });
+  }
+
+  private line(name: 'stdout' | 'stderr', line: string): void {
+    if (name === 'stderr') {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > this.spec.stderrTailLines) this.stderrTail.shift();
+    }
+    this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function raceExit(exited: Promise<WorkerExit>, ms: number): Promise<boolean> {
+  let done = false;
+  await Promise.race([exited.then(() => (done = true)), delay(ms)]);
+  return done;
+}

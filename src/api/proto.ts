@@ -1,0 +1,66 @@
+// Loads the Agent API definition once per process. Shared by the server and the client.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { join } from 'node:path';
+import { PROTO_DIR } from '../paths.js';
+
+export interface WireValue {
+  json: Buffer;
+  blobs: Buffer[];
+}
+export interface WireError {
+  code: string;
+  message: string;
+  type: string;
+  traceback: string;
+}
+export interface WireExecuteRequest {
+  tool: string;
+  argsJson: Buffer;
+  blobs: Buffer[];
+  session: string;
+  timeoutMs: number;
+  idempotent: boolean;
+  pool: string;
+}
+export interface WireExecuteReply {
+  outcome?: 'result' | 'error';
+  result?: WireValue | null;
+  error?: WireError | null;
+}
+export interface WireStreamReply {
+  item?: 'chunk' | 'end' | 'error';
+  chunk?: WireValue | null;
+  end?: boolean;
+  error?: WireError | null;
+}
+export interface WireTool {
+  name: string;
+  doc: string;
+  params: Array<{ name: string; type: string; required: boolean; defaultJson: string }>;
+  stream: boolean;
+  pool: string;
+}
+
+let cached: grpc.ServiceClientConstructor | undefined;
+
+/** The generated `snakepit.v1.Agent` service constructor (client) with its `.service` definition. */
+export function agentService(): grpc.ServiceClientConstructor {
+  if (cached) return cached;
+  const def = protoLoader.loadSync(join(PROTO_DIR, 'snakepit/v1/agent.proto'), {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { snakepit: { v1: { Agent: grpc.ServiceClientConstructor } } };
+  cached = pkg.snakepit.v1.Agent;
+  return cached;
+}
+
+/** Message size limits on both ends: a payload of `maxPayloadBytes` plus room for framing. */
+export function channelOptions(maxPayloadBytes: number): grpc.ChannelOptions {
+  const limit = maxPayloadBytes + 64 * 1024;
+  return { 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit };
+}

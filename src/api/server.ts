@@ -1,0 +1,103 @@
+// Serves the Agent API for one Agent over gRPC. Calls pass through as bytes: the JSON arguments a
+// client sent reach the worker untouched, and the worker's result bytes go straight back.
+import * as grpc from '@grpc/grpc-js';
+import type { Agent, AgentRequest } from '../agent/agent.js';
+import type { ErrorInfo } from '../errors.js';
+import type { EncodedValue } from '../protocol/values.js';
+import { agentService, channelOptions, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireStreamReply, type WireTool } from './proto.js';
+
+export interface ServerHooks {
+  /** The Shutdown RPC was called: answer first, then stop the agent. */
+  onShutdown(graceMs: number): void;
+}
+
+function toRequest(w: WireExecuteRequest): AgentRequest {
+  return {
+    tool: w.tool,
+    args: { json: w.argsJson.length ? w.argsJson : Buffer.from('{}'), blobs: w.blobs },
+    session: w.session || null,
+    timeoutMs: w.timeoutMs || undefined,
+    idempotent: w.idempotent,
+    pool: w.pool || undefined,
+  };
+}
+
+function wireError(e: ErrorInfo): WireError {
+  return { code: e.code, message: e.message, type: e.type ?? '', traceback: e.traceback ?? '' };
+}
+
+function wireValue(v: EncodedValue): { json: Buffer; blobs: Buffer[] } {
+  return { json: v.json, blobs: v.blobs };
+}
+
+export function agentHandlers(agent: Agent, hooks: ServerHooks): grpc.UntypedServiceImplementation {
+  return {
+    Execute(call: grpc.ServerUnaryCall<WireExecuteRequest, WireExecuteReply>, callback: grpc.sendUnaryData<WireExecuteReply>) {
+      let answered = false;
+      const control = agent.execute(toRequest(call.request), (error, value) => {
+        answered = true;
+        callback(null, error ? { error: wireError(error) } : { result: wireValue(value!) });
+      });
+      call.on('cancelled', () => {
+        if (!answered) control.cancel();
+      });
+    },
+    ExecuteStream(call: grpc.ServerWritableStream<WireExecuteRequest, WireStreamReply>) {
+      let done = false;
+      const finish = (last: WireStreamReply): void => {
+        if (done) return;
+        done = true;
+        call.write(last);
+        call.end();
+      };
+      const control = agent.stream(toRequest(call.request), {
+        chunk: (v) => {
+          if (!done) call.write({ chunk: wireValue(v) });
+        },
+        result: (v) => {
+          call.write({ chunk: wireValue(v) });
+          finish({ end: true });
+        },
+        end: () => finish({ end: true }),
+        error: (e) => finish({ error: wireError(e) }),
+      });
+      call.on('cancelled', () => {
+        if (!done) {
+          done = true;
+          control.cancel();
+        }
+      });
+    },
+    ListTools(call: grpc.ServerUnaryCall<{ pool: string }, { tools: WireTool[] }>, callback: grpc.sendUnaryData<{ tools: WireTool[] }>) {
+      try {
+        const tools = agent.tools(call.request.pool || undefined).map((t) => ({
+          name: t.name,
+          doc: t.doc,
+          stream: t.stream,
+          pool: t.pool,
+          params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, defaultJson: p.required ? '' : JSON.stringify(p.default ?? null) })),
+        }));
+        callback(null, { tools });
+      } catch (err) {
+        callback({ code: grpc.status.NOT_FOUND, details: (err as Error).message });
+      }
+    },
+    Stats(_call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
+      callback(null, { json: JSON.stringify(agent.stats()) });
+    },
+    Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
+      callback(null, { pid: process.pid });
+      setImmediate(() => hooks.onShutdown(call.request.graceMs));
+    },
+  };
+}
+
+/** Binds a gRPC server for `agent` at `address` (e.g. `unix:/path/agent.sock`). */
+export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<grpc.Server> {
+  const server = new grpc.Server(channelOptions(maxPayloadBytes));
+  server.addService(agentService().service, agentHandlers(agent, hooks));
+  await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+  return server;
+}

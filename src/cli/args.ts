@@ -1,0 +1,39 @@
+// Parsing of `exec` arguments: `key=value ...` (a value is JSON when it parses as JSON, else a
+// plain string) or a single JSON object. Pure, so it is tested as a table.
+import { usage } from './output.js';
+
+export function parseToolArgs(items: readonly string[]): Record<string, unknown> {
+  if (items.length === 1 && items[0]!.trimStart().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(items[0]!);
+    } catch (err) {
+      throw usage(`arguments look like a JSON object but do not parse: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usage('a JSON argument must be an object of named parameters');
+    return parsed as Record<string, unknown>;
+  }
+  const out: Record<string, unknown> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw usage(`argument '${item}' is not key=value (or pass one JSON object)`);
+    const key = item.slice(0, eq);
+    if (!/^[A-Za-z_][\w]*$/.test(key)) throw usage(`argument name '${key}' is not a valid parameter name`);
+    if (key in out) throw usage(`argument '${key}' is given twice`);
+    out[key] = parseValue(item.slice(eq + 1));
+  }
+  return out;
+}
+
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export function parsePositiveInt(raw: string, flag: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw usage(`${flag} expects a positive integer, got '${raw}'`);
+  return Number(raw);
+}

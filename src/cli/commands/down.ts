@@ -1,0 +1,45 @@
+// `snakepit down`: stop the home's agent gracefully (in-flight calls finish, workers exit) and
+// wait until its process is gone. With no agent running it says so and succeeds.
+import { connect } from '../../api/client.js';
+import { DEFAULTS } from '../../defaults.js';
+import { SnakepitError } from '../../errors.js';
+import { agentState, homePaths, isAlive, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import type { CommandResult } from '../output.js';
+
+export async function downCommand(opts: { home?: string }): Promise<CommandResult> {
+  const home = resolveHome(opts.home);
+  const paths = homePaths(home);
+  const state = agentState(paths);
+  if (state.state === 'starting') {
+    // Verified by pid and start time: stop it with SIGTERM (it stops its workers on the way out).
+    process.kill(state.pid, 'SIGTERM');
+    await waitGone(state.pid, undefined);
+    removeAgentFiles(paths);
+    return { json: { ok: true, stopped: true, pid: state.pid }, text: `agent stopped while starting (pid ${state.pid})` };
+  }
+  if (state.state !== 'running') {
+    if (state.state === 'stale') removeAgentFiles(paths);
+    return { json: { ok: true, stopped: false }, text: `no agent running for ${home}${state.state === 'stale' ? ' (removed stale state files)' : ''}` };
+  }
+  const { pid, startTime } = state.info;
+  const client = connect({ home });
+  try {
+    await client.shutdown();
+  } catch {
+    // Not answering: fall back to SIGTERM on the recorded, verified pid.
+    if (isAlive(pid, startTime)) process.kill(pid, 'SIGTERM');
+  } finally {
+    client.close();
+  }
+  await waitGone(pid, startTime);
+  removeAgentFiles(paths);
+  return { json: { ok: true, stopped: true, pid }, text: `agent stopped (pid ${pid})` };
+}
+
+async function waitGone(pid: number, startTime: number | undefined): Promise<void> {
+  const deadline = Date.now() + DEFAULTS.daemonStopTimeoutMs;
+  while (isAlive(pid, startTime)) {
+    if (Date.now() > deadline) throw new SnakepitError('TIMEOUT', `agent pid ${pid} did not stop within ${DEFAULTS.daemonStopTimeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,59 @@
+// `snakepit exec TOOL [key=value ...] | [JSON]`: one call through the daemon. Ctrl-C cancels the
+// call on its worker. Loads only the Agent API client (never the pool engine) to start fast.
+import { connect } from '../../api/client.js';
+import type { Io, CommandResult } from '../output.js';
+import { jsonSafe } from '../output.js';
+import { parseToolArgs } from '../args.js';
+
+export interface ExecOptions {
+  home?: string;
+  address?: string;
+  session?: string;
+  timeoutMs?: number;
+  stream?: boolean;
+  idempotent?: boolean;
+  pool?: string;
+  json?: boolean;
+}
+
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return JSON.stringify(jsonSafe(value), null, 2);
+}
+
+export async function execCommand(tool: string, rawArgs: string[], opts: ExecOptions, io: Io): Promise<CommandResult> {
+  const args = parseToolArgs(rawArgs);
+  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  const callOpts = {
+    signal: abort.signal,
+    ...(opts.session ? { session: opts.session } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.idempotent ? { idempotent: true } : {}),
+    ...(opts.pool ? { pool: opts.pool } : {}),
+  };
+  try {
+    if (opts.stream) {
+      let chunks = 0;
+      for await (const chunk of client.stream(tool, args, callOpts)) {
+        chunks++;
+        if (opts.json) io.stdout(`${JSON.stringify({ chunk: jsonSafe(chunk) })}\n`);
+        else if (chunk instanceof Uint8Array) io.stdout(Buffer.from(chunk).toString('utf8'));
+        else io.stdout(`${typeof chunk === 'string' ? chunk : JSON.stringify(jsonSafe(chunk))}\n`);
+      }
+      return { json: { ok: true, chunks }, text: '' };
+    }
+    const result = await client.execute(tool, args, callOpts);
+    if (!opts.json && result instanceof Uint8Array) {
+      // Raw bytes go to stdout unchanged, so `exec … > file` works.
+      io.stdout(Buffer.from(result) as unknown as string);
+      return { json: null, text: '' };
+    }
+    return { json: { ok: true, result: jsonSafe(result) }, text: render(result) };
+  } finally {
+    process.off('SIGINT', onSigint);
+    client.close();
+  }
+}

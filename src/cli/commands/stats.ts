@@ -1,0 +1,39 @@
+// `snakepit stats`: agent, workers, queue, calls and latency.
+import { connect } from '../../api/client.js';
+import type { AgentStats } from '../../client/types.js';
+import type { CommandResult } from '../output.js';
+
+export async function statsCommand(opts: { home?: string; address?: string }): Promise<CommandResult> {
+  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+  try {
+    const stats = await client.stats();
+    return { json: stats, text: formatStats(stats) };
+  } finally {
+    client.close();
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function formatStats(s: AgentStats): string {
+  const out = [
+    `agent    pid ${s.agent.pid}, v${s.agent.version}, up ${formatDuration(s.agent.uptimeMs)}, run ${s.agent.runId}`,
+    `calls    ${s.calls.completed} completed, ${s.calls.failed} failed, ${s.calls.inFlight} in flight, ${s.queue.depth} queued`,
+    `latency  p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
+  ];
+  for (const p of s.pools) if (p.degraded) out.push(`pool ${p.name} DEGRADED: ${p.degraded.split('\n')[0]}`);
+  const header = ['WORKER', 'PID', 'STATE', 'CALLS', 'RESTARTS', 'RSS', 'UPTIME'];
+  const rows = s.workers.map((w) => [w.id, String(w.pid), w.state, String(w.requests), String(w.restarts), mib(w.rssBytes), formatDuration(w.uptimeMs)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  out.push('', ...[header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
+  return out.join('\n');
+}

@@ -1,0 +1,135 @@
+// `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
+// output in the home's log file and we wait for its ready line on a private pipe (fd 3), so `up`
+// returns only once workers serve calls, or fails with the reason (e.g. a worker's traceback).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { DEFAULTS } from '../../defaults.js';
+import { SnakepitError } from '../../errors.js';
+import { resolvePython, resolveToolsSpec } from '../../agent/options.js';
+import { agentState, ensureHome, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import type { DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
+import type { CommandResult, Io } from '../output.js';
+
+export interface UpOptions {
+  home?: string;
+  tools?: string;
+  workers?: number;
+  threads?: number;
+  python?: string;
+  foreground?: boolean;
+  json?: boolean;
+}
+
+export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
+  const home = resolveHome(opts.home);
+  const paths = homePaths(home);
+  ensureHome(paths);
+  const state = agentState(paths);
+  if (state.state === 'running') {
+    const i = state.info;
+    return {
+      json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
+      text: `an agent is already running for ${home} (pid ${i.pid}, ${i.workers} workers, ${i.address}); nothing to do`,
+    };
+  }
+  if (state.state === 'starting') {
+    throw new SnakepitError('UNAVAILABLE', `an agent for ${home} is starting (pid ${state.pid}); try again in a moment`);
+  }
+  if (state.state === 'stale') {
+    removeAgentFiles(paths);
+    io.stderr(`removed stale state of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${home}\n`);
+  }
+  const cwd = process.cwd();
+  const tools = resolveToolsSpec(opts.tools, cwd);
+  const python = await resolvePython(opts.python, cwd);
+  const daemonOpts: DaemonOptions = {
+    home,
+    python,
+    cwd,
+    ...(tools ? { tools } : {}),
+    ...(opts.workers ? { workers: opts.workers } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  };
+  if (opts.foreground) return foreground(daemonOpts, opts, io);
+
+  io.stderr(`starting agent for ${home} (${daemonOpts.workers ?? DEFAULTS.workers} workers)…\n`);
+  const log = openSync(paths.logFile, 'a', 0o600);
+  const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
+  const child = spawn(process.execPath, [daemonMain, JSON.stringify(daemonOpts)], {
+    cwd,
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe'],
+    env: process.env,
+  });
+  closeSync(log);
+  const msg = await readAnnouncement(child.stdio[3] as Readable, DEFAULTS.daemonReadyTimeoutMs);
+  child.unref();
+  (child.stdio[3] as Readable).destroy();
+  if (!msg) {
+    throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
+  }
+  if (!msg.ok) {
+    if (msg.error.code === 'ALREADY_RUNNING') return { json: { ok: true, alreadyRunning: true }, text: msg.error.message };
+    throw new SnakepitError(msg.error.code, `${msg.error.message}\n(log: ${paths.logFile})`);
+  }
+  return {
+    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId },
+    text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}`,
+  };
+}
+
+async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io): Promise<CommandResult> {
+  const { runDaemon } = await import('../../daemon/run.js');
+  let failure: FailedMessage | undefined;
+  const code = await runDaemon({ ...daemonOpts, echoLogs: !opts.json }, (msg) => {
+    if (!msg.ok) {
+      failure = msg;
+      return;
+    }
+    if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId })}\n`);
+    else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address} (Ctrl-C stops it)\n`);
+  });
+  if (failure) throw new SnakepitError(failure.error.code, failure.error.message);
+  return { json: null, text: '', exitCode: code };
+}
+
+function readAnnouncement(stream: Readable, timeoutMs: number): Promise<ReadyMessage | FailedMessage | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    const done = (v: ReadyMessage | FailedMessage | undefined): void => {
+      clearTimeout(timer);
+      stream.removeAllListeners();
+      stream.on('error', () => {});
+      resolve(v);
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      text += d;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          done(JSON.parse(text.slice(0, nl)) as ReadyMessage | FailedMessage);
+        } catch {
+          done(undefined);
+        }
+      }
+    });
+    stream.on('end', () => done(undefined));
+    stream.on('error', () => done(undefined));
+  });
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function tail(path: string, lines: number): string {
+  return readFileSafe(path).trimEnd().split('\n').slice(-lines).join('\n');
+}

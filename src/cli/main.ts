@@ -1,0 +1,122 @@
+// The snakepit command line. Each command lives in its own module, loaded only when it runs, so
+// `snakepit exec` pays for the Agent API client and nothing else. Commands return data; this file
+// prints it (text or --json) and maps errors to exit codes, in one place.
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from '../errors.js';
+import { VERSION } from '../paths.js';
+import { parsePositiveInt } from './args.js';
+import { emit, processIo, reportError, type CommandResult, type Io } from './output.js';
+
+type Action = (io: Io) => Promise<CommandResult>;
+
+export function buildProgram(io: Io, run: (json: boolean, action: Action) => Promise<void>): Command {
+  const program = new Command('snakepit')
+    .description('Run Python functions as a supervised, pooled service for Node and the shell.')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  const home = new Option('--home <dir>', 'Snakepit home (state, socket, logs); default $SNAKEPIT_HOME or ~/.local/state/snakepit');
+  const json = new Option('--json', 'print one JSON document on stdout');
+  const int = (flag: string) => (v: string) => parsePositiveInt(v, flag);
+
+  program
+    .command('setup')
+    .description('find a Python ≥ 3.9 that can run the worker runtime and remember it')
+    .option('--python <path>', 'use this interpreter')
+    .option('--check', 'only check; remember nothing')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit setup --python /usr/bin/python3')
+    .action((o: { python?: string; check?: boolean; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/setup.js')).setupCommand(o)),
+    );
+
+  program
+    .command('up')
+    .description('start an agent (detached unless --foreground) that owns a pool of Python workers')
+    .option('--tools <module>', 'tools module: a .py file or a module name (default: built-in demo tools)')
+    .option('--workers <n>', 'number of workers (default: CPU count)', int('--workers'))
+    .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
+    .option('--python <path>', 'Python interpreter (default: the one setup chose)')
+    .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit up --tools ./my_tools.py --workers 4')
+    .action((o: Parameters<typeof import('./commands/up.js').upCommand>[0]) =>
+      run(!!o.json, async (io) => (await import('./commands/up.js')).upCommand(o, io)),
+    );
+
+  program
+    .command('down')
+    .description("stop the home's agent: in-flight calls finish, then every worker exits")
+    .addOption(home)
+    .addOption(json)
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async () => (await import('./commands/down.js')).downCommand(o)));
+
+  program
+    .command('exec')
+    .description('call a tool: arguments as key=value (values parsed as JSON when valid) or one JSON object')
+    .argument('<tool>', 'tool name')
+    .argument('[args...]', 'key=value pairs, or a single JSON object')
+    .option('--session <id>', 'session id: calls of a session go to the same worker')
+    .option('--timeout <ms>', 'deadline for the call, ms', int('--timeout'))
+    .option('--stream', 'print chunks as they arrive')
+    .option('--idempotent', 'the call may be retried on another worker if its worker crashes')
+    .option('--pool <name>', 'pool to run in')
+    .option('--address <addr>', 'agent address instead of a home (unix:/path or host:port)')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', `\nExamples:\n  $ snakepit exec add a=1 b=2\n  $ snakepit exec greet '{"name": "Ada", "excited": true}'\n  $ snakepit exec tokens text="a b c" --stream`)
+    .action((tool: string, args: string[], o: { session?: string; timeout?: number; stream?: boolean; idempotent?: boolean; pool?: string; address?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async (io) => {
+        const { execCommand } = await import('./commands/exec.js');
+        const { timeout, ...rest } = o;
+        return execCommand(tool, args, { ...rest, ...(timeout ? { timeoutMs: timeout } : {}) }, io);
+      }),
+    );
+
+  program
+    .command('tools')
+    .description('list the tools the agent serves')
+    .option('--pool <name>', 'only this pool')
+    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(home)
+    .addOption(json)
+    .action((o: { pool?: string; address?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/tools.js')).toolsCommand(o)),
+    );
+
+  program
+    .command('stats')
+    .description('agent, workers, queue, calls and latency')
+    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(home)
+    .addOption(json)
+    .action((o: { address?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/stats.js')).statsCommand(o)),
+    );
+
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, async (json, action) => {
+    try {
+      const result = await action(io);
+      exitCode = emit(result, json, io);
+    } catch (err) {
+      exitCode = reportError(err, json, io);
+    }
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; anything else is a usage error.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(err, argv.includes('--json'), io);
+  }
+  return exitCode;
+}

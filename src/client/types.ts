@@ -1,0 +1,25 @@
+// What every Snakepit client offers, embedded (startAgent) or remote (connect): the same calls,
+// the same options, the same typed errors.
+import type { AgentStats, ToolInfo } from '../agent/agent.js';
+
+export type { AgentStats, ToolInfo };
+
+export interface CallOptions {
+  /** Session id: calls of one session go to the same worker while it lives. */
+  session?: string;
+  /** Deadline for the whole call (queue wait plus execution), ms. */
+  timeoutMs?: number;
+  /** The call may be retried once on another worker if its worker crashes. */
+  idempotent?: boolean;
+  /** Aborting removes a queued call or cancels the running one (`CANCELLED`). */
+  signal?: AbortSignal;
+  /** Pool to run in (default: the agent's first pool). */
+  pool?: string;
+}
+
+export interface SnakepitClient {
+  execute<T = unknown>(tool: string, args?: Record<string, unknown>, options?: CallOptions): Promise<T>;
+  stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: CallOptions): AsyncIterableIterator<T>;
+  tools(options?: { pool?: string }): Promise<ToolInfo[]>;
+  stats(): Promise<AgentStats>;
+}

@@ -1,0 +1,141 @@
+// The Snakepit home: everything of one installation (socket, pid file, agent info, logs). A pid
+// alone never proves an agent is ours (pids are reused): the process start time recorded in
+// agent.json must still match /proc/PID/stat.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ENV } from '../defaults.js';
+import { SnakepitError } from '../errors.js';
+
+export interface HomePaths {
+  home: string;
+  socket: string;
+  pidFile: string;
+  infoFile: string;
+  logDir: string;
+  logFile: string;
+}
+
+/** What a running daemon writes about itself once it is ready. */
+export interface AgentInfo {
+  pid: number;
+  /** Process start time (clock ticks since boot, /proc/PID/stat field 22). */
+  startTime: number;
+  version: string;
+  runId: string;
+  address: string;
+  workers: number;
+  workerPids: number[];
+  startedAt: string;
+  logFile: string;
+  python: string;
+  tools: string | null;
+}
+
+export function resolveHome(home?: string): string {
+  if (home) return resolve(home);
+  const env = process.env[ENV.home];
+  if (env) return resolve(env);
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(state, 'snakepit');
+}
+
+export function homePaths(home: string): HomePaths {
+  const logDir = join(home, 'logs');
+  return {
+    home,
+    socket: join(home, 'agent.sock'),
+    pidFile: join(home, 'agent.pid'),
+    infoFile: join(home, 'agent.json'),
+    logDir,
+    logFile: join(logDir, 'agent.log'),
+  };
+}
+
+/** Unix socket paths are limited to 107 bytes on Linux. */
+const MAX_SOCKET_PATH = 107;
+
+export function ensureHome(paths: HomePaths): void {
+  if (Buffer.byteLength(paths.socket) > MAX_SOCKET_PATH) {
+    throw new SnakepitError('CONFIG_INVALID', `home path is too long for a unix socket (${paths.socket}); use a shorter --home`);
+  }
+  mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+  chmodSync(paths.home, 0o700);
+}
+
+/** Start time of a process from /proc/PID/stat, or undefined when it does not exist. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may contain spaces and parentheses: fields after it start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(pid: number, startTime?: number): boolean {
+  const t = processStartTime(pid);
+  if (t === undefined) return false;
+  if (startTime !== undefined && t !== startTime) return false;
+  // A zombie has exited: it only waits for its parent to reap it.
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (state.slice(state.lastIndexOf(')') + 2, state.lastIndexOf(')') + 3) === 'Z') return false;
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+export function readInfo(paths: HomePaths): AgentInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(paths.infoFile, 'utf8')) as AgentInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export type AgentState =
+  | { state: 'running'; info: AgentInfo }
+  /** The pid file names a live process (same start time) that has not written agent.json yet. */
+  | { state: 'starting'; pid: number }
+  | { state: 'stale'; pid: number | undefined }
+  | { state: 'none' };
+
+/** The pid file holds "PID STARTTIME": enough to prove the process is still the one that wrote it. */
+export function writePidFile(paths: HomePaths): void {
+  writeFileAtomic(paths.pidFile, `${process.pid} ${processStartTime(process.pid) ?? 0}\n`);
+}
+
+function readPidFile(paths: HomePaths): { pid: number; startTime: number } | undefined {
+  try {
+    const [pid, startTime] = readFileSync(paths.pidFile, 'utf8').trim().split(/\s+/).map(Number);
+    return pid ? { pid, startTime: startTime ?? 0 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the home's recorded agent still runs (same pid and start time). */
+export function agentState(paths: HomePaths): AgentState {
+  const info = readInfo(paths);
+  if (info && isAlive(info.pid, info.startTime)) return { state: 'running', info };
+  const pidFile = readPidFile(paths);
+  if (!info && pidFile && isAlive(pidFile.pid, pidFile.startTime)) return { state: 'starting', pid: pidFile.pid };
+  if (info || pidFile || existsSync(paths.socket)) return { state: 'stale', pid: info?.pid ?? pidFile?.pid };
+  return { state: 'none' };
+}
+
+/** Removes the files of an agent that is no longer running. */
+export function removeAgentFiles(paths: HomePaths): void {
+  for (const f of [paths.socket, paths.pidFile, paths.infoFile]) rmSync(f, { force: true });
+}
+
+/** Writes a file atomically (write to a temp name, then rename). */
+export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}

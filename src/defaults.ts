@@ -1,0 +1,49 @@
+// Every tunable of Snakepit has exactly one default, here, with its meaning. Options are checked
+// and defaulted once at the public boundary (startAgent, the CLI); the engine trusts them.
+import { availableParallelism } from 'node:os';
+
+export const DEFAULTS = {
+  /** Workers per pool (`--workers`): one per CPU. */
+  workers: availableParallelism(),
+  /** Largest frame or payload accepted from a worker or a client, in bytes (`PAYLOAD_TOO_LARGE`). */
+  maxPayloadBytes: 64 * 1024 * 1024,
+  /** Calls waiting for a free worker before new ones fail with `QUEUE_FULL`. */
+  maxQueue: 1000,
+  /** How long a call may wait in the queue before it fails with `QUEUE_TIMEOUT`, ms. */
+  queueTimeoutMs: 10_000,
+  /** How long a worker may take from spawn to its ready frame before it counts as failed, ms. */
+  workerStartTimeoutMs: 30_000,
+  /** Graceful stop: time for in-flight calls to finish before workers get SIGTERM, ms. */
+  stopGraceMs: 5_000,
+  /** After SIGTERM, time before a worker's process group gets SIGKILL, ms. */
+  killGraceMs: 2_000,
+  /** First restart delay of a crashed worker; doubles per consecutive crash, ms. */
+  restartBackoffMs: 100,
+  /** Cap of the restart delay, ms. */
+  restartBackoffMaxMs: 10_000,
+  /** A worker up this long has its crash count reset, ms. */
+  restartResetMs: 60_000,
+  /** Consecutive crashes during startup after which a pool is marked degraded. */
+  maxStartupFailures: 5,
+  /** A session without calls for this long forgets its worker, ms. */
+  sessionTtlMs: 60 * 60 * 1000,
+  /** Most sessions remembered per pool; the least recently used is forgotten first. */
+  maxSessions: 100_000,
+  /** Latencies kept for the p50/p99 in stats (a sliding window of the most recent calls). */
+  latencyWindow: 2048,
+  /** How long `snakepit up` waits for the daemon to be ready, ms. */
+  daemonReadyTimeoutMs: 60_000,
+  /** How long `snakepit down` waits for the agent process to exit, ms. */
+  daemonStopTimeoutMs: 20_000,
+  /** Bytes of a log file before it is rotated (kept: one `.1` file). */
+  logMaxBytes: 10 * 1024 * 1024,
+  /** Lines of a failed worker's stderr kept to explain a startup failure. */
+  stderrTailLines: 40,
+} as const;
+
+/** Environment variables read by Snakepit. */
+export const ENV = {
+  home: 'SNAKEPIT_HOME',
+  python: 'SNAKEPIT_PYTHON',
+  configDir: 'SNAKEPIT_CONFIG_DIR',
+} as const;

@@ -1,0 +1,44 @@
+// startAgent(): an agent inside the calling Node process (the embedded default). The caller owns
+// its lifetime: `stop()` finishes in-flight calls and stops every worker.
+import { Agent, type AgentStats, type ToolInfo } from './agent/agent.js';
+import { silentLogger } from './agent/log.js';
+import { poolOptions, resolvePython, type AgentOptions } from './agent/options.js';
+import { runExecute, runStream, toRawRequest } from './client/calls.js';
+import type { CallOptions, SnakepitClient } from './client/types.js';
+
+export interface EmbeddedAgent extends SnakepitClient {
+  readonly runId: string;
+  /** Pids of the current worker processes. */
+  workerPids(): number[];
+  stop(): Promise<void>;
+}
+
+export async function startAgent(options: AgentOptions = {}): Promise<EmbeddedAgent> {
+  const python = await resolvePython(options.python, options.cwd ?? process.cwd());
+  const agent = new Agent([poolOptions(options, python)], options.logger ?? silentLogger);
+  await agent.start();
+  return embeddedClient(agent);
+}
+
+export function embeddedClient(agent: Agent): EmbeddedAgent {
+  return {
+    runId: agent.runId,
+    execute<T>(tool: string, args?: Record<string, unknown>, opts: CallOptions = {}): Promise<T> {
+      let req;
+      try {
+        req = toRawRequest(tool, args, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return runExecute<T>(tool, opts.signal, (done) => agent.execute(req, done));
+    },
+    stream<T>(tool: string, args?: Record<string, unknown>, opts: CallOptions = {}): AsyncIterableIterator<T> {
+      const req = toRawRequest(tool, args, opts);
+      return runStream<T>(tool, opts.signal, (sink) => agent.stream(req, sink));
+    },
+    tools: async (o?: { pool?: string }): Promise<ToolInfo[]> => agent.tools(o?.pool),
+    stats: async (): Promise<AgentStats> => agent.stats(),
+    workerPids: () => agent.workerPids(),
+    stop: () => agent.stop(),
+  };
+}

@@ -1,0 +1,112 @@
+// One error type with a stable `code` for everything Snakepit reports. Tests and callers match on
+// `code`, never on message text. The code travels unchanged through the worker protocol and the
+// Agent API, so a client sees the same code an agent produced.
+
+export const ERROR_CODES = [
+  'TOOL_NOT_FOUND',
+  'INVALID_ARGUMENTS',
+  'PYTHON_EXCEPTION',
+  'TIMEOUT',
+  'QUEUE_FULL',
+  'QUEUE_TIMEOUT',
+  'WORKER_CRASHED',
+  'WORKER_BUSY',
+  'CANCELLED',
+  'SESSION_WORKER_LOST',
+  'DRAINING',
+  'UNAVAILABLE',
+  'UNAUTHENTICATED',
+  'PAYLOAD_TOO_LARGE',
+  'CONFIG_INVALID',
+  'PYTHON_NOT_FOUND',
+  'WORKER_START_FAILED',
+  'PROTOCOL_ERROR',
+  'USAGE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The wire shape of an error (worker protocol, Agent API, `--json` output). */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  /** The Python exception class name, for `PYTHON_EXCEPTION`. */
+  type?: string;
+  /** The full Python traceback, for `PYTHON_EXCEPTION`. */
+  traceback?: string;
+}
+
+export class SnakepitError extends Error {
+  readonly code: ErrorCode | string;
+  readonly type: string | undefined;
+  readonly traceback: string | undefined;
+
+  constructor(code: ErrorCode | string, message: string, extra: { type?: string; traceback?: string; cause?: unknown } = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'SnakepitError';
+    this.code = code;
+    this.type = extra.type;
+    this.traceback = extra.traceback;
+  }
+
+  static from(info: ErrorInfo): SnakepitError {
+    return new SnakepitError(info.code, info.message, {
+      ...(info.type ? { type: info.type } : {}),
+      ...(info.traceback ? { traceback: info.traceback } : {}),
+    });
+  }
+
+  toJSON(): ErrorInfo {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.type ? { type: this.type } : {}),
+      ...(this.traceback ? { traceback: this.traceback } : {}),
+    };
+  }
+}
+
+export function isSnakepitError(err: unknown): err is SnakepitError {
+  return err instanceof SnakepitError;
+}
+
+/** Process exit codes of the CLI (a stable contract). */
+export const EXIT = {
+  ok: 0,
+  /** The call failed: tool error, crash, timeout, … */
+  failed: 1,
+  /** Bad command line or bad input. */
+  usage: 2,
+  /** No agent reachable at the home or address. */
+  noAgent: 3,
+} as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (!(err instanceof SnakepitError)) return EXIT.failed;
+  if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') return EXIT.usage;
+  if (err.code === 'UNAVAILABLE') return EXIT.noAgent;
+  return EXIT.failed;
+}
+
+/** Closest names to `name` by edit distance, for "did you mean" hints. */
+export function nearestNames(name: string, candidates: readonly string[], max = 3): string[] {
+  const scored = candidates
+    .map((c) => ({ c, d: editDistance(name.toLowerCase(), c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(2, Math.floor(c.length / 2)) || c.includes(name) || name.includes(c))
+    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c));
+  return scored.slice(0, max).map(({ c }) => c);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

@@ -1,0 +1,91 @@
+// Finding a Python interpreter that can run the worker runtime. Candidates, in order: an explicit
+// `--python`, SNAKEPIT_PYTHON, the interpreter remembered by `snakepit setup`, a project `.venv`,
+// `python3` on PATH, `/usr/bin/python3`. A candidate counts only once it has imported the runtime;
+// what is kept is its real `sys.executable` (a pyenv shim on PATH costs ~180 ms per spawn).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENV } from '../defaults.js';
+import { SnakepitError } from '../errors.js';
+import { PYTHON_RUNTIME_DIR } from '../paths.js';
+
+export const MIN_PYTHON: [number, number] = [3, 9];
+
+export interface PythonInfo {
+  /** The real interpreter executable (`sys.executable`). */
+  executable: string;
+  /** Python version, e.g. "3.11.2". */
+  python: string;
+  /** Version of the snakepit Python runtime it imported. */
+  runtime: string;
+  /** Where the choice came from. */
+  source: string;
+}
+
+export interface Candidate {
+  command: string;
+  source: string;
+  /** An explicit choice fails loudly instead of falling through to the next candidate. */
+  explicit: boolean;
+}
+
+export function candidates(opts: { python?: string | undefined; remembered?: string | undefined; cwd: string }): Candidate[] {
+  const list: Candidate[] = [];
+  if (opts.python) list.push({ command: opts.python, source: '--python', explicit: true });
+  const env = process.env[ENV.python];
+  if (env) list.push({ command: env, source: ENV.python, explicit: true });
+  if (list.length > 0) return list;
+  if (opts.remembered) list.push({ command: opts.remembered, source: 'remembered by snakepit setup', explicit: false });
+  const venv = join(opts.cwd, '.venv', 'bin', 'python');
+  if (existsSync(venv)) list.push({ command: venv, source: 'project .venv', explicit: false });
+  list.push({ command: 'python3', source: 'python3 on PATH', explicit: false });
+  list.push({ command: '/usr/bin/python3', source: '/usr/bin/python3', explicit: false });
+  return list;
+}
+
+/** Runs `python -m snakepit --check` and validates the answer. */
+export function probe(candidate: Candidate): Promise<PythonInfo> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      candidate.command,
+      ['-m', 'snakepit', '--check'],
+      { env: { ...process.env, PYTHONPATH: [PYTHON_RUNTIME_DIR, process.env.PYTHONPATH].filter(Boolean).join(':') }, timeout: 15_000 },
+      (err, stdout, stderr) => {
+        if (err) {
+          const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (stderr.trim().split('\n').pop() ?? err.message);
+          reject(new Error(`${candidate.command} (${candidate.source}): ${why}`));
+          return;
+        }
+        try {
+          const info = JSON.parse(stdout.trim().split('\n').pop() ?? '') as { executable: string; python: string; runtime: string };
+          const [major, minor] = info.python.split('.').map(Number);
+          if (major! < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor! < MIN_PYTHON[1])) {
+            reject(new Error(`${candidate.command} (${candidate.source}): Python ${info.python} is too old, need ${MIN_PYTHON.join('.')} or newer`));
+            return;
+          }
+          resolve({ ...info, source: candidate.source });
+        } catch {
+          reject(new Error(`${candidate.command} (${candidate.source}): unexpected answer from the runtime check: ${stdout.slice(0, 200)}`));
+        }
+      },
+    );
+  });
+}
+
+/** The first candidate that works, or PYTHON_NOT_FOUND listing why each one failed. */
+export async function findPython(opts: { python?: string | undefined; remembered?: string | undefined; cwd: string }): Promise<PythonInfo> {
+  const tried: string[] = [];
+  for (const c of candidates(opts)) {
+    try {
+      return await probe(c);
+    } catch (err) {
+      tried.push((err as Error).message);
+      if (c.explicit) break;
+    }
+  }
+  throw new SnakepitError(
+    'PYTHON_NOT_FOUND',
+    `no usable Python ${MIN_PYTHON.join('.')}+ found. Tried:\n  - ${tried.join('\n  - ')}\n` +
+      `Install Python 3 (e.g. \`apt-get install python3\`) or point Snakepit at one with --python PATH or ${ENV.python}=PATH, then run \`snakepit setup\`.`,
+  );
+}

@@ -1,0 +1,74 @@
+// The agent's only view of a worker's protocol. The default transport is framed pipes
+// (pipe-channel.ts); a gRPC transport implements the same contract, so the pool never knows
+// which one it drives.
+import type { ErrorInfo } from '../errors.js';
+import type { EncodedValue } from '../protocol/values.js';
+
+export interface ParamDescription {
+  name: string;
+  type: string;
+  required: boolean;
+  default: unknown;
+  kind?: string;
+}
+
+export interface ToolDescription {
+  name: string;
+  doc: string;
+  params: ParamDescription[];
+  stream: boolean;
+}
+
+export interface ReadyInfo {
+  pid: number;
+  python: string;
+  runtime: string;
+  module: string;
+  threads: number;
+  tools: ToolDescription[];
+}
+
+/** Where a worker's answers to one call go. Exactly one of result/end/error ends the call. */
+export interface CallSink {
+  chunk(value: EncodedValue): void;
+  result(value: EncodedValue): void;
+  end(): void;
+  error(info: ErrorInfo): void;
+}
+
+export interface CallFrame {
+  id: number;
+  tool: string;
+  session: string | null;
+  /** Time left for the call, ms, or null for no deadline. */
+  timeoutMs: number | null;
+  args: EncodedValue;
+}
+
+export interface LogLine {
+  level: string;
+  logger: string;
+  message: string;
+  callId: number;
+}
+
+export interface WorkerChannelEvents {
+  ready(info: ReadyInfo): void;
+  /** A frame about a call: routed by id. */
+  frame(id: number, sink: 'chunk' | 'result' | 'end', value: EncodedValue | null): void;
+  callError(id: number, info: ErrorInfo): void;
+  pong(seq: number): void;
+  log(line: LogLine): void;
+  /** The channel cannot be used any more (malformed or oversized frame, closed pipe). */
+  failed(err: Error): void;
+}
+
+export interface WorkerChannel {
+  send(call: CallFrame): void;
+  cancel(id: number): void;
+  ping(seq: number): void;
+  /** Ask the worker to finish its calls and exit. */
+  shutdown(): void;
+  /** Stop reading and writing; the process is handled by its owner. */
+  close(): void;
+}

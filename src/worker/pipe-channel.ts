@@ -1,0 +1,142 @@
+// The default WorkerChannel: length-prefixed frames on two pipes (agent → worker on the worker's
+// fd 3, worker → agent on its fd 4). Writes issued in one tick are corked and leave in one
+// syscall; reads are parsed from Buffers by FrameDecoder.
+import type { Readable, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { SnakepitError } from '../errors.js';
+import { FrameDecoder, FrameKind, encodeFrame, type Frame } from '../protocol/frames.js';
+import type { EncodedValue } from '../protocol/values.js';
+import type { CallFrame, ReadyInfo, WorkerChannel, WorkerChannelEvents } from './channel.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export class PipeChannel implements WorkerChannel {
+  private readonly decoder: FrameDecoder;
+  private corked = false;
+  private closed = false;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly input: Readable,
+    private readonly events: WorkerChannelEvents,
+    maxFrameBytes: number,
+  ) {
+    this.decoder = new FrameDecoder(maxFrameBytes);
+    input.on('data', (chunk: Buffer) => this.onData(chunk));
+    input.on('error', (err) => this.fail(err));
+    out.on('error', (err) => this.fail(err));
+    (out as Socket).setNoDelay?.(true);
+  }
+
+  send(call: CallFrame): void {
+    const head = Buffer.from(JSON.stringify({ tool: call.tool, session: call.session, timeoutMs: call.timeoutMs }));
+    this.write(encodeFrame(FrameKind.CALL, call.id, head, call.args.json, call.args.blobs));
+  }
+
+  cancel(id: number): void {
+    this.write(encodeFrame(FrameKind.CANCEL, id));
+  }
+
+  ping(seq: number): void {
+    this.write(encodeFrame(FrameKind.PING, seq));
+  }
+
+  shutdown(): void {
+    this.write(encodeFrame(FrameKind.SHUTDOWN, 0));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.input.removeAllListeners('data');
+    this.input.destroy();
+    this.out.destroy();
+  }
+
+  private write(parts: Buffer[]): void {
+    if (this.closed || this.out.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.out.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.out.uncork();
+      });
+    }
+    for (const p of parts) this.out.write(p);
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    for (const f of frames) {
+      try {
+        this.dispatch(f);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    switch (f.kind) {
+      case FrameKind.RESULT:
+        this.events.frame(f.id, 'result', value(f));
+        return;
+      case FrameKind.CHUNK:
+        this.events.frame(f.id, 'chunk', value(f));
+        return;
+      case FrameKind.END:
+        this.events.frame(f.id, 'end', null);
+        return;
+      case FrameKind.ERROR: {
+        const info = parseJson(f.payload, 'error payload') as { code?: unknown; message?: unknown; type?: unknown; traceback?: unknown };
+        this.events.callError(f.id, {
+          code: typeof info.code === 'string' ? info.code : 'PYTHON_EXCEPTION',
+          message: typeof info.message === 'string' ? info.message : String(info.message),
+          ...(typeof info.type === 'string' ? { type: info.type } : {}),
+          ...(typeof info.traceback === 'string' ? { traceback: info.traceback } : {}),
+        });
+        return;
+      }
+      case FrameKind.PONG:
+        this.events.pong(f.id);
+        return;
+      case FrameKind.LOG: {
+        const head = f.head.length ? (parseJson(f.head, 'log head') as { level?: string; logger?: string }) : {};
+        const msg = f.payload.length ? parseJson(f.payload, 'log payload') : '';
+        this.events.log({ level: head.level ?? 'info', logger: head.logger ?? 'tool', message: typeof msg === 'string' ? msg : JSON.stringify(msg), callId: f.id });
+        return;
+      }
+      case FrameKind.READY:
+        this.events.ready(parseJson(f.payload, 'ready payload') as ReadyInfo);
+        return;
+      default:
+        throw new SnakepitError('PROTOCOL_ERROR', `malformed frame: unknown kind ${f.kind} from worker`);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.input.removeAllListeners('data');
+    this.events.failed(err);
+  }
+}
+
+function value(f: Frame): EncodedValue {
+  return { json: f.payload.length ? f.payload : EMPTY, blobs: f.blobs };
+}
+
+function parseJson(buf: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new SnakepitError('PROTOCOL_ERROR', `malformed frame: ${what} is not valid JSON`);
+  }
+}
