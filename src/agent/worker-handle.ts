@@ -87,9 +87,6 @@ export class WorkerHandle extends EventEmitter {
       // Own process group: a stop signals the whole group, tools' children included.
       detached: true,
     });
-    // Detached children would keep a parent's event loop alive only through their pipes; the
-    // agent tracks them explicitly instead.
-    this.child.unref();
     let finish!: (exit: WorkerExit) => void;
     this.exited = new Promise((resolve) => (finish = resolve));
     let finished = false;
@@ -103,7 +100,7 @@ export class WorkerHandle extends EventEmitter {
       // (bounded, in case a tool's own child inherited the pipe).
       const frames = this.child.stdio[4] as Readable;
       const flushed = frames.readableEnded || frames.destroyed ? Promise.resolve() : new Promise<void>((r) => frames.once('close', () => r()));
-      void Promise.race([flushed, delay(100)]).then(() => done(code, signal));
+      void within(flushed, 100).then(() => done(code, signal));
     });
     this.child.once('error', (err) => {
       this.failure = `could not start ${spec.python}: ${err.message}`;
@@ -168,14 +165,14 @@ export class WorkerHandle extends EventEmitter {
     this.expectedExit = true;
     if (this.state !== 'stopping') {
       this.state = 'draining';
-      if (this.inflight.size > 0) await Promise.race([this.drained(), delay(graceMs)]);
+      if (this.inflight.size > 0) await within(this.drained(), graceMs);
       this.state = 'stopping';
       this.channel.shutdown();
       this.child.stdin?.end();
     }
-    if (await raceExit(this.exited, killGraceMs)) return this.exited;
+    if (await within(this.exited, killGraceMs)) return this.exited;
     this.signalGroup('SIGTERM');
-    if (await raceExit(this.exited, killGraceMs)) return this.exited;
+    if (await within(this.exited, killGraceMs)) return this.exited;
     this.signalGroup('SIGKILL');
     return this.exited;
   }
@@ -300,12 +297,12 @@ export class WorkerHandle extends EventEmitter {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-async function raceExit(exited: Promise<WorkerExit>, ms: number): Promise<boolean> {
-  let done = false;
-  await Promise.race([exited.then(() => (done = true)), delay(ms)]);
-  return done;
+/**
+ * Waits for `p` at most `ms`; true when `p` settled first. The timer is cleared as soon as `p`
+ * wins and is not unref'd: a stop in progress keeps the process alive until workers are gone.
+ */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([p.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }

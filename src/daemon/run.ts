@@ -104,8 +104,9 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
   } catch (err) {
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
     logger.log('error', 'daemon', `failed to start: ${e.message}`);
-    announce({ ok: false, error: { code: e.code, message: e.message } });
+    // Clean up before answering, so the caller never sees files of an agent that is gone.
     await stop('startup failed');
+    announce({ ok: false, error: { code: e.code, message: e.message } });
     return 1;
   }
   const code = await exited;
