@@ -1,0 +1,230 @@
+"""Frame encoding and decoding for the agent <-> worker pipes (docs/worker-protocol.md).
+
+Why this module exists: it is the only place that knows the byte layout, so the worker, the
+tests and any debugging driver share one implementation of the wire contract.
+
+    frame := len:u32 body[len]
+    body  := kind:u8 id:u32 headLen:u32 head payloadLen:u32 payload blob*
+    blob  := blobLen:u32 bytes          (all integers unsigned big-endian)
+"""
+
+import json
+import os
+import struct
+import threading
+
+READY, CALL, RESULT, ERROR, CHUNK, END, CANCEL, PING, PONG, LOG, SHUTDOWN = range(1, 12)
+KIND_NAMES = {
+    READY: "READY", CALL: "CALL", RESULT: "RESULT", ERROR: "ERROR", CHUNK: "CHUNK", END: "END",
+    CANCEL: "CANCEL", PING: "PING", PONG: "PONG", LOG: "LOG", SHUTDOWN: "SHUTDOWN",
+}
+
+MAX_FRAME = 64 * 1024 * 1024  # default limit on a frame's `len` (the body length)
+
+_U32 = struct.Struct(">I")
+_HEAD = struct.Struct(">IBII")  # len, kind, id, headLen
+_HEAD0 = struct.Struct(">IBIII")  # len, kind, id, headLen = 0, payloadLen
+_BODY = struct.Struct(">BII")  # kind, id, headLen (at the start of a body)
+
+
+class ProtocolError(Exception):
+    """The byte stream is not valid framing; the connection is unusable."""
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def encode_frame(kind, call_id, head=b"", payload=b"", blobs=None):
+    """Return one whole frame as bytes. head/payload are already-encoded UTF-8 JSON (or b"")."""
+    if not head and not blobs:
+        return _HEAD0.pack(13 + len(payload), kind, call_id, 0, len(payload)) + payload
+    parts = [b"", head, _U32.pack(len(payload)), payload]
+    size = 13 + len(head) + len(payload)
+    if blobs:
+        for blob in blobs:
+            parts.append(_U32.pack(len(blob)))
+            parts.append(blob)
+            size += 4 + len(blob)
+    parts[0] = _HEAD.pack(size, kind, call_id, len(head))
+    return b"".join(parts)
+
+
+class PayloadEncoder:
+    """Compact UTF-8 JSON with bytes-like values turned into `{"$blob": i}` + raw blobs.
+
+    Not thread-safe: keep one per thread. The `default` hook only runs for values json cannot
+    encode itself, so results without bytes pay nothing for blob support.
+    """
+
+    def __init__(self):
+        self._blobs = None
+        kw = dict(separators=(",", ":"), allow_nan=False, default=self._default)
+        self._utf8 = json.JSONEncoder(ensure_ascii=False, **kw).encode
+        self._ascii = json.JSONEncoder(ensure_ascii=True, **kw).encode
+
+    def _default(self, o):
+        if isinstance(o, (bytes, bytearray, memoryview)):
+            blobs = self._blobs
+            if blobs is None:
+                blobs = self._blobs = []
+            blobs.append(o.tobytes() if isinstance(o, memoryview) else o)
+            return {"$blob": len(blobs) - 1}
+        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+    def encode(self, value):
+        """Return (payload_bytes, blobs_or_None). Raises TypeError/ValueError if not encodable."""
+        self._blobs = None
+        try:
+            data = self._utf8(value).encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates cannot be UTF-8: fall back to \\uXXXX escapes for this value.
+            self._blobs = None
+            data = self._ascii(value).encode("ascii")
+        blobs, self._blobs = self._blobs, None
+        return data, blobs
+
+    def frame(self, kind, call_id, value, head=b""):
+        payload, blobs = self.encode(value)
+        return encode_frame(kind, call_id, head, payload, blobs)
+
+
+_encoder_local = threading.local()
+
+
+def encode_value(value):
+    """Thread-safe convenience wrapper around a per-thread PayloadEncoder."""
+    enc = getattr(_encoder_local, "enc", None)
+    if enc is None:
+        enc = _encoder_local.enc = PayloadEncoder()
+    return enc.encode(value)
+
+
+def encode_json(value):
+    """Compact UTF-8 JSON for heads (no blobs)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- decoding
+
+_decode_json = json.JSONDecoder().decode
+
+
+def decode_json(data):
+    """Decode a UTF-8 JSON head/payload; empty means None."""
+    if not data:
+        return None
+    return _decode_json(data.decode("utf-8"))
+
+
+def decode_value(payload, blobs=None):
+    """Decode a payload, turning `{"$blob": i}` into the i-th blob (bytes). Empty -> None."""
+    if not payload:
+        return None
+    if not blobs:
+        return _decode_json(payload.decode("utf-8"))
+    count = len(blobs)
+
+    def hook(obj):
+        if len(obj) == 1:
+            i = obj.get("$blob")
+            if type(i) is int:
+                if 0 <= i < count:
+                    return blobs[i]
+                raise ValueError("blob index %d out of range (frame has %d blobs)" % (i, count))
+        return obj
+
+    return json.JSONDecoder(object_hook=hook).decode(payload.decode("utf-8"))
+
+
+class FrameReader:
+    """Incremental parser: feed() raw bytes, get whole frames back.
+
+    A frame is the tuple (kind, id, head_bytes, payload_bytes, blobs_or_None). Input is kept in
+    one bytearray; whole frames are sliced off once per feed, so cost is linear in the input.
+    """
+
+    def __init__(self, max_frame=MAX_FRAME):
+        self.max_frame = max_frame
+        self._buf = bytearray()
+
+    def pending(self):
+        """Number of buffered bytes that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data):
+        buf = self._buf
+        if buf:
+            buf += data
+            src = buf
+        else:
+            src = data  # common case: parse straight from the bytes os.read returned
+        n = len(src)
+        off = 0
+        frames = []
+        if n >= 4:
+            limit = self.max_frame
+            with memoryview(src) as view:
+                while n - off >= 4:
+                    (size,) = _U32.unpack_from(view, off)
+                    if size > limit:
+                        raise ProtocolError("frame of %d bytes exceeds the %d byte limit" % (size, limit))
+                    end = off + 4 + size
+                    if end > n:
+                        break
+                    frames.append(_parse_body(view, off + 4, end))
+                    off = end
+        if src is buf:
+            if off:
+                del buf[:off]
+        elif off < n:
+            buf += memoryview(data)[off:]
+        return frames
+
+
+def _parse_body(view, start, end):
+    if end - start < 13:
+        raise ProtocolError("frame body of %d bytes is shorter than 13" % (end - start))
+    kind, call_id, head_len = _BODY.unpack_from(view, start)
+    p = start + 9
+    q = p + head_len
+    if q + 4 > end:
+        raise ProtocolError("head length %d runs past the end of the frame" % head_len)
+    head = view[p:q].tobytes()
+    (payload_len,) = _U32.unpack_from(view, q)
+    p = q + 4
+    q = p + payload_len
+    if q > end:
+        raise ProtocolError("payload length %d runs past the end of the frame" % payload_len)
+    payload = view[p:q].tobytes()
+    blobs = None
+    while q < end:
+        if q + 4 > end:
+            raise ProtocolError("truncated blob length")
+        (blob_len,) = _U32.unpack_from(view, q)
+        p = q + 4
+        q = p + blob_len
+        if q > end:
+            raise ProtocolError("blob length %d runs past the end of the frame" % blob_len)
+        if blobs is None:
+            blobs = []
+        blobs.append(view[p:q].tobytes())
+    return kind, call_id, head, payload, blobs
+
+
+# ----------------------------------------------------------------------------- writing
+
+class FrameWriter:
+    """Writes whole frames to a file descriptor; one lock so threads never interleave frames."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.lock = threading.Lock()
+
+    def write(self, frame):
+        fd = self.fd
+        with self.lock:
+            n = os.write(fd, frame)
+            if n < len(frame):
+                view = memoryview(frame)
+                total = len(frame)
+                while n < total:
+                    n += os.write(fd, view[n:])

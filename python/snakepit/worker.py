@@ -1,0 +1,232 @@
+"""The worker process: start-up checks, READY, the fd-3 frame reader, and shutdown.
+
+Why this module exists: it owns the process-level rules of docs/worker-protocol.md (fds 3/4,
+never outliving the agent, exit codes) and the reader thread; running calls is executor.py's
+job. Exit codes: 0 normal, 2 not started by an agent (fds 3/4 missing), 3 tool module failed
+to import / has no tools, 4 protocol error on fd 3, 1 agent already gone at start-up.
+"""
+
+import os
+import queue
+import signal
+import stat
+import sys
+import threading
+import time
+
+from . import __version__, logs, protocol
+from .executor import Executor, new_context, _error_frame
+from .protocol import CALL, CANCEL, LOG, PING, PONG, READY, SHUTDOWN, encode_frame, encode_json, encode_value
+
+IN_FD = 3
+OUT_FD = 4
+READ_SIZE = 256 * 1024
+NOT_A_WORKER = ("snakepit: this is a worker process; it is started by the snakepit agent "
+                "(file descriptors 3 and 4 must be the agent's pipes)\n")
+
+
+def serve(spec=None, threads=1):
+    """Run the worker until SHUTDOWN / EOF; never returns."""
+    _guard_parent()
+    _check_fds()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError, OSError):
+            pass
+    _watch_stdin()
+    signal.signal(signal.SIGINT, _ignore_signal)  # Ctrl-C reaches the agent, which shuts us down
+
+    from . import loader
+    try:
+        module_name, tools = loader.load(spec)
+    except loader.LoadError as exc:
+        sys.stderr.write("snakepit worker: %s\n" % exc)
+        _exit(3)
+    except BaseException:
+        import traceback
+        sys.stderr.write("snakepit worker: importing the tool module %r failed:\n" % (spec or loader.DEFAULT_MODULE))
+        traceback.print_exc()
+        _exit(3)
+
+    Worker(module_name, tools, threads).run()
+
+
+class Worker:
+    def __init__(self, module_name, tools, threads):
+        self.module_name = module_name
+        self.tool_list = tools
+        self.threads = max(1, int(threads))
+        self.writer = protocol.FrameWriter(OUT_FD)
+        self.inflight = {}
+        self.queue = queue.SimpleQueue()
+        self.max_frame = _env_int("SNAKEPIT_MAX_FRAME_BYTES", protocol.MAX_FRAME)
+        self.worker_id = os.environ.get("SNAKEPIT_WORKER_ID") or None
+        self.executor = Executor({t.name: t for t in tools}, self.writer, self.inflight, self.max_frame)
+        self.closing = False
+        self.call_threads = []
+
+    def run(self):
+        logs.set_sink(self._send_log)
+        for i in range(self.threads):
+            t = threading.Thread(target=self.executor.thread_main, args=(self.queue,),
+                                 name="snakepit-call-%d" % i, daemon=True)
+            t.start()
+            self.call_threads.append(t)
+        ready = {
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "runtime": __version__,
+            "module": self.module_name,
+            "threads": self.threads,
+            "tools": [t.description for t in self.tool_list],
+        }
+        self._write(encode_frame(READY, 0, b"", encode_value(ready)[0]))
+        self._read_loop()
+        self._drain_and_exit()  # EOF on fd 3: same as SHUTDOWN
+
+    def _read_loop(self):
+        read = os.read
+        feed = protocol.FrameReader(self.max_frame).feed
+        monotonic = time.monotonic
+        inflight = self.inflight
+        put = self.queue.put
+        worker_id = self.worker_id
+        write = self._write
+        while True:
+            try:
+                data = read(IN_FD, READ_SIZE)
+            except OSError as exc:
+                sys.stderr.write("snakepit worker: reading fd %d failed: %s\n" % (IN_FD, exc))
+                return
+            if not data:
+                return
+            now = monotonic()
+            try:
+                frames = feed(data)
+            except protocol.ProtocolError as exc:
+                sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (IN_FD, exc))
+                _exit(4)
+            for kind, cid, head, payload, blobs in frames:
+                if kind == CALL:
+                    if self.closing:
+                        write(_error_frame(cid, "CANCELLED", "worker is shutting down"))
+                        continue
+                    ctx = new_context(cid, worker_id, now, head, payload, blobs)
+                    inflight[cid] = ctx
+                    put(ctx)
+                elif kind == PING:
+                    write(encode_frame(PONG, cid))
+                elif kind == CANCEL:
+                    ctx = inflight.get(cid)
+                    if ctx is not None:
+                        ctx.cancel()
+                elif kind == SHUTDOWN:
+                    if not self.closing:
+                        self.closing = True
+                        threading.Thread(target=self._drain_and_exit, name="snakepit-shutdown", daemon=True).start()
+                else:
+                    sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
+
+    def _drain_and_exit(self):
+        """Let queued and running calls finish, then exit 0 without cutting a frame in half."""
+        self.closing = True
+        for _ in self.call_threads:
+            self.queue.put(None)
+        for t in self.call_threads:
+            t.join()
+        self.writer.lock.acquire(timeout=5)
+        _exit(0)
+
+    def _write(self, frame):
+        try:
+            self.writer.write(frame)
+        except OSError:  # fd 4 closed: the agent is gone
+            _exit(0)
+
+    def _send_log(self, call_id, level, logger_name, message):
+        head = encode_json({"level": level, "logger": logger_name})
+        try:
+            self.writer.write(encode_frame(LOG, call_id, head, encode_value(message)[0]))
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------- process guards
+
+def _guard_parent():
+    """Die with the agent: PR_SET_PDEATHSIG on Linux, and bail out if it is already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+    agent = os.environ.get("SNAKEPIT_AGENT_PID")
+    if agent:
+        try:
+            agent_pid = int(agent)
+        except ValueError:
+            return
+        if agent_pid != os.getppid():
+            sys.stderr.write("snakepit worker: agent pid %s is not our parent (%d); exiting\n"
+                             % (agent, os.getppid()))
+            _exit(1)
+
+
+def _check_fds():
+    for fd in (IN_FD, OUT_FD):
+        try:
+            os.fstat(fd)
+        except OSError:
+            sys.stderr.write(NOT_A_WORKER)
+            _exit(2)
+    for fd in (IN_FD, OUT_FD):
+        try:
+            os.set_blocking(fd, True)
+            os.set_inheritable(fd, False)  # tool subprocesses must not hold the agent's pipes
+        except OSError:
+            pass
+
+
+def _watch_stdin():
+    """A daemon thread that exits the process when stdin reaches EOF (the agent is gone)."""
+    try:
+        st = os.fstat(0)
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.stat(os.devnull).st_rdev:
+            sys.stderr.write("snakepit worker: stdin is %s, so agent exit cannot be seen on stdin\n" % os.devnull)
+            return
+    except OSError:
+        return
+
+    def watch():
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            return
+        _exit(0)
+
+    threading.Thread(target=watch, name="snakepit-stdin", daemon=True).start()
+
+
+def _ignore_signal(signum, frame):
+    pass
+
+
+def _env_int(name, default):
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def _exit(code):
+    """Flush the log streams (best effort) and leave at once, whatever other threads do."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
