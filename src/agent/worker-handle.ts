@@ -82,6 +82,8 @@ export class WorkerHandle extends EventEmitter {
         SNAKEPIT_WORKER_ID: id,
         SNAKEPIT_AGENT_PID: String(process.pid),
         SNAKEPIT_RUN_ID: spec.runId,
+        // The worker refuses to send a frame the agent would reject, answering ERROR instead.
+        SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
       },
       stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       // Own process group: a stop signals the whole group, tools' children included.
