@@ -258,8 +258,8 @@ class Executor:
         if blobs:
             size += sum(4 + len(b) for b in blobs)
         if size > self.max_frame:
-            return _error_frame(cid, "PYTHON_EXCEPTION", "tool '%s' %s a value of %d bytes, over the %d byte frame limit"
-                                % (tool.name, verb, size, self.max_frame), type="ValueError"), False
+            return _error_frame(cid, "PAYLOAD_TOO_LARGE", "tool '%s' %s a value of %d bytes, over the %d byte frame limit"
+                                % (tool.name, verb, size, self.max_frame)), False
         return encode_frame(kind, cid, b"", payload, blobs), True
 
     def _exception_frame(self, cid, exc):

@@ -96,6 +96,7 @@ export function poolOptions(opts: AgentOptions, python: string): PoolOptions {
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
     maxSessions: opts.maxSessions ?? DEFAULTS.maxSessions,
     latencyWindow: DEFAULTS.latencyWindow,
+    maxPayloadBytes,
   };
 }
 

@@ -27,6 +27,8 @@ export interface PoolOptions {
   sessionTtlMs: number;
   maxSessions: number;
   latencyWindow: number;
+  /** Largest encoded arguments accepted for a call, bytes. */
+  maxPayloadBytes: number;
 }
 
 /** A call as the pool receives it: arguments already encoded, never re-parsed here. */
@@ -135,6 +137,11 @@ export class Pool {
     }
     if (this.degraded && !this.slots.some((s) => s.worker.state !== 'exited')) {
       this.finish(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` });
+      return control;
+    }
+    const size = call.args.json.length + call.args.blobs.reduce((n, b) => n + b.length, 0);
+    if (size > this.options.maxPayloadBytes) {
+      this.finish(t, { code: 'PAYLOAD_TOO_LARGE', message: `arguments of ${size} bytes exceed the limit of ${this.options.maxPayloadBytes} bytes` });
       return control;
     }
     this.place(t);
