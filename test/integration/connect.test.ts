@@ -76,3 +76,21 @@ describe('connect() to a daemon', () => {
     }
   });
 });
+
+describe('graceful stop', () => {
+  it('lets a call in flight finish before the agent stops', async () => {
+    const c = connect({ home });
+    try {
+      const call = c.execute('sleep', { seconds: 0.8 });
+      await waitFor(async () => (await c.stats()).calls.inFlight === 1);
+      const down = runCli(['down', '--home', home, '--json'], { env });
+      expect(await call).toBeGreaterThanOrEqual(0.8);
+      const r = await down;
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, stopped: true });
+      for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+    } finally {
+      c.close();
+    }
+  });
+});
