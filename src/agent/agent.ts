@@ -6,6 +6,7 @@ import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../protocol/values.js';
 import type { CallSink, ToolDescription } from '../worker/channel.js';
+import type { EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
 
@@ -42,6 +43,8 @@ export class Agent {
   private readonly defaultPool: string;
   private stopped: Promise<void> | undefined;
 
+  private readonly listeners = new Set<EventSink>();
+
   constructor(
     pools: PoolOptions[],
     readonly logger: AgentLogger,
@@ -49,8 +52,17 @@ export class Agent {
   ) {
     if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
     this.runId = runId;
-    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger));
+    const emit: EventSink = (e) => {
+      for (const l of this.listeners) l(e);
+    };
+    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, emit));
     this.defaultPool = pools[0]!.name;
+  }
+
+  /** Subscribes to the event catalog (events.ts); returns the unsubscribe function. */
+  onEvent(listener: EventSink): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async start(): Promise<void> {

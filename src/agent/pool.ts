@@ -6,10 +6,12 @@ import { SnakepitError, type ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallSink, ToolDescription } from '../worker/channel.js';
 import { LatencyWindow } from './latency.js';
+import type { EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
 import { SessionTable } from './sessions.js';
 import { WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
+import { processStartTime } from '../proc.js';
 
 export interface PoolOptions {
   name: string;
@@ -103,6 +105,7 @@ export class Pool {
   constructor(
     readonly options: PoolOptions,
     private readonly logger: AgentLogger,
+    private readonly emit: EventSink = () => {},
   ) {
     this.queue = new CallQueue(options.maxQueue);
     this.sessions = new SessionTable(options.sessionTtlMs, options.maxSessions);
@@ -314,7 +317,12 @@ export class Pool {
   private spawn(slot: Slot): void {
     const worker = new WorkerHandle(slot.id, slot.restarts, this.options.spec, this.logger);
     slot.worker = worker;
+    if (worker.pid !== undefined) {
+      // Detached: the worker leads its own process group (pgid = pid).
+      this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: processStartTime(worker.pid) ?? 0, cmdline: worker.cmdline });
+    }
     worker.on('ready', (info) => {
+      this.emit({ type: 'worker.ready', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, startupMs: worker.readyAt - worker.startedAt });
       slot.startupFailures = 0;
       if (this.tools.size === 0) for (const t of info.tools) this.tools.set(t.name, t);
       if (this.slots.every((s) => s.worker.state !== 'starting' && s.worker.state !== 'exited')) this.resolveStartup();
@@ -326,6 +334,7 @@ export class Pool {
 
   private onWorkerExit(slot: Slot, worker: WorkerHandle, exit: WorkerExit): void {
     this.sessions.dropWorker(worker);
+    this.emit({ type: 'worker.exited', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, code: exit.code, signal: exit.signal, expected: exit.expected, reason: exit.reason ?? null });
     if (this.stopping || exit.expected || slot.worker !== worker) return;
     const upFor = Date.now() - worker.startedAt;
     if (upFor >= this.options.restartResetMs) slot.crashStreak = 0;
@@ -337,6 +346,7 @@ export class Pool {
       const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
       this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
       this.logger.log('error', this.name, `pool degraded: ${this.degraded}`);
+      this.emit({ type: 'pool.degraded', pool: this.name, reason: this.degraded });
       this.failStartup(this.degraded);
       if (!this.slots.some((s) => s.worker.state !== 'exited')) {
         for (const t of this.queue.clear()) this.finish(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` });

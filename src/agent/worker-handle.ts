@@ -5,13 +5,13 @@
 // process group (detached), so stopping it also stops anything a tool spawned.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
 import { PipeChannel } from '../worker/pipe-channel.js';
 import type { AgentLogger } from './log.js';
+import { rssBytes } from '../proc.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
 
@@ -60,6 +60,8 @@ export class WorkerHandle extends EventEmitter {
   private failure: string | undefined;
   private expectedExit = false;
   readonly exited: Promise<WorkerExit>;
+  /** The command line the worker was started with (recorded in the process registry). */
+  readonly cmdline: string[];
 
   constructor(
     readonly id: string,
@@ -71,6 +73,7 @@ export class WorkerHandle extends EventEmitter {
     const args = ['-m', 'snakepit'];
     if (spec.tools) args.push('--tools', spec.tools);
     if (spec.threads > 1) args.push('--threads', String(spec.threads));
+    this.cmdline = [spec.python, ...args];
     const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
     this.child = spawn(spec.python, args, {
       cwd: spec.cwd,
@@ -149,13 +152,7 @@ export class WorkerHandle extends EventEmitter {
   /** Resident set size of the Python process itself, from /proc (0 when unknown). */
   rssBytes(): number {
     if (!this.child.pid || this.state === 'exited') return 0;
-    try {
-      const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-      return m ? Number(m[1]) * 1024 : 0;
-    } catch {
-      return 0;
-    }
+    return rssBytes(this.child.pid);
   }
 
   /**

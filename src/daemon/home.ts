@@ -6,6 +6,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ENV } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
+import { isAlive, processStartTime } from '../proc.js';
+
+export { isAlive, processStartTime };
 
 export interface HomePaths {
   home: string;
@@ -61,32 +64,6 @@ export function ensureHome(paths: HomePaths): void {
   }
   mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);
-}
-
-/** Start time of a process from /proc/PID/stat, or undefined when it does not exist. */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may contain spaces and parentheses: fields after it start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-export function isAlive(pid: number, startTime?: number): boolean {
-  const t = processStartTime(pid);
-  if (t === undefined) return false;
-  if (startTime !== undefined && t !== startTime) return false;
-  // A zombie has exited: it only waits for its parent to reap it.
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (state.slice(state.lastIndexOf(')') + 2, state.lastIndexOf(')') + 3) === 'Z') return false;
-  } catch {
-    return false;
-  }
-  return true;
 }
 
 export function readInfo(paths: HomePaths): AgentInfo | undefined {

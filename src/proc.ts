@@ -1,0 +1,46 @@
+// Facts about processes read from /proc. A pid alone never identifies a process (pids are
+// reused): a process is "the same" only while its start time (/proc/PID/stat field 22, clock
+// ticks since boot) still matches what was recorded.
+import { readFileSync } from 'node:fs';
+
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may contain spaces and parentheses: the fields after it start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of a process, or undefined when it does not exist. */
+export function processStartTime(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[19]) : undefined;
+}
+
+/** True while the process exists, is not a zombie, and (if given) has the recorded start time. */
+export function isAlive(pid: number, startTime?: number): boolean {
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z') return false;
+  return startTime === undefined || Number(f[19]) === startTime;
+}
+
+/** Resident set size of a process from /proc/PID/status, bytes (0 when unknown). */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The command line of a process (NUL-separated in /proc), or undefined. */
+export function commandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
+  } catch {
+    return undefined;
+  }
+}
