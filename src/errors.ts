@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'WORKER_START_FAILED',
   'PROTOCOL_ERROR',
   'USAGE',
+  'REGISTRY_INVALID',
+  'REGISTRY_LOCKED',
   'INTERNAL',
 ] as const;
 

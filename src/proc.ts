@@ -1,7 +1,7 @@
 // Facts about processes read from /proc. A pid alone never identifies a process (pids are
 // reused): a process is "the same" only while its start time (/proc/PID/stat field 22, clock
 // ticks since boot) still matches what was recorded.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 function statFields(pid: number): string[] | undefined {
   try {
@@ -42,5 +42,44 @@ export function commandLine(pid: number): string[] | undefined {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
   } catch {
     return undefined;
+  }
+}
+
+/** State, process group and start time in one read of /proc/PID/stat, or undefined. */
+export function processFacts(pid: number): { state: string; pgid: number; startTime: number } | undefined {
+  const f = statFields(pid);
+  if (!f) return undefined;
+  return { state: f[0]!, pgid: Number(f[2]), startTime: Number(f[19]) };
+}
+
+/** Process group id (/proc/PID/stat field 5), or undefined when the process does not exist. */
+export function processGroup(pid: number): number | undefined {
+  return processFacts(pid)?.pgid;
+}
+
+/**
+ * One variable of a process's environment as it was at exec (/proc/PID/environ), or undefined
+ * when it is not set or not readable (another user's process, a process that is gone).
+ */
+export function environValue(pid: number, name: string): string | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const prefix = `${name}=`;
+  for (const entry of raw.split('\0')) if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+  return undefined;
+}
+
+/** Every pid currently in /proc (a snapshot: processes come and go while it is read). */
+export function listPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
+  } catch {
+    return [];
   }
 }

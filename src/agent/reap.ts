@@ -1,0 +1,67 @@
+// Signalling processes that ownership.ts has proven ours, and reaping what a worker leaves in its
+// process group. A worker that exits (on SHUTDOWN, a recycle, or a crash) can leave a tool's
+// children behind in its group; the pool reaps them right away, so they never outlive their
+// worker for long, whether or not the agent keeps a registry.
+import { isAlive } from '../proc.js';
+import { scanRuns, type Found } from './ownership.js';
+
+/** Time to wait for SIGKILL to take effect before a process counts as surviving, ms. */
+const KILL_SETTLE_MS = 1_000;
+const POLL_MS = 25;
+
+/**
+ * TERM, wait up to `graceMs`, KILL. A group is signalled as a whole only while its leader is a
+ * proven, live worker; everything else is signalled by pid. Identity (pid + start time) is
+ * re-checked before every signal, so a pid reused meanwhile is never hit.
+ */
+export async function killProven(targets: Found[], graceMs: number): Promise<{ killed: Found[]; survived: Found[] }> {
+  const alive = (t: Found): boolean => isAlive(t.pid, t.startTime);
+  const leaders = targets.filter((t) => t.rule === 'worker' && t.pid === t.pgid);
+  const signal = (sig: NodeJS.Signals): void => {
+    const signalled = new Set<number>();
+    for (const l of leaders) {
+      if (!alive(l)) continue;
+      if (trySignal(-l.pgid, sig)) signalled.add(l.pgid);
+    }
+    for (const t of targets) if (!signalled.has(t.pgid) && alive(t)) trySignal(t.pid, sig);
+  };
+  signal('SIGTERM');
+  await until(() => !targets.some(alive), graceMs);
+  if (targets.some(alive)) {
+    signal('SIGKILL');
+    await until(() => !targets.some(alive), KILL_SETTLE_MS);
+  }
+  return { killed: targets.filter((t) => !alive(t)), survived: targets.filter(alive) };
+}
+
+function trySignal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
+}
+
+/** Kills the proven members of an exited worker's process group (TERM, then KILL after `graceMs`). */
+export async function reapWorkerGroup(
+  runId: string,
+  worker: { id: string; pool: string; pid: number; startTime: number; cmdline: string[] },
+  graceMs: number,
+): Promise<Found[]> {
+  if (!worker.startTime) return [];
+  const run = {
+    agentPid: process.pid,
+    agentStartTime: 0,
+    startedAt: '',
+    workers: { [worker.pid]: { worker: worker.id, pool: worker.pool, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, spawnedAt: '' } },
+  };
+  const targets = scanRuns({ [runId]: run }, () => false);
+  if (targets.length === 0) return [];
+  return (await killProven(targets, graceMs)).killed;
+}

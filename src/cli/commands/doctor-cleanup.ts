@@ -1,0 +1,22 @@
+// `snakepit doctor cleanup [--dry-run]`: kills the processes of dead runs that the home's process
+// registry proves are ours (TERM, then KILL), and nothing else. Exit 1 when one survives.
+import { cleanupOrphans, type Orphan } from '../../daemon/cleanup.js';
+import { resolveHome } from '../../daemon/home.js';
+import { EXIT } from '../../errors.js';
+import type { CommandResult } from '../output.js';
+
+export async function doctorCleanupCommand(opts: { home?: string; dryRun?: boolean }): Promise<CommandResult> {
+  const home = resolveHome(opts.home);
+  const r = await cleanupOrphans(home, { dryRun: !!opts.dryRun });
+  const ok = r.survived.length === 0;
+  const line = (o: Orphan): string => `  pid ${o.pid} (pgid ${o.pgid}) ${o.cmdline.join(' ')}\n    ${o.why}`;
+  const text: string[] = [];
+  if (r.found.length === 0) text.push(`no orphans of dead runs in ${home}`);
+  else if (r.dryRun) text.push(`would kill ${r.found.length} process${r.found.length === 1 ? '' : 'es'} (dry run, nothing signalled):`, ...r.found.map(line));
+  else {
+    if (r.killed.length) text.push(`killed ${r.killed.length} process${r.killed.length === 1 ? '' : 'es'}:`, ...r.killed.map(line));
+    if (r.survived.length) text.push(`still alive after SIGKILL (check permissions):`, ...r.survived.map(line));
+  }
+  if (r.removedRuns.length) text.push(`forgot ${r.removedRuns.length} dead run${r.removedRuns.length === 1 ? '' : 's'} in the registry`);
+  return { json: { ok, home, ...r }, text: text.join('\n'), exitCode: ok ? EXIT.ok : EXIT.failed };
+}

@@ -1,0 +1,133 @@
+// `snakepit doctor`: checks the setup one item at a time (python, home permissions, agent
+// reachable, version match, stale files, orphans) and says how to fix each problem. "No agent
+// running" is information, not a failure. Exit 1 when any check fails.
+import { statSync } from 'node:fs';
+import { connect } from '../../api/client.js';
+import { findOrphans } from '../../daemon/cleanup.js';
+import { agentState, homePaths, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
+import { EXIT } from '../../errors.js';
+import { VERSION } from '../../paths.js';
+import { findPython } from '../../python/find.js';
+import { rememberedPython } from '../../python/remembered.js';
+import type { CommandResult } from '../output.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** How long the agent may take to answer Stats before it counts as unreachable, ms. */
+const AGENT_ANSWER_MS = 5_000;
+
+export async function doctorCommand(opts: { home?: string }): Promise<CommandResult> {
+  const home = resolveHome(opts.home);
+  const paths = homePaths(home);
+  const flag = opts.home ? ` --home ${home}` : '';
+  const state = agentState(paths);
+  const checks: Check[] = [await checkPython(), checkHome(paths), ...(await checkAgent(home, state, flag)), checkStale(paths, state, flag), checkOrphans(home, flag)];
+  const ok = checks.every((c) => c.ok);
+  return { json: { ok, home, checks }, text: formatChecks(checks), exitCode: ok ? EXIT.ok : EXIT.failed };
+}
+
+export function formatChecks(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail.split('\n').join(`\n${' '.repeat(width + 8)}`)}`);
+    if (!c.ok && c.fix) lines.push(`${' '.repeat(width + 8)}fix: ${c.fix}`);
+  }
+  return lines.join('\n');
+}
+
+async function checkPython(): Promise<Check> {
+  try {
+    const remembered = (await rememberedPython())?.executable;
+    const info = await findPython({ remembered, cwd: process.cwd() });
+    return { name: 'python', ok: true, detail: `Python ${info.python} at ${info.executable} (${info.source}) imports the runtime ${info.runtime}` };
+  } catch (err) {
+    return { name: 'python', ok: false, detail: (err as Error).message.split('\n').slice(0, -1).join('\n') || (err as Error).message, fix: 'install Python ≥ 3.9, then run `snakepit setup` (or `snakepit setup --python PATH`)' };
+  }
+}
+
+function checkHome(paths: HomePaths): Check {
+  const name = 'home';
+  let mode: number;
+  let uid: number;
+  try {
+    ({ mode, uid } = statSync(paths.home));
+  } catch {
+    return { name, ok: true, detail: `${paths.home} does not exist yet (\`snakepit up\` creates it)` };
+  }
+  if (uid !== process.getuid?.()) return { name, ok: false, detail: `${paths.home} is owned by uid ${uid}, not by you`, fix: 'use a home of your own with --home DIR or SNAKEPIT_HOME' };
+  if ((mode & 0o777) !== 0o700) return { name, ok: false, detail: `${paths.home} has mode ${octal(mode)}; it must be private (0700)`, fix: `chmod 700 ${paths.home}` };
+  try {
+    const sock = statSync(paths.socket);
+    if ((sock.mode & 0o777) !== 0o600) return { name, ok: false, detail: `${paths.socket} has mode ${octal(sock.mode)}; it must be 0600`, fix: `chmod 600 ${paths.socket}` };
+  } catch {
+    /* no socket: nothing to check */
+  }
+  return { name, ok: true, detail: `${paths.home} is yours and private (0700)` };
+}
+
+async function checkAgent(home: string, state: AgentState, flag: string): Promise<Check[]> {
+  if (state.state !== 'running') {
+    const detail = state.state === 'starting' ? `an agent is starting (pid ${state.pid})` : `no agent running (start one with \`snakepit up${flag}\`)`;
+    return [
+      { name: 'agent', ok: true, detail },
+      { name: 'version', ok: true, detail: `CLI ${VERSION}; no agent to compare with` },
+    ];
+  }
+  const { info } = state;
+  let agentVersion = info.version;
+  let reachable: Check;
+  const client = connect({ home });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${AGENT_ANSWER_MS} ms`)), AGENT_ANSWER_MS)));
+    const stats = await Promise.race([client.stats(), timeout]);
+    agentVersion = stats.agent.version;
+    reachable = { name: 'agent', ok: true, detail: `pid ${info.pid} answers on ${info.address}: ${stats.workers.length} workers, run ${stats.agent.runId}` };
+  } catch (err) {
+    reachable = {
+      name: 'agent',
+      ok: false,
+      detail: `pid ${info.pid} runs but does not answer on ${info.address}: ${(err as Error).message}`,
+      fix: `read ${info.logFile}, then restart it: \`snakepit down${flag} && snakepit up${flag}\``,
+    };
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
+  const version: Check =
+    agentVersion === VERSION
+      ? { name: 'version', ok: true, detail: `agent and CLI are both ${VERSION}` }
+      : { name: 'version', ok: false, detail: `agent runs ${agentVersion}, this CLI is ${VERSION}`, fix: `restart the agent with this CLI: \`snakepit down${flag} && snakepit up${flag}\`` };
+  return [reachable, version];
+}
+
+function checkStale(paths: HomePaths, state: AgentState, flag: string): Check {
+  if (state.state !== 'stale') return { name: 'stale files', ok: true, detail: 'none' };
+  return {
+    name: 'stale files',
+    ok: false,
+    detail: `agent files of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${paths.home} (agent.pid, agent.json, agent.sock)`,
+    fix: `\`snakepit up${flag}\` replaces them, \`snakepit down${flag}\` removes them`,
+  };
+}
+
+function checkOrphans(home: string, flag: string): Check {
+  try {
+    const orphans = findOrphans(home);
+    if (orphans.length === 0) return { name: 'orphans', ok: true, detail: 'no process of a dead run is left' };
+    const list = orphans.map((o) => `pid ${o.pid} (${o.cmdline.join(' ')}) of run ${o.runId}`).join('\n');
+    return { name: 'orphans', ok: false, detail: `${orphans.length} process${orphans.length === 1 ? '' : 'es'} of dead runs still alive:\n${list}`, fix: `\`snakepit doctor cleanup${flag}\` (see what it would kill with --dry-run)` };
+  } catch (err) {
+    return { name: 'orphans', ok: false, detail: (err as Error).message, fix: `move ${homePaths(home).registryFile} aside` };
+  }
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
+}
