@@ -29,12 +29,32 @@ export const DEFAULTS = {
   sessionTtlMs: 60 * 60 * 1000,
   /** Most sessions remembered per pool; the least recently used is forgotten first. */
   maxSessions: 100_000,
+  /** How calls of a session find their worker: `hint`, `strict-queue` or `strict-fail-fast`. */
+  affinity: 'hint' as 'hint' | 'strict-queue' | 'strict-fail-fast',
+  /** Workers spawned at once while a pool starts (large pools start in batches), count. */
+  startBatch: 8,
+  /** Interval of worker heartbeats (PING), ms. */
+  heartbeatMs: 2_000,
+  /** Heartbeats missed in a row before a worker is killed and replaced. */
+  heartbeatMisses: 3,
+  /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
+  cancelGraceMs: 2_000,
+  /** Recycle a worker after this many calls (0 = never). */
+  maxRequests: 0,
+  /** Recycle a worker after this long, ms (0 = never). */
+  ttlMs: 0,
+  /** Recycle a worker whose Python process uses more resident memory than this, MiB (0 = never). */
+  maxRssMb: 0,
+  /** Random extra fraction of maxRequests / ttlMs per worker, so workers do not recycle together. */
+  recycleJitter: 0.1,
   /** Latencies kept for the p50/p99 in stats (a sliding window of the most recent calls). */
   latencyWindow: 2048,
   /** How long `snakepit up` waits for the daemon to be ready, ms. */
   daemonReadyTimeoutMs: 60_000,
   /** How long `snakepit down` waits for the agent process to exit, ms. */
   daemonStopTimeoutMs: 20_000,
+  /** `doctor cleanup` and `up`: after SIGTERM, time orphans of dead runs get before SIGKILL, ms. */
+  cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
   logMaxBytes: 10 * 1024 * 1024,
   /** Lines of a failed worker's stderr kept to explain a startup failure. */

@@ -1,8 +1,9 @@
 // startAgent(): an agent inside the calling Node process (the embedded default). The caller owns
 // its lifetime: `stop()` finishes in-flight calls and stops every worker.
 import { Agent, type AgentStats, type ToolInfo } from './agent/agent.js';
+import type { AgentEvent } from './agent/events.js';
 import { silentLogger } from './agent/log.js';
-import { poolOptions, resolvePython, type AgentOptions } from './agent/options.js';
+import { resolvePools, type AgentOptions } from './agent/options.js';
 import { runExecute, runStream, toRawRequest } from './client/calls.js';
 import type { CallOptions, SnakepitClient } from './client/types.js';
 
@@ -10,12 +11,16 @@ export interface EmbeddedAgent extends SnakepitClient {
   readonly runId: string;
   /** Pids of the current worker processes. */
   workerPids(): number[];
+  /** Subscribes to worker lifecycle events (spawned, ready, exited, recycled, …); returns unsubscribe. */
+  onEvent(listener: (event: AgentEvent) => void): () => void;
+  /** Replaces every worker one at a time (new code is imported); resolves with the count. */
+  reload(pool?: string): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startAgent(options: AgentOptions = {}): Promise<EmbeddedAgent> {
-  const python = await resolvePython(options.python, options.cwd ?? process.cwd());
-  const agent = new Agent([poolOptions(options, python)], options.logger ?? silentLogger);
+  const agent = new Agent(await resolvePools(options), options.logger ?? silentLogger);
+  if (options.onEvent) agent.onEvent(options.onEvent);
   await agent.start();
   return embeddedClient(agent);
 }
@@ -39,6 +44,8 @@ export function embeddedClient(agent: Agent): EmbeddedAgent {
     tools: async (o?: { pool?: string }): Promise<ToolInfo[]> => agent.tools(o?.pool),
     stats: async (): Promise<AgentStats> => agent.stats(),
     workerPids: () => agent.workerPids(),
+    onEvent: (listener) => agent.onEvent(listener),
+    reload: (pool) => agent.reload(pool),
     stop: () => agent.stop(),
   };
 }

@@ -15,6 +15,10 @@ from typing import Any
 
 from . import Context, tool
 
+# Every demo tool keeps its state in ctx.session or locals, so the module may run several calls
+# at once (`snakepit up --threads N`).
+SNAKEPIT_THREAD_SAFE = True
+
 
 @tool
 def add(a: int, b: int) -> int:

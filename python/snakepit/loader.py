@@ -22,8 +22,13 @@ def is_path(spec):
     return spec.endswith(".py") or "/" in spec or os.sep in spec or os.path.isfile(spec)
 
 
-def load(spec=None):
-    """Import SPEC and return (module_name, [prepared Tool]). Import errors propagate."""
+def load(spec=None, threads=1):
+    """Import SPEC and return (module_name, [prepared Tool]). Import errors propagate.
+
+    More than one call thread is allowed only for modules that declare themselves thread safe
+    with a module-level `SNAKEPIT_THREAD_SAFE = True`: running unprepared code concurrently
+    would corrupt its state silently, so refusing loudly is the safer default.
+    """
     spec = spec or DEFAULT_MODULE
     module = _load_file(spec) if is_path(spec) else importlib.import_module(spec)
     found = _tools.registered()
@@ -31,6 +36,11 @@ def load(spec=None):
         raise LoadError(
             "tool module %r (%s) defines no tools: decorate functions with @snakepit.tool"
             % (module.__name__, getattr(module, "__file__", None) or spec))
+    if threads > 1 and getattr(module, "SNAKEPIT_THREAD_SAFE", False) is not True:
+        raise LoadError(
+            "%d call threads were asked for, but tool module %r does not declare itself thread safe; "
+            "add `SNAKEPIT_THREAD_SAFE = True` at its top level if its tools may run concurrently"
+            % (threads, module.__name__))
     return module.__name__, [t.prepare() for t in found]
 
 

@@ -39,7 +39,7 @@ def serve(spec=None, threads=1):
 
     from . import loader
     try:
-        module_name, tools = loader.load(spec)
+        module_name, tools = loader.load(spec, threads)
     except loader.LoadError as exc:
         sys.stderr.write("snakepit worker: %s\n" % exc)
         _exit(3)

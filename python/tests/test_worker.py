@@ -475,6 +475,20 @@ class LifecycleTest(unittest.TestCase):
             self.assertIn("'no_tools'", w.err())
             self.assertIn("defines no tools", w.err())
 
+    def test_threads_need_a_thread_safe_module(self):
+        path = write_module("unsafe_tools.py", '''
+            from snakepit import tool
+
+            @tool
+            def hello() -> str:
+                return "hi"
+        ''')
+        with Worker(["--tools", path, "--threads", "2"], wait_ready=False) as w:
+            self.assertEqual(w.wait(), 3)
+            self.assertIn("SNAKEPIT_THREAD_SAFE = True", w.err())
+        with Worker(["--tools", path]) as w:
+            self.assertEqual(w.ready.value["threads"], 1)
+
     def test_importable_module_name(self):
         write_module("named_mod.py", '''
             from snakepit import tool

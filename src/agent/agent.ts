@@ -6,7 +6,7 @@ import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../protocol/values.js';
 import type { CallSink, ToolDescription } from '../worker/channel.js';
-import type { EventSink } from './events.js';
+import type { AgentEvent, EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
 
@@ -23,8 +23,8 @@ export interface AgentRequest {
 /** The stats document (`snakepit stats --json`, the Stats RPC). */
 export interface AgentStats {
   agent: { pid: number; version: string; runId: string; uptimeMs: number };
-  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; pool: string }>;
-  pools: Array<{ name: string; size: number; degraded: string | null; tools: number }>;
+  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string }>;
+  pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number }>;
   queue: { depth: number };
   calls: { completed: number; failed: number; inFlight: number };
   latencyMs: { p50: number; p99: number };
@@ -52,10 +52,7 @@ export class Agent {
   ) {
     if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
     this.runId = runId;
-    const emit: EventSink = (e) => {
-      for (const l of this.listeners) l(e);
-    };
-    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, emit));
+    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e)));
     this.defaultPool = pools[0]!.name;
   }
 
@@ -63,6 +60,10 @@ export class Agent {
   onEvent(listener: EventSink): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private emitEvent(e: AgentEvent): void {
+    for (const l of this.listeners) l(e);
   }
 
   async start(): Promise<void> {
@@ -130,7 +131,7 @@ export class Agent {
     return {
       agent: { pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: Date.now() - this.startedAt },
       workers: per.flatMap((s) => s.workers),
-      pools: pools.map((p) => ({ name: p.name, size: p.options.size, degraded: p.degraded ?? null, tools: p.tools.size })),
+      pools: pools.map((p) => ({ name: p.name, size: p.options.size, affinity: p.options.affinity, degraded: p.degraded ?? null, tools: p.tools.size, recycled: p.recycled })),
       queue: { depth: per.reduce((n, s) => n + s.queueDepth, 0) },
       calls: {
         completed: pools.reduce((n, p) => n + p.completed, 0),
@@ -139,6 +140,30 @@ export class Agent {
       },
       latencyMs: { p50: p50 ?? 0, p99: p99 ?? 0 },
     };
+  }
+
+  /**
+   * Stops taking new calls (`DRAINING`) and resolves when every accepted call (queued or
+   * running) has finished, or when `deadlineMs` passes (then false). The caller stops the agent.
+   */
+  async drain(deadlineMs?: number): Promise<boolean> {
+    this.emitEvent({ type: 'agent.draining', deadlineMs: deadlineMs ?? null });
+    this.logger.log('info', 'agent', `draining${deadlineMs ? ` (deadline ${deadlineMs} ms)` : ''}`);
+    const drained = Promise.all([...this.pools.values()].map((p) => p.drain())).then(() => true);
+    if (!deadlineMs) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));
+    return Promise.race([drained, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** Replaces every worker of one pool (or all) one at a time; resolves with the count. */
+  async reload(poolName?: string): Promise<number> {
+    const pools = poolName ? [this.pools.get(poolName)] : [...this.pools.values()];
+    if (pools.some((p) => !p)) throw new SnakepitError('CONFIG_INVALID', `no pool named '${poolName}' (pools: ${[...this.pools.keys()].join(', ')})`);
+    let n = 0;
+    for (const p of pools as Pool[]) n += await p.reload();
+    this.logger.log('info', 'agent', `reloaded ${n} workers`);
+    return n;
   }
 
   workerPids(): number[] {
@@ -150,6 +175,7 @@ export class Agent {
     this.stopped ??= (async () => {
       this.logger.log('info', 'agent', 'stopping');
       await Promise.all([...this.pools.values()].map((p) => p.stop()));
+      this.emitEvent({ type: 'agent.stopped' });
       this.logger.log('info', 'agent', 'stopped');
     })();
     return this.stopped;

@@ -1,103 +1,161 @@
-// The public options of an agent, checked once here and turned into fully defaulted pool
-// options; the engine behind trusts them. Bad input fails with CONFIG_INVALID naming the key.
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+// The public options of an agent, checked once here and turned into fully defaulted pool options;
+// the engine behind trusts them. Sources, later ones winning: the project config file (its
+// top-level settings, then the pool's own), SNAKEPIT_* environment variables, then options /
+// command-line flags. Bad input fails with CONFIG_INVALID naming the setting.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
-import { SnakepitError } from '../errors.js';
 import { PYTHON_RUNTIME_DIR } from '../paths.js';
+import { checkPoolSettings, configError, envSettings, type PoolSettings } from '../config/schema.js';
+import type { AgentEvent } from './events.js';
 import type { AgentLogger } from './log.js';
 import type { PoolOptions } from './pool.js';
 
-export interface AgentOptions {
-  /** Tools module: a `.py` file or an importable module name. Default: the built-in demo tools. */
-  tools?: string;
-  /** Number of workers (default: one per CPU). */
-  workers?: number;
-  /** Python interpreter (default: the one `snakepit setup` chose, else discovered). */
-  python?: string;
-  /** Concurrent calls per worker, for tool modules that are thread safe (default 1). */
-  threads?: number;
-  /** Extra environment for the workers. */
-  env?: Record<string, string>;
-  /** Working directory of the workers (default: process.cwd()). */
-  cwd?: string;
-  /** Name of the pool (default "default"). */
+export type { PoolSettings };
+
+export interface AgentOptions extends PoolSettings {
+  /** Name of the pool when no config file or `pools` is given (default "default"). */
   pool?: string;
-  maxQueue?: number;
-  queueTimeoutMs?: number;
-  workerStartTimeoutMs?: number;
-  stopGraceMs?: number;
-  killGraceMs?: number;
-  maxPayloadBytes?: number;
-  sessionTtlMs?: number;
-  maxSessions?: number;
+  /** Several named pools; each takes the same settings as the top level, which act as defaults. */
+  pools?: Record<string, PoolSettings>;
+  /** Path of a project config file (snakepit.config.json). */
+  config?: string;
   /** Where agent and worker log lines go (default: nowhere). */
   logger?: AgentLogger;
+  /** Receives every agent event from the start (worker spawned, ready, exited, recycled, …). */
+  onEvent?: (event: AgentEvent) => void;
 }
 
-const INTEGER_KEYS = ['workers', 'threads', 'maxQueue', 'queueTimeoutMs', 'workerStartTimeoutMs', 'stopGraceMs', 'killGraceMs', 'maxPayloadBytes', 'sessionTtlMs', 'maxSessions'] as const;
-const MINIMUM: Partial<Record<(typeof INTEGER_KEYS)[number], number>> = { workers: 1, threads: 1, maxQueue: 0, maxSessions: 1, maxPayloadBytes: 1024, sessionTtlMs: 1, queueTimeoutMs: 1, workerStartTimeoutMs: 1 };
+export const CONFIG_FILE = 'snakepit.config.json';
+const NON_POOL_KEYS = ['pool', 'pools', 'config', 'logger', 'onEvent'] as const;
 
-export function invalid(key: string, message: string): SnakepitError {
-  return new SnakepitError('CONFIG_INVALID', `invalid option '${key}': ${message}`);
+interface PoolPlan {
+  name: string;
+  settings: PoolSettings;
+  /** Directory that relative `tools` and `cwd` are resolved against. */
+  baseDir: string;
+}
+
+interface ConfigFile {
+  path: string;
+  defaults: PoolSettings;
+  pools: Record<string, PoolSettings> | undefined;
+}
+
+/** Reads and validates a config file: `{ ...defaults, "pools": { NAME: {...settings} } }`. */
+export function readConfigFile(path: string): ConfigFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw configError(path, `cannot read the config file: ${why}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw configError(path, 'the config file must hold a JSON object');
+  const { pools, $schema: _schema, ...rest } = raw as Record<string, unknown>;
+  const defaults = checkPoolSettings(rest, '');
+  let checked: Record<string, PoolSettings> | undefined;
+  if (pools !== undefined) {
+    if (pools === null || typeof pools !== 'object' || Array.isArray(pools) || Object.keys(pools).length === 0) {
+      throw configError('pools', 'expected an object of named pools, e.g. {"default": {"tools": "./tools.py"}}');
+    }
+    checked = {};
+    for (const [name, settings] of Object.entries(pools)) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw configError(`pools.${name}`, 'pool names may use letters, digits, _ . and -');
+      checked[name] = checkPoolSettings(settings, `pools.${name}`);
+    }
+  }
+  return { path, defaults, pools: checked };
+}
+
+/** The pools an agent should run, with their merged (still partial) settings. */
+export function planPools(opts: AgentOptions, cwd: string, env: NodeJS.ProcessEnv = process.env): PoolPlan[] {
+  const flags = checkPoolSettings(opts, '', NON_POOL_KEYS);
+  const fromEnv = envSettings(env);
+  if (opts.config !== undefined) {
+    const file = readConfigFile(resolve(cwd, opts.config));
+    const baseDir = dirname(file.path);
+    const pools = opts.pools ?? file.pools ?? { [opts.pool ?? 'default']: {} };
+    return Object.entries(pools).map(([name, own]) => ({ name, settings: { ...file.defaults, ...checkPoolSettings(own, `pools.${name}`), ...fromEnv, ...flags }, baseDir }));
+  }
+  if (opts.pools !== undefined) {
+    if (Object.keys(opts.pools).length === 0) throw configError('pools', 'expected at least one pool');
+    return Object.entries(opts.pools).map(([name, own]) => ({ name, settings: { ...flags, ...checkPoolSettings(own, `pools.${name}`), ...fromEnv }, baseDir: cwd }));
+  }
+  return [{ name: opts.pool ?? 'default', settings: { ...fromEnv, ...flags }, baseDir: cwd }];
 }
 
 /** Resolves a tools spec: a path (has a slash or ends in .py) must exist; a module name is kept. */
-export function resolveToolsSpec(tools: string | undefined, cwd: string): string | undefined {
+export function resolveToolsSpec(tools: string | undefined, baseDir: string, key = 'tools'): string | undefined {
   if (tools === undefined) return undefined;
-  if (typeof tools !== 'string' || tools.trim() === '') throw invalid('tools', 'expected a .py file or a module name');
+  if (typeof tools !== 'string' || tools.trim() === '') throw configError(key, 'expected a .py file or a module name');
   const looksLikePath = tools.endsWith('.py') || tools.includes('/');
   if (!looksLikePath) {
-    if (!/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(tools)) throw invalid('tools', `'${tools}' is neither a .py file nor a Python module name`);
+    if (!/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(tools)) throw configError(key, `'${tools}' is neither a .py file nor a Python module name`);
     return tools;
   }
-  const path = isAbsolute(tools) ? tools : resolve(cwd, tools);
-  if (!existsSync(path)) throw invalid('tools', `file not found: ${path}`);
-  if (!statSync(path).isFile()) throw invalid('tools', `not a file: ${path}`);
+  const path = isAbsolute(tools) ? tools : resolve(baseDir, tools);
+  if (!existsSync(path)) throw configError(key, `file not found: ${path}`);
+  if (!statSync(path).isFile()) throw configError(key, `not a file: ${path}`);
   return path;
 }
 
-export function poolOptions(opts: AgentOptions, python: string): PoolOptions {
-  for (const key of INTEGER_KEYS) {
-    const v = opts[key];
-    if (v === undefined) continue;
-    const min = MINIMUM[key] ?? 0;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalid(key, `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-  }
-  if (opts.env !== undefined && (typeof opts.env !== 'object' || Object.values(opts.env).some((v) => typeof v !== 'string'))) {
-    throw invalid('env', 'expected an object of string values');
-  }
-  const cwd = resolve(opts.cwd ?? process.cwd());
-  const maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
+/** Fully defaulted options of one pool. */
+export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
+  const s = plan.settings;
+  const maxPayloadBytes = s.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
   return {
-    name: opts.pool ?? 'default',
-    size: opts.workers ?? DEFAULTS.workers,
+    name: plan.name,
+    size: s.workers ?? DEFAULTS.workers,
     spec: {
       python,
       runtimeDir: PYTHON_RUNTIME_DIR,
-      tools: resolveToolsSpec(opts.tools, cwd),
-      threads: opts.threads ?? 1,
-      env: opts.env ?? {},
-      cwd,
+      tools: resolveToolsSpec(s.tools, plan.baseDir, `pools.${plan.name}.tools`),
+      threads: s.threads ?? 1,
+      env: s.env ?? {},
+      cwd: resolve(plan.baseDir, s.cwd ?? '.'),
       runId: '',
       // Room for the frame header around a payload of the maximum size.
       maxFrameBytes: maxPayloadBytes + 64 * 1024,
       stderrTailLines: DEFAULTS.stderrTailLines,
     },
-    maxQueue: opts.maxQueue ?? DEFAULTS.maxQueue,
-    queueTimeoutMs: opts.queueTimeoutMs ?? DEFAULTS.queueTimeoutMs,
-    workerStartTimeoutMs: opts.workerStartTimeoutMs ?? DEFAULTS.workerStartTimeoutMs,
-    stopGraceMs: opts.stopGraceMs ?? DEFAULTS.stopGraceMs,
-    killGraceMs: opts.killGraceMs ?? DEFAULTS.killGraceMs,
+    affinity: s.affinity ?? DEFAULTS.affinity,
+    maxQueue: s.maxQueue ?? DEFAULTS.maxQueue,
+    queueTimeoutMs: s.queueTimeoutMs ?? DEFAULTS.queueTimeoutMs,
+    workerStartTimeoutMs: s.workerStartTimeoutMs ?? DEFAULTS.workerStartTimeoutMs,
+    startBatch: s.startBatch ?? DEFAULTS.startBatch,
+    stopGraceMs: s.stopGraceMs ?? DEFAULTS.stopGraceMs,
+    killGraceMs: s.killGraceMs ?? DEFAULTS.killGraceMs,
     restartBackoffMs: DEFAULTS.restartBackoffMs,
     restartBackoffMaxMs: DEFAULTS.restartBackoffMaxMs,
     restartResetMs: DEFAULTS.restartResetMs,
     maxStartupFailures: DEFAULTS.maxStartupFailures,
-    sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
-    maxSessions: opts.maxSessions ?? DEFAULTS.maxSessions,
+    sessionTtlMs: s.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
+    maxSessions: s.maxSessions ?? DEFAULTS.maxSessions,
     latencyWindow: DEFAULTS.latencyWindow,
     maxPayloadBytes,
+    heartbeatMs: s.heartbeatMs ?? DEFAULTS.heartbeatMs,
+    heartbeatMisses: s.heartbeatMisses ?? DEFAULTS.heartbeatMisses,
+    cancelGraceMs: s.cancelGraceMs ?? DEFAULTS.cancelGraceMs,
+    recycle: {
+      maxRequests: s.maxRequests ?? DEFAULTS.maxRequests,
+      ttlMs: s.ttlMs ?? DEFAULTS.ttlMs,
+      maxRssMb: s.maxRssMb ?? DEFAULTS.maxRssMb,
+      jitter: s.recycleJitter ?? DEFAULTS.recycleJitter,
+    },
   };
+}
+
+/** Every pool's options, with each pool's interpreter resolved (explicit, remembered, discovered). */
+export async function resolvePools(opts: AgentOptions, cwd: string = process.cwd()): Promise<PoolOptions[]> {
+  const plans = planPools(opts, cwd);
+  let discovered: Promise<string> | undefined;
+  const out: PoolOptions[] = [];
+  for (const plan of plans) {
+    const python = plan.settings.python ? await resolvePython(plan.settings.python, cwd) : await (discovered ??= resolvePython(undefined, cwd));
+    out.push(poolOptions(plan, python));
+  }
+  return out;
 }
 
 /** The interpreter to run: explicit, else remembered by setup, else discovered. */

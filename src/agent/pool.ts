@@ -1,25 +1,31 @@
 // A pool of identical Python workers serving one tools module. It routes calls
-// (checkout → execute → checkin), queues them when every worker is busy, keeps sessions on their
-// worker, and replaces workers that die (with backoff; a crash loop during startup marks the
-// pool degraded instead of respawning forever).
+// (checkout → execute → checkin), queues them when every worker is busy, applies session
+// affinity, and keeps its workers healthy: heartbeats, recycling without a capacity dip (the
+// replacement is ready before the old worker drains), restarts with backoff, and a crash loop
+// during startup marks the pool degraded instead of respawning forever.
 import { SnakepitError, type ErrorInfo } from '../errors.js';
+import { processStartTime } from '../proc.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallSink, ToolDescription } from '../worker/channel.js';
-import { LatencyWindow } from './latency.js';
 import type { EventSink } from './events.js';
+import { LatencyWindow } from './latency.js';
+import { drawLimits, recycleReason, type RecyclePolicy } from './lifecycle.js';
 import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
-import { SessionTable } from './sessions.js';
+import { reapWorkerGroup } from './reap.js';
+import { SessionTable, type Affinity } from './sessions.js';
 import { WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
-import { processStartTime } from '../proc.js';
 
 export interface PoolOptions {
   name: string;
   size: number;
   spec: WorkerSpec;
+  affinity: Affinity;
   maxQueue: number;
   queueTimeoutMs: number;
   workerStartTimeoutMs: number;
+  /** Workers spawned at once during startup (bounded, so large pools never fork-storm). */
+  startBatch: number;
   stopGraceMs: number;
   killGraceMs: number;
   restartBackoffMs: number;
@@ -31,6 +37,11 @@ export interface PoolOptions {
   latencyWindow: number;
   /** Largest encoded arguments accepted for a call, bytes. */
   maxPayloadBytes: number;
+  heartbeatMs: number;
+  heartbeatMisses: number;
+  /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
+  cancelGraceMs: number;
+  recycle: RecyclePolicy;
 }
 
 /** A call as the pool receives it: arguments already encoded, never re-parsed here. */
@@ -54,6 +65,8 @@ interface Tracked {
   id: number;
   state: 'queued' | 'running' | 'done';
   worker: WorkerHandle | undefined;
+  /** strict-queue: the only worker this call may run on. */
+  pinned: WorkerHandle | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
   attempts: number;
@@ -63,7 +76,10 @@ interface Tracked {
 interface Slot {
   id: string;
   worker: WorkerHandle;
+  /** A replacement being started by a recycle; it takes over once ready. */
+  replacement: WorkerHandle | undefined;
   restarts: number;
+  recycles: number;
   crashStreak: number;
   startupFailures: number;
   respawn: NodeJS.Timeout | undefined;
@@ -78,6 +94,7 @@ export interface WorkerStats {
   rssBytes: number;
   uptimeMs: number;
   restarts: number;
+  recycles: number;
   pool: string;
 }
 
@@ -93,14 +110,22 @@ export class Pool {
   degraded: string | undefined;
   completed = 0;
   failed = 0;
+  recycled = 0;
   private running = 0;
   private readonly slots: Slot[] = [];
+  private readonly retiring = new Set<WorkerHandle>();
   private readonly queue: CallQueue<Tracked>;
   private readonly sessions: SessionTable;
   readonly latency: LatencyWindow;
   private stopping = false;
-  private sweeper: NodeJS.Timeout;
+  private draining = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Reaps of exited workers' groups still in progress (stop waits for them). */
+  private readonly reaping = new Set<Promise<void>>();
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private idleWaiters: Array<() => void> = [];
+  /** Slots not spawned yet during a batched startup. */
+  private pendingStart: Slot[] = [];
 
   constructor(
     readonly options: PoolOptions,
@@ -110,89 +135,132 @@ export class Pool {
     this.queue = new CallQueue(options.maxQueue);
     this.sessions = new SessionTable(options.sessionTtlMs, options.maxSessions);
     this.latency = new LatencyWindow(options.latencyWindow);
-    this.sweeper = setInterval(() => this.sessions.sweep(Date.now()), 60_000).unref();
+    this.timers.push(setInterval(() => this.sessions.sweep(Date.now()), 60_000).unref());
+    this.timers.push(setInterval(() => this.tick(), options.heartbeatMs).unref());
   }
 
   get name(): string {
     return this.options.name;
   }
 
-  /** Spawns every worker at once and resolves when all are ready. */
+  /** Spawns the workers in bounded batches and resolves when all are ready. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
     for (let i = 0; i < this.options.size; i++) {
-      const slot: Slot = { id: `${this.name}-${i}`, worker: undefined as unknown as WorkerHandle, restarts: 0, crashStreak: 0, startupFailures: 0, respawn: undefined };
+      const slot: Slot = { id: `${this.name}-${i}`, worker: undefined as unknown as WorkerHandle, replacement: undefined, restarts: 0, recycles: 0, crashStreak: 0, startupFailures: 0, respawn: undefined };
       this.slots.push(slot);
-      this.spawn(slot);
+      if (i < this.options.startBatch) slot.worker = this.spawn(slot);
+      else this.pendingStart.push(slot);
     }
-    const timeout = setTimeout(() => {
-      this.failStartup(`workers of pool '${this.name}' were not ready within ${this.options.workerStartTimeoutMs} ms`);
-    }, this.options.workerStartTimeoutMs).unref();
-    return ready.finally(() => clearTimeout(timeout));
+    return ready;
   }
 
   submit(call: PoolCall): CallControl {
-    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, chunks: 0 };
+    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, pinned: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, chunks: 0 };
     const control: CallControl = { cancel: () => this.cancel(t) };
-    if (this.stopping) {
-      this.finish(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is stopping` });
-      return control;
-    }
-    if (this.degraded && !this.slots.some((s) => s.worker.state !== 'exited')) {
-      this.finish(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` });
-      return control;
+    if (this.stopping) return this.reject(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is stopping` }, control);
+    if (this.draining) return this.reject(t, { code: 'DRAINING', message: `pool '${this.name}' is draining and takes no new calls` }, control);
+    if (this.degraded && !this.slots.some((s) => s.worker && s.worker.state !== 'exited')) {
+      return this.reject(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` }, control);
     }
     const size = call.args.json.length + call.args.blobs.reduce((n, b) => n + b.length, 0);
     if (size > this.options.maxPayloadBytes) {
-      this.finish(t, { code: 'PAYLOAD_TOO_LARGE', message: `arguments of ${size} bytes exceed the limit of ${this.options.maxPayloadBytes} bytes` });
-      return control;
+      return this.reject(t, { code: 'PAYLOAD_TOO_LARGE', message: `arguments of ${size} bytes exceed the limit of ${this.options.maxPayloadBytes} bytes` }, control);
     }
     this.place(t);
     return control;
   }
 
+  /** Stops taking new calls (DRAINING); resolves when queued and running calls have finished. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.queue.depth === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Replaces every worker one at a time (new code is imported); no call fails. */
+  async reload(): Promise<number> {
+    let replaced = 0;
+    for (const slot of this.slots) {
+      if (this.stopping) break;
+      if (slot.worker.state === 'exited' || slot.worker.state === 'starting') continue;
+      const failure = await this.recycle(slot, 'reload');
+      if (failure) {
+        throw new SnakepitError('WORKER_START_FAILED', `reload of pool '${this.name}' stopped after ${replaced} of ${this.slots.length} workers: the new worker failed to start (${failure}); the old workers keep serving`);
+      }
+      replaced++;
+    }
+    return replaced;
+  }
+
   /** Stops the pool: queued calls fail, in-flight calls get the grace period, workers exit. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.sweeper);
+    for (const t of this.timers) clearInterval(t);
     for (const t of this.queue.clear()) this.finish(t, { code: 'UNAVAILABLE', message: 'the agent is stopping' });
     for (const slot of this.slots) clearTimeout(slot.respawn);
+    this.pendingStart = [];
     this.failStartup('the pool was stopped before its workers were ready');
-    await Promise.all(this.slots.map((s) => s.worker.stop(this.options.stopGraceMs, this.options.killGraceMs)));
+    const all = [...this.slots.flatMap((s) => [s.worker, s.replacement]), ...this.retiring].filter((w): w is WorkerHandle => !!w);
+    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs)));
+    await Promise.all([...this.reaping]);
   }
 
   stats(): { workers: WorkerStats[]; queueDepth: number; inFlight: number } {
     const now = Date.now();
-    return {
-      workers: this.slots.map((s) => ({
-        id: s.id,
-        pid: s.worker.pid ?? 0,
-        state: s.worker.state,
-        requests: s.worker.requests,
-        inFlight: s.worker.inFlight,
-        rssBytes: s.worker.rssBytes(),
-        uptimeMs: s.worker.state === 'exited' ? 0 : now - s.worker.startedAt,
-        restarts: s.restarts,
-        pool: this.name,
-      })),
-      queueDepth: this.queue.depth,
-      inFlight: this.running,
-    };
+    const row = (s: Slot, w: WorkerHandle): WorkerStats => ({
+      id: s.id,
+      pid: w.pid ?? 0,
+      state: w.state,
+      requests: w.requests,
+      inFlight: w.inFlight,
+      rssBytes: w.rssBytes(),
+      uptimeMs: w.state === 'exited' ? 0 : now - w.startedAt,
+      restarts: s.restarts,
+      recycles: s.recycles,
+      pool: this.name,
+    });
+    const workers: WorkerStats[] = [];
+    for (const s of this.slots) {
+      if (s.worker) workers.push(row(s, s.worker));
+      if (s.replacement) workers.push(row(s, s.replacement));
+    }
+    for (const w of this.retiring) workers.push(row(this.slots.find((s) => w.id === s.id)!, w));
+    return { workers, queueDepth: this.queue.depth, inFlight: this.running };
   }
 
-  /** Every worker pid with its process group, for the registry and for cleanup checks. */
   pids(): number[] {
-    return this.slots.map((s) => s.worker.pid).filter((p): p is number => p !== undefined);
+    return this.slots.map((s) => s.worker?.pid).filter((p): p is number => p !== undefined);
   }
 
   // ── routing ────────────────────────────────────────────────────────────
 
   private place(t: Tracked): void {
-    const worker = this.pick(t.call.session);
-    if (worker) {
-      this.dispatch(t, worker);
-      return;
+    const session = t.call.session;
+    const affinity = this.options.affinity;
+    if (session !== null) {
+      const bound = this.sessions.lookup(session, Date.now());
+      if (bound.kind === 'lost') {
+        this.sessions.forget(session);
+        if (affinity !== 'hint') {
+          this.finish(t, { code: 'SESSION_WORKER_LOST', message: `the worker of session '${session}' is gone (its session state with it); the next call starts the session afresh` });
+          return;
+        }
+      } else if (bound.kind === 'bound') {
+        if (bound.worker.accepting) return this.dispatch(t, bound.worker);
+        if (affinity === 'strict-fail-fast') {
+          this.finish(t, { code: 'WORKER_BUSY', message: `the worker of session '${session}' is busy` });
+          return;
+        }
+        if (affinity === 'strict-queue') t.pinned = bound.worker;
+      }
     }
+    const worker = t.pinned ? undefined : this.pick();
+    if (worker) return this.dispatch(t, worker);
+    this.enqueue(t);
+  }
+
+  private enqueue(t: Tracked): void {
     const now = Date.now();
     if (!this.queue.push(t, now)) {
       this.finish(t, { code: 'QUEUE_FULL', message: `pool '${this.name}' queue is full (${this.options.maxQueue} calls waiting); retry later` });
@@ -201,25 +269,24 @@ export class Pool {
     t.state = 'queued';
     const queueLimit = now + this.options.queueTimeoutMs;
     const deadline = t.call.deadline ?? Infinity;
-    const at = Math.min(queueLimit, deadline);
-    t.timer = setTimeout(() => {
-      if (t.state !== 'queued') return;
-      this.queue.remove(t);
-      if (deadline <= queueLimit) this.finish(t, { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${now - t.startedAt + (at - now)} ms waiting for a free worker` });
-      else this.finish(t, { code: 'QUEUE_TIMEOUT', message: `call to '${t.call.tool}' waited ${this.options.queueTimeoutMs} ms for a free worker in pool '${this.name}'` });
-    }, Math.max(0, at - now));
+    t.timer = setTimeout(
+      () => {
+        if (t.state !== 'queued') return;
+        this.queue.remove(t);
+        const waited = Date.now() - t.startedAt;
+        if (deadline <= queueLimit) this.finish(t, { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${waited} ms waiting for a free worker` });
+        else this.finish(t, { code: 'QUEUE_TIMEOUT', message: `call to '${t.call.tool}' waited ${waited} ms for a free worker in pool '${this.name}' (queueTimeoutMs ${this.options.queueTimeoutMs})` });
+      },
+      Math.max(0, Math.min(queueLimit, deadline) - now),
+    );
   }
 
-  /** Chooses a worker: the session's own worker when it can take the call, else any free one. */
-  private pick(session: string | null): WorkerHandle | undefined {
-    if (session !== null) {
-      const own = this.sessions.workerOf(session, Date.now());
-      if (own?.accepting) return own;
-    }
+  /** Any worker with free capacity: the least loaded, then the one that served least. */
+  private pick(): WorkerHandle | undefined {
     let best: WorkerHandle | undefined;
     for (const s of this.slots) {
       const w = s.worker;
-      if (w.accepting && (!best || w.inFlight < best.inFlight || (w.inFlight === best.inFlight && w.requests < best.requests))) best = w;
+      if (w?.accepting && (!best || w.inFlight < best.inFlight || (w.inFlight === best.inFlight && w.requests < best.requests))) best = w;
     }
     return best;
   }
@@ -242,7 +309,7 @@ export class Pool {
     if (left !== null) {
       t.timer = setTimeout(() => {
         if (t.state !== 'running') return;
-        worker.cancel(t.id);
+        this.abandon(t);
         this.finish(t, { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${Date.now() - t.startedAt} ms` });
       }, left);
     }
@@ -264,6 +331,7 @@ export class Pool {
             this.logger.log('warn', this.name, `retrying idempotent call to '${t.call.tool}' after: ${info.message}`);
             this.running--;
             t.state = 'queued';
+            t.pinned = undefined;
             this.place(t);
             return;
           }
@@ -278,9 +346,31 @@ export class Pool {
       this.queue.remove(t);
       this.finish(t, { code: 'CANCELLED', message: `call to '${t.call.tool}' was cancelled while queued` });
     } else if (t.state === 'running') {
-      t.worker?.cancel(t.id);
+      this.abandon(t);
       this.finish(t, { code: 'CANCELLED', message: `call to '${t.call.tool}' was cancelled` });
     }
+  }
+
+  /**
+   * The caller no longer waits for a running call: tell the worker (the tool sees
+   * ctx.cancelled) and recycle the worker if the tool ignores that past the grace period.
+   */
+  private abandon(t: Tracked): void {
+    const worker = t.worker;
+    if (!worker) return;
+    worker.cancel(t.id);
+    const id = t.id;
+    setTimeout(() => {
+      if (!worker.hasCall(id) || this.stopping) return;
+      const slot = this.slots.find((s) => s.worker === worker);
+      this.logger.log('warn', worker.id, `call ${id} still running ${this.options.cancelGraceMs} ms after it was cancelled`);
+      if (slot) void this.recycle(slot, `a cancelled call kept running past ${this.options.cancelGraceMs} ms`, 0);
+    }, this.options.cancelGraceMs).unref();
+  }
+
+  private reject(t: Tracked, error: ErrorInfo, control: CallControl): CallControl {
+    this.finish(t, error);
+    return control;
   }
 
   private finish(t: Tracked, error: ErrorInfo | undefined, deliver?: () => void): void {
@@ -296,15 +386,20 @@ export class Pool {
       this.completed++;
       deliver?.();
     }
+    const w = t.worker;
+    if (w && !this.stopping) this.checkRecycle(w);
+    if (this.running === 0 && this.queue.depth === 0 && this.idleWaiters.length > 0) for (const r of this.idleWaiters.splice(0)) r();
   }
 
   /** A worker has capacity again: give it the oldest queued call it may take. */
   private drainQueue(worker: WorkerHandle): void {
     while (worker.accepting && this.queue.depth > 0) {
+      const now = Date.now();
       const t = this.queue.popFirst((q) => {
+        if (q.pinned) return q.pinned === worker;
         if (q.call.session === null) return true;
-        const own = this.sessions.workerOf(q.call.session, Date.now());
-        // hint affinity: wait for the session's worker only while it is about to be free.
+        const own = this.sessions.workerOf(q.call.session, now);
+        // hint: a session waits for its own worker only while that worker could take it next.
         return !own || own === worker || !own.accepting;
       });
       if (!t) return;
@@ -312,28 +407,131 @@ export class Pool {
     }
   }
 
+  /** Fails queued calls pinned to a worker that is gone (strict-queue sessions). */
+  private releasePinned(worker: WorkerHandle): void {
+    for (;;) {
+      const t = this.queue.popFirst((q) => q.pinned === worker);
+      if (!t) return;
+      this.sessions.forget(t.call.session!);
+      this.finish(t, { code: 'SESSION_WORKER_LOST', message: `the worker of session '${t.call.session}' is gone (its session state with it)` });
+    }
+  }
+
+  // ── health and lifecycle ───────────────────────────────────────────────
+
+  private tick(): void {
+    if (this.stopping) return;
+    for (const w of this.liveWorkers()) {
+      if (w.state === 'starting' || w.state === 'stopping' || w.state === 'exited') continue;
+      const missed = w.ping();
+      if (missed >= this.options.heartbeatMisses) {
+        this.logger.log('error', w.id, `missed ${missed} heartbeats (pid ${w.pid}): killing its process group`);
+        this.emit({ type: 'worker.unhealthy', pool: this.name, worker: w.id, pid: w.pid ?? 0, missedPings: missed });
+        w.kill(`missed ${missed} heartbeats of ${this.options.heartbeatMs} ms`);
+      }
+    }
+    for (const s of this.slots) if (s.worker) this.checkRecycle(s.worker);
+  }
+
+  private liveWorkers(): WorkerHandle[] {
+    const out: WorkerHandle[] = [];
+    for (const s of this.slots) {
+      if (s.worker) out.push(s.worker);
+      if (s.replacement) out.push(s.replacement);
+    }
+    return [...out, ...this.retiring];
+  }
+
+  private checkRecycle(w: WorkerHandle): void {
+    if (w.state !== 'ready' && w.state !== 'busy') return;
+    const slot = this.slots.find((s) => s.worker === w);
+    if (!slot || slot.replacement) return;
+    const why = recycleReason(this.options.recycle, w.limits, { requests: w.requests, upMs: Date.now() - w.readyAt, rssBytes: this.options.recycle.maxRssMb > 0 ? w.rssBytes() : 0 });
+    if (why) void this.recycle(slot, why);
+  }
+
+  /**
+   * Replaces a slot's worker without a capacity dip: the replacement starts while the old
+   * worker keeps serving; once it is ready it takes over and the old one finishes its calls
+   * (within `graceMs`), then stops.
+   */
+  private recycle(slot: Slot, reason: string, graceMs = this.options.stopGraceMs): Promise<string | undefined> {
+    if (slot.replacement || this.stopping) return Promise.resolve(undefined);
+    const old = slot.worker;
+    this.logger.log('info', slot.id, `recycling pid ${old.pid}: ${reason}`);
+    const next = this.spawn(slot, true);
+    slot.replacement = next;
+    return new Promise<string | undefined>((resolve) => {
+      const settle = (failure?: string): void => {
+        next.off('ready', onReady);
+        next.off('exit', onExit);
+        resolve(failure);
+      };
+      const onReady = (): void => {
+        slot.replacement = undefined;
+        slot.worker = next;
+        slot.recycles++;
+        this.recycled++;
+        this.retiring.add(old);
+        this.sessions.loseWorker(old);
+        this.releasePinned(old);
+        this.emit({ type: 'worker.recycled', pool: this.name, worker: slot.id, pid: old.pid ?? 0, reason });
+        void old.stop(graceMs, this.options.killGraceMs).then(() => this.retiring.delete(old));
+        settle();
+      };
+      const onExit = (exit: WorkerExit): void => {
+        // The replacement died before it was ready: keep the old worker; a later check retries.
+        slot.replacement = undefined;
+        const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+        this.logger.log('error', slot.id, `replacement exited with ${how} before it was ready; keeping pid ${old.pid}`);
+        settle(`exit ${how}${exit.stderrTail ? `:\n${exit.stderrTail}` : ''}`);
+      };
+      next.once('ready', onReady);
+      next.once('exit', onExit);
+    });
+  }
+
   // ── supervision ────────────────────────────────────────────────────────
 
-  private spawn(slot: Slot): void {
+  private spawn(slot: Slot, asReplacement = false): WorkerHandle {
     const worker = new WorkerHandle(slot.id, slot.restarts, this.options.spec, this.logger);
-    slot.worker = worker;
+    worker.limits = drawLimits(this.options.recycle);
     if (worker.pid !== undefined) {
       // Detached: the worker leads its own process group (pgid = pid).
-      this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: processStartTime(worker.pid) ?? 0, cmdline: worker.cmdline });
+      worker.startTime = processStartTime(worker.pid) ?? 0;
+      this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline });
     }
+    const startTimer = setTimeout(() => {
+      if (worker.state === 'starting') worker.kill(`not ready within ${this.options.workerStartTimeoutMs} ms`);
+    }, this.options.workerStartTimeoutMs);
     worker.on('ready', (info) => {
-      this.emit({ type: 'worker.ready', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, startupMs: worker.readyAt - worker.startedAt });
+      clearTimeout(startTimer);
       slot.startupFailures = 0;
-      if (this.tools.size === 0) for (const t of info.tools) this.tools.set(t.name, t);
-      if (this.slots.every((s) => s.worker.state !== 'starting' && s.worker.state !== 'exited')) this.resolveStartup();
-      this.drainQueue(worker);
+      this.emit({ type: 'worker.ready', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, startupMs: worker.readyAt - worker.startedAt });
+      // The newest worker's tools win: after a reload the pool describes the new code.
+      this.tools = new Map(info.tools.map((t) => [t.name, t]));
+      this.startNext();
+      if (this.slots.every((s) => s.worker && s.worker.state !== 'starting' && s.worker.state !== 'exited')) this.resolveStartup();
+      if (!asReplacement) this.drainQueue(worker);
     });
     worker.on('idle', () => this.drainQueue(worker));
-    worker.on('exit', (exit) => this.onWorkerExit(slot, worker, exit));
+    worker.on('exit', (exit) => {
+      clearTimeout(startTimer);
+      this.onWorkerExit(slot, worker, exit);
+    });
+    return worker;
+  }
+
+  /** Batched startup: one more pending slot gets its first worker. */
+  private startNext(): void {
+    const slot = this.pendingStart.shift();
+    if (slot && !this.stopping) slot.worker = this.spawn(slot);
   }
 
   private onWorkerExit(slot: Slot, worker: WorkerHandle, exit: WorkerExit): void {
-    this.sessions.dropWorker(worker);
+    this.reap(worker);
+    this.sessions.loseWorker(worker);
+    this.releasePinned(worker);
     this.emit({ type: 'worker.exited', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, code: exit.code, signal: exit.signal, expected: exit.expected, reason: exit.reason ?? null });
     if (this.stopping || exit.expected || slot.worker !== worker) return;
     const upFor = Date.now() - worker.startedAt;
@@ -348,7 +546,7 @@ export class Pool {
       this.logger.log('error', this.name, `pool degraded: ${this.degraded}`);
       this.emit({ type: 'pool.degraded', pool: this.name, reason: this.degraded });
       this.failStartup(this.degraded);
-      if (!this.slots.some((s) => s.worker.state !== 'exited')) {
+      if (!this.slots.some((s) => s.worker && s.worker.state !== 'exited')) {
         for (const t of this.queue.clear()) this.finish(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` });
       }
       return;
@@ -359,8 +557,22 @@ export class Pool {
       slot.respawn = undefined;
       if (this.stopping) return;
       slot.restarts++;
-      this.spawn(slot);
+      slot.worker = this.spawn(slot);
     }, backoff);
+  }
+
+  /** Kills what a tool left in the exited worker's process group (proven ours by /proc). */
+  private reap(worker: WorkerHandle): void {
+    if (worker.pid === undefined) return;
+    const record = { id: worker.id, pool: this.name, pid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline };
+    const done = reapWorkerGroup(this.options.spec.runId, record, this.options.killGraceMs).then(
+      (killed) => {
+        if (killed.length) this.logger.log('info', worker.id, `reaped ${killed.length} process(es) left in its group: ${killed.map((k) => k.pid).join(', ')}`);
+      },
+      (err: Error) => this.logger.log('warn', worker.id, `could not reap its process group: ${err.message}`),
+    );
+    this.reaping.add(done);
+    void done.finally(() => this.reaping.delete(done));
   }
 
   private resolveStartup(): void {

@@ -1,11 +1,18 @@
 // Session → worker affinity. A session sticks to the worker that first served it while that
-// worker lives; entries expire after a TTL without calls and the table is capped.
+// worker lives. When that worker dies or is recycled the session is marked lost: strict modes
+// report SESSION_WORKER_LOST once (its Python-side state is gone), hint mode re-homes silently.
+// Entries expire after a TTL without calls and the table is capped (least recently used go).
 import type { WorkerHandle } from './worker-handle.js';
 
+export type Affinity = 'hint' | 'strict-queue' | 'strict-fail-fast';
+export const AFFINITY_MODES: readonly Affinity[] = ['hint', 'strict-queue', 'strict-fail-fast'];
+
 interface Entry {
-  worker: WorkerHandle;
+  worker: WorkerHandle | null;
   lastUsed: number;
 }
+
+export type SessionLookup = { kind: 'none' } | { kind: 'bound'; worker: WorkerHandle } | { kind: 'lost' };
 
 export class SessionTable {
   private readonly entries = new Map<string, Entry>();
@@ -19,26 +26,25 @@ export class SessionTable {
     return this.entries.size;
   }
 
+  lookup(session: string, now: number): SessionLookup {
+    const e = this.entries.get(session);
+    if (!e) return { kind: 'none' };
+    if (now - e.lastUsed > this.ttlMs) {
+      this.entries.delete(session);
+      return { kind: 'none' };
+    }
+    if (!e.worker || e.worker.state === 'exited') return { kind: 'lost' };
+    return { kind: 'bound', worker: e.worker };
+  }
+
   /** The live worker of a session, if any. */
   workerOf(session: string, now: number): WorkerHandle | undefined {
-    const e = this.entries.get(session);
-    if (!e) return undefined;
-    if (e.worker.state === 'exited' || now - e.lastUsed > this.ttlMs) {
-      this.entries.delete(session);
-      return undefined;
-    }
-    return e.worker;
+    const l = this.lookup(session, now);
+    return l.kind === 'bound' ? l.worker : undefined;
   }
 
   bind(session: string, worker: WorkerHandle, now: number): void {
-    const e = this.entries.get(session);
-    if (e && e.worker === worker) {
-      e.lastUsed = now;
-      // Map keeps insertion order: re-insert so the oldest entry is first for eviction.
-      this.entries.delete(session);
-      this.entries.set(session, e);
-      return;
-    }
+    // Map keeps insertion order: re-insert so the least recently used entry is first.
     this.entries.delete(session);
     this.entries.set(session, { worker, lastUsed: now });
     if (this.entries.size > this.maxSessions) {
@@ -47,9 +53,13 @@ export class SessionTable {
     }
   }
 
-  /** Forgets every session of a worker (it died or was replaced). */
-  dropWorker(worker: WorkerHandle): void {
-    for (const [s, e] of this.entries) if (e.worker === worker) this.entries.delete(s);
+  forget(session: string): void {
+    this.entries.delete(session);
+  }
+
+  /** Marks every session of a worker lost (it died or was replaced). */
+  loseWorker(worker: WorkerHandle): void {
+    for (const e of this.entries.values()) if (e.worker === worker) e.worker = null;
   }
 
   sweep(now: number): void {

@@ -12,6 +12,8 @@ import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/ch
 import { PipeChannel } from '../worker/pipe-channel.js';
 import type { AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
+import { Heartbeat } from './health.js';
+import type { RecycleLimits } from './lifecycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
 
@@ -53,6 +55,11 @@ export class WorkerHandle extends EventEmitter {
   requests = 0;
   info: ReadyInfo | undefined;
   capacity = 1;
+  readonly heartbeat = new Heartbeat();
+  /** Process start time (/proc/PID/stat field 22), set by the pool at spawn. */
+  startTime = 0;
+  /** Recycle limits drawn for this worker (set by the pool). */
+  limits: RecycleLimits = { requests: 0, ttlMs: 0 };
   private readonly inflight = new Map<number, CallSink>();
   private readonly child: ChildProcess;
   private readonly channel: WorkerChannel;
@@ -119,7 +126,7 @@ export class WorkerHandle extends EventEmitter {
       ready: (info) => this.onReady(info),
       frame: (callId, kind, value) => this.onFrame(callId, kind, value),
       callError: (callId, info) => this.settle(callId)?.error(info),
-      pong: () => {},
+      pong: (seq) => this.heartbeat.pong(seq),
       log: (line) => this.logger.log(line.level === 'warning' ? 'warn' : (line.level as 'info'), `${id}${line.callId ? ` call ${line.callId}` : ''}`, `${line.logger}: ${line.message}`),
       failed: (err) => this.onChannelFailed(err),
     }, spec.maxFrameBytes);
@@ -143,6 +150,18 @@ export class WorkerHandle extends EventEmitter {
     this.requests++;
     if (this.inflight.size >= this.capacity) this.state = 'busy';
     this.channel.send(call);
+  }
+
+  /** True while the worker still runs the call (it has not answered yet). */
+  hasCall(callId: number): boolean {
+    return this.inflight.has(callId);
+  }
+
+  /** Sends the next heartbeat PING; returns the beats missed in a row before it. */
+  ping(): number {
+    const seq = this.heartbeat.beat();
+    this.channel.ping(seq);
+    return this.heartbeat.missed;
   }
 
   cancel(callId: number): void {

@@ -22,6 +22,10 @@ export interface AgentClient extends SnakepitClient {
   readonly address: string;
   /** Asks the agent to stop gracefully; resolves with its pid once it accepted. */
   shutdown(graceMs?: number): Promise<number>;
+  /** Drains the agent (new calls fail with DRAINING), then it stops; resolves when drained. */
+  drain(deadlineMs?: number): Promise<{ drained: boolean; pid: number }>;
+  /** Replaces every worker one at a time; resolves with how many were replaced. */
+  reload(pool?: string): Promise<number>;
   close(): void;
 }
 
@@ -57,6 +61,8 @@ export function connect(options: ConnectOptions = {}): AgentClient {
         return new SnakepitError('UNAUTHENTICATED', err.details);
       case grpc.status.NOT_FOUND:
         return new SnakepitError('TOOL_NOT_FOUND', err.details);
+      case grpc.status.FAILED_PRECONDITION:
+        return new SnakepitError(String(err.metadata?.get('snakepit-code')[0] ?? 'INTERNAL'), err.details);
       default:
         return new SnakepitError('INTERNAL', `Agent API error: ${err.details || err.message}`);
     }
@@ -144,6 +150,12 @@ export function connect(options: ConnectOptions = {}): AgentClient {
     async shutdown(graceMs = 0): Promise<number> {
       const reply = await unary<{ graceMs: number }, { pid: number }>('Shutdown', { graceMs });
       return reply.pid;
+    },
+    async drain(deadlineMs = 0): Promise<{ drained: boolean; pid: number }> {
+      return unary<{ deadlineMs: number }, { drained: boolean; pid: number }>('Drain', { deadlineMs });
+    },
+    async reload(pool?: string): Promise<number> {
+      return (await unary<{ pool: string }, { replaced: number }>('Reload', { pool: pool ?? '' })).replaced;
     },
     close() {
       client.close();

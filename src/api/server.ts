@@ -2,12 +2,12 @@
 // client sent reach the worker untouched, and the worker's result bytes go straight back.
 import * as grpc from '@grpc/grpc-js';
 import type { Agent, AgentRequest } from '../agent/agent.js';
-import type { ErrorInfo } from '../errors.js';
+import type { ErrorInfo, SnakepitError } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import { agentService, channelOptions, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireStreamReply, type WireTool } from './proto.js';
 
 export interface ServerHooks {
-  /** The Shutdown RPC was called: answer first, then stop the agent. */
+  /** The Shutdown or Drain RPC was called: answer first, then stop the agent. */
   onShutdown(graceMs: number): void;
 }
 
@@ -84,6 +84,22 @@ export function agentHandlers(agent: Agent, hooks: ServerHooks): grpc.UntypedSer
     },
     Stats(_call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
       callback(null, { json: JSON.stringify(agent.stats()) });
+    },
+    Drain(call: grpc.ServerUnaryCall<{ deadlineMs: number }, { drained: boolean; pid: number }>, callback: grpc.sendUnaryData<{ drained: boolean; pid: number }>) {
+      void agent.drain(call.request.deadlineMs || undefined).then((drained) => {
+        callback(null, { drained, pid: process.pid });
+        setImmediate(() => hooks.onShutdown(0));
+      });
+    },
+    Reload(call: grpc.ServerUnaryCall<{ pool: string }, { replaced: number }>, callback: grpc.sendUnaryData<{ replaced: number }>) {
+      agent.reload(call.request.pool || undefined).then(
+        (replaced) => callback(null, { replaced }),
+        (err: SnakepitError) => {
+          const md = new grpc.Metadata();
+          md.set('snakepit-code', err.code);
+          callback({ code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md });
+        },
+      );
     },
     Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
       callback(null, { pid: process.pid });

@@ -34,6 +34,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   program
     .command('up')
     .description('start an agent (detached unless --foreground) that owns a pool of Python workers')
+    .option('--config <file>', 'project config file (default: ./snakepit.config.json when present)')
     .option('--tools <module>', 'tools module: a .py file or a module name (default: built-in demo tools)')
     .option('--workers <n>', 'number of workers (default: CPU count)', int('--workers'))
     .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
@@ -76,6 +77,28 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     );
 
   program
+    .command('drain')
+    .description('stop taking new calls (DRAINING), let accepted calls finish, then stop the agent')
+    .option('--deadline <seconds>', 'stop anyway after this long; unfinished calls fail', int('--deadline'))
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit drain --deadline 30')
+    .action((o: { deadline?: number; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/drain.js')).drainCommand(o)),
+    );
+
+  program
+    .command('reload')
+    .description('replace every worker one at a time (new tool code is imported) without failing a call')
+    .option('--pool <name>', 'only this pool')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit reload')
+    .action((o: { pool?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/reload.js')).reloadCommand(o)),
+    );
+
+  program
     .command('tools')
     .description('list the tools the agent serves')
     .option('--pool <name>', 'only this pool')
@@ -95,6 +118,27 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .action((o: { address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/stats.js')).statsCommand(o)),
     );
+
+  const doctor = program
+    .command('doctor')
+    .description('check the setup: python, home permissions, agent reachable, version match, stale files, orphans')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExit code 1 when a check fails; each failure comes with a fix.\n\nExample:\n  $ snakepit doctor --json')
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async () => (await import('./commands/doctor.js')).doctorCommand(o)));
+
+  doctor
+    .command('cleanup')
+    .description('kill processes of dead runs that the process registry proves are ours (TERM, then KILL), nothing else')
+    .option('--dry-run', 'only list what would be killed')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit doctor cleanup --dry-run')
+    .action((o: { home?: string; json?: boolean; dryRun?: boolean }) => {
+      // `doctor --home H cleanup` puts the option on the parent command.
+      const all = { ...(doctor.opts() as { home?: string; json?: boolean }), ...o };
+      return run(!!all.json, async () => (await import('./commands/doctor-cleanup.js')).doctorCleanupCommand(all));
+    });
 
   return program;
 }

@@ -1,14 +1,15 @@
 // The Snakepit home: everything of one installation (socket, pid file, agent info, logs). A pid
 // alone never proves an agent is ours (pids are reused): the process start time recorded in
 // agent.json must still match /proc/PID/stat.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ENV } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { isAlive, processStartTime } from '../proc.js';
 
-export { isAlive, processStartTime };
+export { isAlive, processStartTime, writeFileAtomic };
 
 export interface HomePaths {
   home: string;
@@ -17,6 +18,8 @@ export interface HomePaths {
   infoFile: string;
   logDir: string;
   logFile: string;
+  /** The process registry: every worker of every run, until proven gone (src/agent/registry.ts). */
+  registryFile: string;
 }
 
 /** What a running daemon writes about itself once it is ready. */
@@ -31,8 +34,7 @@ export interface AgentInfo {
   workerPids: number[];
   startedAt: string;
   logFile: string;
-  python: string;
-  tools: string | null;
+  pools: Array<{ name: string; workers: number; python: string; tools: string | null }>;
 }
 
 export function resolveHome(home?: string): string {
@@ -52,6 +54,7 @@ export function homePaths(home: string): HomePaths {
     infoFile: join(home, 'agent.json'),
     logDir,
     logFile: join(logDir, 'agent.log'),
+    registryFile: join(home, 'registry.json'),
   };
 }
 
@@ -108,11 +111,4 @@ export function agentState(paths: HomePaths): AgentState {
 /** Removes the files of an agent that is no longer running. */
 export function removeAgentFiles(paths: HomePaths): void {
   for (const f of [paths.socket, paths.pidFile, paths.infoFile]) rmSync(f, { force: true });
-}
-
-/** Writes a file atomically (write to a temp name, then rename). */
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
 }

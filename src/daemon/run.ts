@@ -1,22 +1,26 @@
 // The agent daemon: one Agent plus its gRPC server on the home's unix socket. Used both by the
 // detached process that `snakepit up` spawns and by `snakepit up --foreground`. It announces
 // readiness (or the reason it failed) on fd 3 when its parent asked for it, writes its pid and
-// agent.json, and removes them when it stops.
+// agent.json, and removes them when it stops. Every worker it starts is recorded in the home's
+// process registry before readiness is announced, so a successor can clean up after a crash.
 import { chmodSync, closeSync, writeSync, fstatSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import { Agent } from '../agent/agent.js';
+import { ProcessRegistry } from '../agent/registry.js';
 import { streamLogger, type AgentLogger } from '../agent/log.js';
-import { poolOptions, type AgentOptions } from '../agent/options.js';
+import type { PoolOptions } from '../agent/pool.js';
 import { serveAgent } from '../api/server.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
+import { reapOwnRun } from './cleanup.js';
 import { LogFile } from './log-file.js';
 import { agentState, ensureHome, homePaths, processStartTime, removeAgentFiles, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
 
-export interface DaemonOptions extends Omit<AgentOptions, 'logger' | 'python'> {
+export interface DaemonOptions {
   home: string;
-  python: string;
+  /** Fully resolved pools (validated and defaulted by the caller, so errors surface before spawning). */
+  pools: PoolOptions[];
   /** Also print log lines on stderr (foreground mode). */
   echoLogs?: boolean;
 }
@@ -55,6 +59,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
   writePidFile(paths);
 
   let agent: Agent | undefined;
+  let registry: ProcessRegistry | undefined;
   let server: grpc.Server | undefined;
   let stopping: Promise<void> | undefined;
   let resolveExit!: (code: number) => void;
@@ -64,6 +69,12 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
     stopping ??= (async () => {
       logger.log('info', 'daemon', `stopping (${why})`);
       await agent?.stop();
+      if (registry) {
+        // A worker that exited on SHUTDOWN may leave a tool's children in its process group.
+        const reaped = await reapOwnRun(registry.runId, registry.snapshot(), Math.max(...opts.pools.map((p) => p.killGraceMs)));
+        for (const o of reaped) logger.log('warn', 'daemon', `killed pid ${o.pid} (${o.cmdline.join(' ')}) left behind by worker ${o.worker}`);
+        registry.remove();
+      }
       await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
       removeAgentFiles(paths);
       logger.log('info', 'daemon', 'stopped');
@@ -78,12 +89,16 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
   process.on('SIGHUP', onSignal);
 
   try {
-    const pool = poolOptions(opts, opts.python);
-    agent = new Agent([pool], logger);
-    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}, ${pool.size} workers, python ${opts.python}, tools ${pool.spec.tools ?? 'snakepit.demo (built-in)'}`);
+    agent = new Agent(opts.pools, logger);
+    registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
+    registry.attach(agent);
+    const workers = opts.pools.reduce((n, p) => n + p.size, 0);
+    const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
+    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}`);
     await agent.start();
     const address = `unix:${paths.socket}`;
-    server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, opts.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes);
+    const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
+    server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
     chmodSync(paths.socket, 0o600);
     const info: AgentInfo = {
       pid: process.pid,
@@ -91,16 +106,16 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
       version: VERSION,
       runId: agent.runId,
       address,
-      workers: pool.size,
+      workers,
       workerPids: agent.workerPids(),
       startedAt: new Date(agent.startedAt).toISOString(),
       logFile: paths.logFile,
-      python: opts.python,
-      tools: pool.spec.tools ?? null,
+      pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
     };
+    registry.flush();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));
     logger.log('info', 'daemon', `listening on ${address}`);
-    announce({ ok: true, pid: process.pid, address, workers: pool.size, runId: agent.runId, logFile: paths.logFile });
+    announce({ ok: true, pid: process.pid, address, workers, runId: agent.runId, logFile: paths.logFile });
   } catch (err) {
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
     logger.log('error', 'daemon', `failed to start: ${e.message}`);

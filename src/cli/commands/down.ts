@@ -36,7 +36,7 @@ export async function downCommand(opts: { home?: string }): Promise<CommandResul
   return { json: { ok: true, stopped: true, pid }, text: `agent stopped (pid ${pid})` };
 }
 
-async function waitGone(pid: number, startTime: number | undefined): Promise<void> {
+export async function waitGone(pid: number, startTime: number | undefined): Promise<void> {
   const deadline = Date.now() + DEFAULTS.daemonStopTimeoutMs;
   while (isAlive(pid, startTime)) {
     if (Date.now() > deadline) throw new SnakepitError('TIMEOUT', `agent pid ${pid} did not stop within ${DEFAULTS.daemonStopTimeoutMs} ms`);

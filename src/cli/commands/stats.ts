@@ -30,9 +30,12 @@ export function formatStats(s: AgentStats): string {
     `calls    ${s.calls.completed} completed, ${s.calls.failed} failed, ${s.calls.inFlight} in flight, ${s.queue.depth} queued`,
     `latency  p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
   ];
-  for (const p of s.pools) if (p.degraded) out.push(`pool ${p.name} DEGRADED: ${p.degraded.split('\n')[0]}`);
-  const header = ['WORKER', 'PID', 'STATE', 'CALLS', 'RESTARTS', 'RSS', 'UPTIME'];
-  const rows = s.workers.map((w) => [w.id, String(w.pid), w.state, String(w.requests), String(w.restarts), mib(w.rssBytes), formatDuration(w.uptimeMs)]);
+  for (const p of s.pools) {
+    const health = p.degraded ? `DEGRADED: ${p.degraded.split('\n')[0]}` : 'ok';
+    out.push(`pool     ${p.name}: ${p.size} workers, ${p.tools} tools, affinity ${p.affinity}, ${p.recycled} recycled, ${health}`);
+  }
+  const header = ['WORKER', 'PID', 'STATE', 'IN-FLIGHT', 'CALLS', 'RESTARTS', 'RECYCLES', 'RSS', 'UPTIME'];
+  const rows = s.workers.map((w) => [w.id, String(w.pid), w.state, String(w.inFlight), String(w.requests), String(w.restarts), String(w.recycles), mib(w.rssBytes), formatDuration(w.uptimeMs)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.push('', ...[header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
   return out.join('\n');

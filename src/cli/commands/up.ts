@@ -1,19 +1,22 @@
 // `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
 // output in the home's log file and we wait for its ready line on a private pipe (fd 3), so `up`
 // returns only once workers serve calls, or fails with the reason (e.g. a worker's traceback).
+// Before starting, it kills what the home's process registry proves a dead agent left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { DEFAULTS } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
-import { resolvePython, resolveToolsSpec } from '../../agent/options.js';
+import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import { agentState, ensureHome, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
 import type { DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 
 export interface UpOptions {
   home?: string;
+  config?: string;
   tools?: string;
   workers?: number;
   threads?: number;
@@ -41,20 +44,22 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     removeAgentFiles(paths);
     io.stderr(`removed stale state of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${home}\n`);
   }
+  await cleanupBeforeStart(home, io);
   const cwd = process.cwd();
-  const tools = resolveToolsSpec(opts.tools, cwd);
-  const python = await resolvePython(opts.python, cwd);
-  const daemonOpts: DaemonOptions = {
-    home,
-    python,
-    cwd,
-    ...(tools ? { tools } : {}),
+  // Project config: --config, else snakepit.config.json in the current directory if present.
+  const config = opts.config ?? (existsSync(join(cwd, CONFIG_FILE)) ? CONFIG_FILE : undefined);
+  const pools = await resolvePools({
+    ...(config ? { config } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
-  };
+    ...(opts.python ? { python: opts.python } : {}),
+  }, cwd);
+  const daemonOpts: DaemonOptions = { home, pools };
+  const workers = pools.reduce((n, p) => n + p.size, 0);
   if (opts.foreground) return foreground(daemonOpts, opts, io);
 
-  io.stderr(`starting agent for ${home} (${daemonOpts.workers ?? DEFAULTS.workers} workers)…\n`);
+  io.stderr(`starting agent for ${home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const log = openSync(paths.logFile, 'a', 0o600);
   const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
   const child = spawn(process.execPath, [daemonMain, JSON.stringify(daemonOpts)], {
@@ -132,4 +137,16 @@ function readFileSafe(path: string): string {
 
 function tail(path: string, lines: number): string {
   return readFileSafe(path).trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Kills orphans of dead runs recorded in the home's registry; says so on stderr, never fails `up`. */
+async function cleanupBeforeStart(home: string, io: Io): Promise<void> {
+  const { cleanupOrphans } = await import('../../daemon/cleanup.js');
+  try {
+    const r = await cleanupOrphans(home);
+    for (const o of r.killed) io.stderr(`killed orphan pid ${o.pid} of dead run ${o.runId}: ${o.cmdline.join(' ')}\n`);
+    for (const o of r.survived) io.stderr(`warning: orphan pid ${o.pid} of dead run ${o.runId} survived SIGKILL: ${o.cmdline.join(' ')}\n`);
+  } catch (err) {
+    io.stderr(`warning: could not clean up orphans of dead runs (${(err as Error).message}); see \`snakepit doctor\`\n`);
+  }
 }

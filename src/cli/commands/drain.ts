@@ -1,0 +1,27 @@
+// `snakepit drain`: new calls fail with DRAINING, accepted calls finish (or the deadline passes),
+// then the agent and its workers stop. Waits until the agent process is gone.
+import { connect } from '../../api/client.js';
+import { agentState, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import { SnakepitError } from '../../errors.js';
+import { waitGone } from './down.js';
+import type { CommandResult } from '../output.js';
+
+export async function drainCommand(opts: { home?: string; deadline?: number }): Promise<CommandResult> {
+  const home = resolveHome(opts.home);
+  const paths = homePaths(home);
+  const state = agentState(paths);
+  if (state.state !== 'running') throw new SnakepitError('UNAVAILABLE', `no agent running for ${home}; nothing to drain`);
+  const client = connect({ home });
+  let result: { drained: boolean; pid: number };
+  try {
+    result = await client.drain(opts.deadline ? opts.deadline * 1000 : 0);
+  } finally {
+    client.close();
+  }
+  await waitGone(state.info.pid, state.info.startTime);
+  removeAgentFiles(paths);
+  return {
+    json: { ok: true, drained: result.drained, pid: result.pid },
+    text: result.drained ? `drained and stopped (pid ${result.pid})` : `deadline passed with calls still running; stopped anyway (pid ${result.pid})`,
+  };
+}

@@ -1,0 +1,14 @@
+// `snakepit reload`: replace every worker one at a time, so new tool code is picked up with no
+// failed call (each replacement is ready before the worker it replaces stops).
+import { connect } from '../../api/client.js';
+import type { CommandResult } from '../output.js';
+
+export async function reloadCommand(opts: { home?: string; pool?: string }): Promise<CommandResult> {
+  const client = connect(opts.home ? { home: opts.home } : {});
+  try {
+    const replaced = await client.reload(opts.pool);
+    return { json: { ok: true, replaced }, text: `reloaded: ${replaced} workers replaced` };
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,34 @@
+// Queue saturation and recycling under load: overload is refused at once with QUEUE_FULL, every
+// accepted call completes, and recycling many times under load fails nothing.
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/env.js';
+import { chaosAgent, codeOf } from './helpers.js';
+
+describe('chaos: saturation', () => {
+  it('accepts exactly capacity + maxQueue calls, refuses the rest with QUEUE_FULL, and completes every accepted one', async () => {
+    const a = await chaosAgent({ workers: 1, maxQueue: 50 });
+    const codes = await Promise.all(Array.from({ length: 200 }, () => codeOf(a.execute('nap', { seconds: 0.002 }))));
+    expect(codes.filter((c) => c === 'OK')).toHaveLength(51);
+    expect(codes.filter((c) => c === 'QUEUE_FULL')).toHaveLength(149);
+    const s = await a.stats();
+    expect(s.calls.completed + s.calls.failed).toBe(200);
+    expect(s.queue.depth).toBe(0);
+    expect(await codeOf(a.execute('pid'))).toBe('OK');
+  });
+
+  it('recycles repeatedly under concurrent load with zero failed calls', async () => {
+    const a = await chaosAgent({ workers: 3, maxRequests: 10, recycleJitter: 0.5 });
+    const codes = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const out: string[] = [];
+        for (let i = 0; i < 75; i++) out.push(await codeOf(a.execute('nap', { seconds: 0.002 })));
+        return out;
+      }),
+    );
+    expect(codes.flat().filter((c) => c !== 'OK')).toEqual([]);
+    await waitFor(async () => (await a.stats()).workers.length === 3);
+    const s = await a.stats();
+    expect(s.pools[0]!.recycled).toBeGreaterThanOrEqual(6);
+    expect(s.workers.every((w) => w.restarts === 0)).toBe(true);
+  });
+});
