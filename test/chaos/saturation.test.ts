@@ -31,4 +31,18 @@ describe('chaos: saturation', () => {
     expect(s.pools[0]!.recycled).toBeGreaterThanOrEqual(6);
     expect(s.workers.every((w) => w.restarts === 0)).toBe(true);
   });
+
+  it('drops a queued call whose caller went away, and the worker never runs it', async () => {
+    const a = await chaosAgent({ workers: 1 });
+    const busy = a.execute('nap', { seconds: 0.3 });
+    const ac = new AbortController();
+    const queued = codeOf(a.execute('remember', { value: 1 }, { session: 'gone', signal: ac.signal }));
+    await waitFor(async () => (await a.stats()).queue.depth === 1);
+    ac.abort();
+    expect(await queued).toBe('CANCELLED');
+    expect((await a.stats()).queue.depth).toBe(0);
+    await busy;
+    // Had it run, the session total would already be 1.
+    expect(((await a.execute('remember', { value: 1 }, { session: 'gone' })) as { total: number }).total).toBe(1);
+  });
 });
