@@ -31,6 +31,8 @@ export const DEFAULTS = {
   maxSessions: 100_000,
   /** How calls of a session find their worker: `hint`, `strict-queue` or `strict-fail-fast`. */
   affinity: 'hint' as 'hint' | 'strict-queue' | 'strict-fail-fast',
+  /** How the agent talks to its workers: `pipe` (framed pipes) or `grpc` (a grpcio server per worker). */
+  workerTransport: 'pipe' as 'pipe' | 'grpc',
   /** Workers spawned at once while a pool starts (large pools start in batches), count. */
   startBatch: 8,
   /** Interval of worker heartbeats (PING), ms. */

@@ -109,6 +109,7 @@ export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
     size: s.workers ?? DEFAULTS.workers,
     spec: {
       python,
+      transport: s.workerTransport ?? DEFAULTS.workerTransport,
       runtimeDir: PYTHON_RUNTIME_DIR,
       tools: resolveToolsSpec(s.tools, plan.baseDir, `pools.${plan.name}.tools`),
       threads: s.threads ?? 1,

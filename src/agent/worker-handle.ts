@@ -5,11 +5,11 @@
 // process group (detached), so stopping it also stops anything a tool spawned.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
-import { PipeChannel } from '../worker/pipe-channel.js';
+import { transportFor, type TransportName } from '../worker/transports.js';
 import type { AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
@@ -19,6 +19,8 @@ export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping
 
 export interface WorkerSpec {
   python: string;
+  /** How the agent talks to the worker (default `pipe`). */
+  transport: TransportName;
   /** Directory holding the `snakepit` Python package (prepended to PYTHONPATH). */
   runtimeDir: string;
   /** Tools module: a .py path or a module name; undefined serves the demo module. */
@@ -77,7 +79,9 @@ export class WorkerHandle extends EventEmitter {
     private readonly logger: AgentLogger,
   ) {
     super();
-    const args = ['-m', 'snakepit'];
+    const transport = transportFor(spec.transport);
+    const prepared = transport.prepare(id);
+    const args = ['-m', 'snakepit', ...prepared.args];
     if (spec.tools) args.push('--tools', spec.tools);
     if (spec.threads > 1) args.push('--threads', String(spec.threads));
     this.cmdline = [spec.python, ...args];
@@ -94,8 +98,9 @@ export class WorkerHandle extends EventEmitter {
         SNAKEPIT_RUN_ID: spec.runId,
         // The worker refuses to send a frame the agent would reject, answering ERROR instead.
         SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
+        ...prepared.env,
       },
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
       // Own process group: a stop signals the whole group, tools' children included.
       detached: true,
     });
@@ -108,11 +113,9 @@ export class WorkerHandle extends EventEmitter {
       finish(this.onExit(code, signal));
     };
     this.child.once('exit', (code, signal) => {
-      // Frames the worker wrote just before dying may still sit in the pipe: read them first
-      // (bounded, in case a tool's own child inherited the pipe).
-      const frames = this.child.stdio[4] as Readable;
-      const flushed = frames.readableEnded || frames.destroyed ? Promise.resolve() : new Promise<void>((r) => frames.once('close', () => r()));
-      void within(flushed, 100).then(() => done(code, signal));
+      // Frames the worker wrote just before dying may still be in transit: read them first
+      // (bounded, in case a tool's own child inherited the channel).
+      void within(this.channel.ended, 100).then(() => done(code, signal));
     });
     this.child.once('error', (err) => {
       this.failure = `could not start ${spec.python}: ${err.message}`;
@@ -122,7 +125,7 @@ export class WorkerHandle extends EventEmitter {
     this.child.stdin!.on('error', () => {});
     this.pipeLines(this.child.stdout!, 'stdout');
     this.pipeLines(this.child.stderr!, 'stderr');
-    this.channel = new PipeChannel(this.child.stdio[3] as Writable, this.child.stdio[4] as Readable, {
+    this.channel = transport.open(this.child, prepared, {
       ready: (info) => this.onReady(info),
       frame: (callId, kind, value) => this.onFrame(callId, kind, value),
       callError: (callId, info) => this.settle(callId)?.error(info),

@@ -38,6 +38,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--tools <module>', 'tools module: a .py file or a module name (default: built-in demo tools)')
     .option('--workers <n>', 'number of workers (default: CPU count)', int('--workers'))
     .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
+    .addOption(new Option('--worker-transport <name>', 'how the agent talks to its workers').choices(['pipe', 'grpc']))
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
     .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
     .addOption(home)

@@ -16,6 +16,7 @@ export const POOL_FIELDS = {
   python: { type: 'string', doc: 'Python interpreter for this pool' },
   env: { type: 'env', doc: 'extra environment variables for the workers' },
   cwd: { type: 'string', doc: 'working directory of the workers' },
+  workerTransport: { type: 'enum', values: ['pipe', 'grpc'], doc: 'how the agent talks to its workers: framed pipes, or gRPC (needs grpcio)' },
   threads: { type: 'integer', min: 1, doc: 'concurrent calls per worker; the module must declare itself thread safe' },
   affinity: { type: 'enum', values: ['hint', 'strict-queue', 'strict-fail-fast'], doc: 'session affinity mode' },
   maxQueue: { type: 'integer', min: 0, doc: 'calls waiting for a worker before QUEUE_FULL' },
@@ -40,7 +41,7 @@ export type PoolField = keyof typeof POOL_FIELDS;
 
 type ValueOf<S> = S extends { type: 'integer' | 'number' } ? number : S extends { type: 'env' } ? Record<string, string> : string;
 
-export type PoolSettings = { -readonly [K in PoolField]?: ValueOf<(typeof POOL_FIELDS)[K]> } & { affinity?: 'hint' | 'strict-queue' | 'strict-fail-fast' };
+export type PoolSettings = { -readonly [K in PoolField]?: ValueOf<(typeof POOL_FIELDS)[K]> } & { affinity?: 'hint' | 'strict-queue' | 'strict-fail-fast'; workerTransport?: 'pipe' | 'grpc' };
 
 export function configError(path: string, message: string): SnakepitError {
   return new SnakepitError('CONFIG_INVALID', `invalid setting '${path}': ${message}`);

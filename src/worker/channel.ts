@@ -64,6 +64,8 @@ export interface WorkerChannelEvents {
 }
 
 export interface WorkerChannel {
+  /** Resolves once the worker's side of the channel has closed (all its frames were read). */
+  readonly ended: Promise<void>;
   send(call: CallFrame): void;
   cancel(id: number): void;
   ping(seq: number): void;
@@ -71,4 +73,16 @@ export interface WorkerChannel {
   shutdown(): void;
   /** Stop reading and writing; the process is handled by its owner. */
   close(): void;
+}
+
+/**
+ * How the agent reaches a worker process: what the process needs on its command line and which
+ * extra file descriptors it gets, then how the channel is opened once it runs.
+ */
+export interface WorkerTransport {
+  readonly name: string;
+  /** Command-line arguments for `python -m snakepit`, and how many pipes beyond stdio to create. */
+  prepare(workerId: string): { args: string[]; env: Record<string, string>; extraPipes: number };
+  /** Opens the channel to a just-spawned worker (its stdio includes the extra pipes). */
+  open(child: import('node:child_process').ChildProcess, prepared: { args: string[]; env: Record<string, string> }, events: WorkerChannelEvents, maxFrameBytes: number): WorkerChannel;
 }

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { SnakepitError } from '../errors.js';
 import { FrameDecoder, FrameKind, encodeFrame, type Frame } from '../protocol/frames.js';
 import type { EncodedValue } from '../protocol/values.js';
-import type { CallFrame, ReadyInfo, WorkerChannel, WorkerChannelEvents } from './channel.js';
+import type { CallFrame, ReadyInfo, WorkerChannel, WorkerChannelEvents, WorkerTransport } from './channel.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -14,6 +14,7 @@ export class PipeChannel implements WorkerChannel {
   private readonly decoder: FrameDecoder;
   private corked = false;
   private closed = false;
+  readonly ended: Promise<void>;
 
   constructor(
     private readonly out: Writable,
@@ -22,6 +23,10 @@ export class PipeChannel implements WorkerChannel {
     maxFrameBytes: number,
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
+    this.ended = new Promise((resolve) => {
+      if (input.readableEnded || input.destroyed) resolve();
+      else input.once('close', () => resolve());
+    });
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.on('error', (err) => this.fail(err));
     out.on('error', (err) => this.fail(err));
@@ -140,3 +145,10 @@ function parseJson(buf: Buffer, what: string): unknown {
     throw new SnakepitError('PROTOCOL_ERROR', `malformed frame: ${what} is not valid JSON`);
   }
 }
+
+/** The default transport: frames on the worker's fds 3 (agent → worker) and 4 (worker → agent). */
+export const pipeTransport: WorkerTransport = {
+  name: 'pipe',
+  prepare: () => ({ args: [], env: {}, extraPipes: 2 }),
+  open: (child, _prepared, events, maxFrameBytes) => new PipeChannel(child.stdio[3] as Writable, child.stdio[4] as Readable, events, maxFrameBytes),
+};

@@ -20,6 +20,7 @@ export interface UpOptions {
   tools?: string;
   workers?: number;
   threads?: number;
+  workerTransport?: 'pipe' | 'grpc';
   python?: string;
   foreground?: boolean;
   json?: boolean;
@@ -53,6 +54,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.tools ? { tools: opts.tools } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
   const daemonOpts: DaemonOptions = { home, pools };
