@@ -17,7 +17,7 @@ export const DEFAULTS = {
   stopGraceMs: 5_000,
   /** After SIGTERM, time before a worker's process group gets SIGKILL, ms. */
   killGraceMs: 2_000,
-  /** First restart delay of a crashed worker; doubles per consecutive crash, ms. */
+  /** Restart delay after the second crash in a row (the first restarts at once); doubles per further crash, ms. */
   restartBackoffMs: 100,
   /** Cap of the restart delay, ms. */
   restartBackoffMaxMs: 10_000,
@@ -35,6 +35,12 @@ export const DEFAULTS = {
   workerTransport: 'pipe' as 'pipe' | 'grpc',
   /** Workers spawned at once while a pool starts (large pools start in batches), count. */
   startBatch: 8,
+  /**
+   * Calls sent ahead to a busy worker when no worker is free; they wait inside the worker instead
+   * of in the agent's queue, which saves a round trip per call under load. Free workers are always
+   * used first. 0 = strictly one call per worker at a time.
+   */
+  pipeline: 8,
   /** Interval of worker heartbeats (PING), ms. */
   heartbeatMs: 2_000,
   /** Heartbeats missed in a row before a worker is killed and replaced. */

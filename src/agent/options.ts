@@ -135,6 +135,7 @@ export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
     maxSessions: s.maxSessions ?? DEFAULTS.maxSessions,
     latencyWindow: DEFAULTS.latencyWindow,
     maxPayloadBytes,
+    pipeline: s.pipeline ?? DEFAULTS.pipeline,
     heartbeatMs: s.heartbeatMs ?? DEFAULTS.heartbeatMs,
     heartbeatMisses: s.heartbeatMisses ?? DEFAULTS.heartbeatMisses,
     cancelGraceMs: s.cancelGraceMs ?? DEFAULTS.cancelGraceMs,

@@ -37,6 +37,8 @@ export interface PoolOptions {
   latencyWindow: number;
   /** Largest encoded arguments accepted for a call, bytes. */
   maxPayloadBytes: number;
+  /** Calls sent ahead to a busy worker when no worker is free (they wait inside the worker). */
+  pipeline: number;
   heartbeatMs: number;
   heartbeatMisses: number;
   /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
@@ -247,15 +249,24 @@ export class Pool {
           return;
         }
       } else if (bound.kind === 'bound') {
-        if (bound.worker.accepting) return this.dispatch(t, bound.worker);
+        const own = bound.worker;
+        if (own.free) return this.dispatch(t, own);
         if (affinity === 'strict-fail-fast') {
           this.finish(t, { code: 'WORKER_BUSY', message: `the worker of session '${session}' is busy` });
           return;
         }
-        if (affinity === 'strict-queue') t.pinned = bound.worker;
+        if (affinity === 'strict-queue') {
+          t.pinned = own;
+          if (own.accepting) return this.dispatch(t, own);
+          return this.enqueue(t);
+        }
+        // hint: any free worker first, else wait in the session worker's own pipeline.
+        const free = this.pick(true);
+        if (free) return this.dispatch(t, free);
+        if (own.accepting) return this.dispatch(t, own);
       }
     }
-    const worker = t.pinned ? undefined : this.pick();
+    const worker = this.pick(true) ?? this.pick(false);
     if (worker) return this.dispatch(t, worker);
     this.enqueue(t);
   }
@@ -281,12 +292,17 @@ export class Pool {
     );
   }
 
-  /** Any worker with free capacity: the least loaded, then the one that served least. */
-  private pick(): WorkerHandle | undefined {
+  /**
+   * The least loaded worker that is free (`free`), or that has room in its pipeline (`!free`):
+   * calls are sent ahead to busy workers only when no worker is free, so a short queue never
+   * waits behind a slow call while another worker idles.
+   */
+  private pick(free: boolean): WorkerHandle | undefined {
     let best: WorkerHandle | undefined;
     for (const s of this.slots) {
       const w = s.worker;
-      if (w?.accepting && (!best || w.inFlight < best.inFlight || (w.inFlight === best.inFlight && w.requests < best.requests))) best = w;
+      if (!w || !(free ? w.free : w.accepting)) continue;
+      if (!best || w.inFlight < best.inFlight || (w.inFlight === best.inFlight && w.requests < best.requests)) best = w;
     }
     return best;
   }
@@ -496,6 +512,7 @@ export class Pool {
   private spawn(slot: Slot, asReplacement = false): WorkerHandle {
     const worker = new WorkerHandle(slot.id, slot.restarts, this.options.spec, this.logger);
     worker.limits = drawLimits(this.options.recycle);
+    worker.pipeline = this.options.pipeline;
     if (worker.pid !== undefined) {
       // Detached: the worker leads its own process group (pgid = pid).
       worker.startTime = processStartTime(worker.pid) ?? 0;
@@ -551,7 +568,9 @@ export class Pool {
       }
       return;
     }
-    const backoff = Math.min(this.options.restartBackoffMaxMs, this.options.restartBackoffMs * 2 ** (slot.crashStreak - 1));
+    // The first crash in a row is replaced at once (capacity comes back within a worker's start
+    // time); from the second on the delay doubles from restartBackoffMs up to the cap.
+    const backoff = slot.crashStreak <= 1 ? 0 : Math.min(this.options.restartBackoffMaxMs, this.options.restartBackoffMs * 2 ** (slot.crashStreak - 2));
     this.logger.log('warn', slot.id, `restarting in ${backoff} ms (crash ${slot.crashStreak} in a row)`);
     slot.respawn = setTimeout(() => {
       slot.respawn = undefined;

@@ -143,8 +143,17 @@ export class WorkerHandle extends EventEmitter {
     return this.inflight.size;
   }
 
-  get accepting(): boolean {
+  /** Calls the pool may send ahead of capacity; they wait inside the worker (set by the pool). */
+  pipeline = 0;
+
+  /** Has a free call slot: a call sent now starts at once. */
+  get free(): boolean {
     return (this.state === 'ready' || this.state === 'busy') && this.inflight.size < this.capacity;
+  }
+
+  /** May take one more call: free, or busy with room left in its pipeline. */
+  get accepting(): boolean {
+    return (this.state === 'ready' || this.state === 'busy') && this.inflight.size < this.capacity + this.pipeline;
   }
 
   /** Sends a call. The caller has checked `accepting`. */

@@ -1,0 +1,393 @@
+// The benchmark scenarios. Each returns { rows, targets } where a target is
+// { name, target, actual, met }. References (the floor, the naive way, direct gRPC) are measured
+// alternately with Snakepit in the same run; medians of `ctx.rounds` rounds.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { connect, startAgent } from '../../dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(here, '..', '..');
+const CLI = join(ROOT, 'bin', 'snakepit.js');
+/** One interpreter for every side, so only the transport differs (Debian's has grpcio). */
+const PY = process.env.SNAKEPIT_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const MiB = 1024 * 1024;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : 0;
+};
+const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const target = (name, actual, limit, op, unit = '') => ({
+  name,
+  target: `${op} ${limit}${unit}`,
+  actual: `${round(actual, 2)}${unit}`,
+  met: op === '>=' ? actual >= limit : actual <= limit,
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ── drivers ──────────────────────────────────────────────────────────────
+
+/** Runs `n` calls with `conc` in flight through `call(i)`; returns calls/s and p50 latency (µs). */
+async function drive(call, n, conc) {
+  const lat = new Float64Array(n);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        await call(i);
+        lat[i] = performance.now() - s;
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return { perSec: n / secs, p50us: median(lat) * 1000 };
+}
+
+/** The floor: persistent children answering JSON lines (what python-shell's JSON mode does). */
+function rawJsonLines(workers) {
+  const children = Array.from({ length: workers }, () => spawn(PY, [join(here, 'raw_jsonlines.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const waiting = new Map();
+  let id = 0;
+  for (const c of children) {
+    let buf = '';
+    c.stdout.setEncoding('utf8');
+    c.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        waiting.get(msg.id)(msg.result);
+        waiting.delete(msg.id);
+      }
+    });
+  }
+  return {
+    call: (i) =>
+      new Promise((resolve) => {
+        const my = id++;
+        waiting.set(my, resolve);
+        children[my % workers].stdin.write(`${JSON.stringify({ id: my, tool: 'add', args: { a: i, b: 1 } })}\n`);
+      }),
+    close: () => children.forEach((c) => c.kill('SIGKILL')),
+  };
+}
+
+/** The floor for bytes: a child echoing length-prefixed messages over the same kind of pipes. */
+function rawEcho() {
+  const child = spawn(PY, [join(here, 'raw_echo.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const queue = [];
+  let chunks = [];
+  let have = 0;
+  child.stdout.on('data', (d) => {
+    chunks.push(d);
+    have += d.length;
+    for (;;) {
+      if (have < 4) return;
+      const head = Buffer.concat(chunks);
+      const n = head.readUInt32BE(0);
+      if (have < 4 + n) return;
+      const body = head.subarray(4, 4 + n);
+      chunks = [head.subarray(4 + n)];
+      have -= 4 + n;
+      queue.shift()(body);
+    }
+  });
+  return {
+    call: (payload) =>
+      new Promise((resolve) => {
+        queue.push(resolve);
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(payload.length);
+        child.stdin.write(len);
+        child.stdin.write(payload);
+      }),
+    close: () => child.kill('SIGKILL'),
+  };
+}
+
+/** Direct gRPC: a grpc-js client calling a grpcio server in one Python worker, no agent. */
+async function directGrpc() {
+  const dir = mkdtempSync(join(tmpdir(), 'spb-'));
+  const address = `unix:${join(dir, 'g.sock')}`;
+  const child = spawn(PY, [join(here, 'grpc_worker.py'), address], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`grpc_worker.py exited with ${code} (needs grpcio: apt-get install python3-grpcio)`)));
+  });
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * MiB, 'grpc.max_send_message_length': 64 * MiB });
+  const id = (b) => b;
+  const unary = (method, body) =>
+    new Promise((resolve, reject) => client.makeUnaryRequest(`/bench.Worker/${method}`, id, id, body, (err, res) => (err ? reject(err) : resolve(res))));
+  return {
+    call: (i) => unary('Call', Buffer.from(JSON.stringify({ a: i, b: 1 }))).then((b) => JSON.parse(b.toString())),
+    echo: (payload) => unary('Echo', payload),
+    close: () => {
+      client.close();
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A daemon started with the real CLI in a private home; `connect()` client to it. */
+async function daemon(workers) {
+  const dir = mkdtempSync(join(tmpdir(), 'spb-'));
+  const home = join(dir, 'h');
+  const env = { ...process.env, SNAKEPIT_CONFIG_DIR: join(dir, 'c') };
+  const up = spawnSync(process.execPath, [CLI, 'up', '--home', home, '--workers', String(workers), '--python', PY, '--json'], { env, encoding: 'utf8' });
+  if (up.status !== 0) throw new Error(`snakepit up failed: ${up.stderr}`);
+  const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8'));
+  const client = connect({ home });
+  return {
+    home,
+    env,
+    pid: info.pid,
+    workerPids: info.workerPids,
+    client,
+    close: () => {
+      client.close();
+      spawnSync(process.execPath, [CLI, 'down', '--home', home], { env });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+function timeCommand(cmd, args, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    execFile(cmd, args, { env }, (err) => (err ? reject(err) : resolve(performance.now() - t0)));
+  });
+}
+
+// ── scenarios ────────────────────────────────────────────────────────────
+
+const tiny = {
+  name: 'tiny',
+  title: 'Tiny calls (add): embedded Snakepit vs a raw JSON-lines child (the floor)',
+  async run(ctx) {
+    const n = ctx.quick ? 4000 : 20000;
+    const rows = [];
+    const targets = [];
+    for (const workers of [1, 2]) {
+      const agent = await startAgent({ python: PY, workers });
+      try {
+        for (const conc of [1, 8, 64]) {
+          const calls = conc === 1 ? n / 4 : n;
+          const raw = [];
+          const ours = [];
+          await drive((i) => agent.execute('add', { a: i, b: 1 }), 500, conc); // warm-up
+          for (let r = 0; r < ctx.rounds; r++) {
+            const floor = rawJsonLines(workers);
+            await drive((i) => floor.call(i), 200, conc);
+            raw.push(await drive((i) => floor.call(i), calls, conc));
+            floor.close();
+            ours.push(await drive((i) => agent.execute('add', { a: i, b: 1 }), calls, conc));
+          }
+          const rawPerSec = median(raw.map((x) => x.perSec));
+          const oursPerSec = median(ours.map((x) => x.perSec));
+          const rawP50 = median(raw.map((x) => x.p50us));
+          const oursP50 = median(ours.map((x) => x.p50us));
+          rows.push({ workers, concurrency: conc, 'raw calls/s': Math.round(rawPerSec), 'snakepit calls/s': Math.round(oursPerSec), ratio: round(oursPerSec / rawPerSec, 2), 'raw p50 µs': Math.round(rawP50), 'snakepit p50 µs': Math.round(oursP50), 'p50 ratio': round(oursP50 / rawP50, 2) });
+          targets.push(target(`embedded throughput / raw (${workers}w, c${conc})`, oursPerSec / rawPerSec, 0.8, '>='));
+          targets.push(target(`embedded p50 / raw p50 (${workers}w, c${conc})`, oursP50 / rawP50, 1.5, '<='));
+        }
+      } finally {
+        await agent.stop();
+      }
+    }
+    return { rows, targets };
+  },
+};
+
+const spawnPerCall = {
+  name: 'spawn',
+  title: 'The naive way: spawning python3 per call, vs one embedded call',
+  async run(ctx) {
+    const n = ctx.quick ? 15 : 50;
+    const per = [];
+    for (let i = 0; i < n; i++) per.push(await timeCommand(PY, ['-c', 'import json; print(json.dumps(1 + 2))']));
+    const agent = await startAgent({ python: PY, workers: 1 });
+    const ours = await drive((i) => agent.execute('add', { a: i, b: 1 }), 2000, 1);
+    await agent.stop();
+    const spawnMs = median(per);
+    return { rows: [{ 'spawn per call ms': round(spawnMs, 1), 'snakepit call µs': Math.round(ours.p50us), speedup: `${Math.round((spawnMs * 1000) / ours.p50us)}×` }], targets: [] };
+  },
+};
+
+const viaGrpc = {
+  name: 'daemon',
+  title: 'Through the daemon (connect() over the unix socket) vs direct gRPC to a grpcio worker',
+  async run(ctx) {
+    const n = ctx.quick ? 3000 : 15000;
+    const rows = [];
+    const targets = [];
+    const d = await daemon(1);
+    const g = await directGrpc();
+    try {
+      for (const conc of [1, 8, 64]) {
+        const calls = conc === 1 ? n / 3 : n;
+        const direct = [];
+        const ours = [];
+        await drive((i) => d.client.execute('add', { a: i, b: 1 }), 300, conc);
+        await drive((i) => g.call(i), 300, conc);
+        for (let r = 0; r < ctx.rounds; r++) {
+          direct.push(await drive((i) => g.call(i), calls, conc));
+          ours.push(await drive((i) => d.client.execute('add', { a: i, b: 1 }), calls, conc));
+        }
+        const dps = median(direct.map((x) => x.perSec));
+        const ops = median(ours.map((x) => x.perSec));
+        rows.push({ concurrency: conc, 'direct gRPC calls/s': Math.round(dps), 'snakepit daemon calls/s': Math.round(ops), ratio: round(ops / dps, 2), 'direct p50 µs': Math.round(median(direct.map((x) => x.p50us))), 'daemon p50 µs': Math.round(median(ours.map((x) => x.p50us))) });
+        if (conc > 1) targets.push(target(`daemon throughput / direct gRPC (c${conc})`, ops / dps, 5, '>='));
+      }
+    } finally {
+      g.close();
+      d.close();
+    }
+    return { rows, targets };
+  },
+};
+
+const binary = {
+  name: 'binary',
+  title: '1 MiB binary round trips: raw byte echo (floor), direct gRPC, Snakepit embedded and daemon',
+  async run(ctx) {
+    const n = ctx.quick ? 60 : 300;
+    const payload = Buffer.alloc(MiB, 7);
+    const echo = rawEcho();
+    const g = await directGrpc();
+    const agent = await startAgent({ python: PY, workers: 1 });
+    const d = await daemon(1);
+    const res = { raw: [], grpc: [], embedded: [], daemon: [] };
+    try {
+      for (let r = 0; r < ctx.rounds; r++) {
+        res.raw.push(await drive(() => echo.call(payload), n, 4));
+        res.grpc.push(await drive(() => g.echo(payload), n, 4));
+        res.embedded.push(await drive(() => agent.execute('echo', { value: payload }), n, 4));
+        res.daemon.push(await drive(() => d.client.execute('echo', { value: payload }), n, 4));
+      }
+    } finally {
+      echo.close();
+      g.close();
+      await agent.stop();
+      d.close();
+    }
+    const mibs = (k) => median(res[k].map((x) => x.perSec)) * 2; // request + reply
+    const rows = Object.keys(res).map((k) => ({ path: k, 'MiB/s (both ways)': Math.round(mibs(k)), 'round trip p50 ms': round(median(res[k].map((x) => x.p50us)) / 1000, 2) }));
+    return {
+      rows,
+      targets: [
+        target('1 MiB embedded bytes/s / direct gRPC', mibs('embedded') / mibs('grpc'), 5, '>='),
+        target('1 MiB daemon bytes/s / direct gRPC', mibs('daemon') / mibs('grpc'), 5, '>='),
+      ],
+    };
+  },
+};
+
+const coldStart = {
+  name: 'start',
+  title: 'Pool cold start (startAgent → all workers ready) vs one bare python3 start',
+  async run(ctx) {
+    const bare = [];
+    const pools = { 1: [], 4: [], 16: [] };
+    for (let r = 0; r < ctx.rounds; r++) {
+      bare.push(await timeCommand(PY, ['-c', 'pass']));
+      for (const k of [1, 4, 16]) {
+        const t0 = performance.now();
+        const a = await startAgent({ python: PY, workers: k });
+        pools[k].push(performance.now() - t0);
+        await a.stop();
+      }
+    }
+    const b = median(bare);
+    const p = (k) => median(pools[k]);
+    return {
+      rows: [{ 'bare python3 ms': round(b), 'pool of 1 ms': round(p(1)), 'pool of 4 ms': round(p(4)), 'pool of 16 ms': round(p(16)) }],
+      targets: [target('pool of 4 ready / one worker ready', p(4) / p(1), 2.5, '<=')],
+    };
+  },
+};
+
+const replace = {
+  name: 'replace',
+  title: "Time from a worker's SIGKILL to its replacement serving",
+  async run(ctx) {
+    const starts = [];
+    const replaced = [];
+    for (let r = 0; r < ctx.rounds + 2; r++) {
+      // A fresh agent per kill: this measures one crash, not a crash loop (which backs off).
+      let onReady;
+      const agent = await startAgent({ python: PY, workers: 1, onEvent: (e) => e.type === 'worker.ready' && onReady?.(e) });
+      try {
+        const pid = (await agent.execute('whoami')).pid;
+        const ready = new Promise((resolve) => (onReady = resolve));
+        const t0 = performance.now();
+        process.kill(pid, 'SIGKILL');
+        starts.push((await ready).startupMs);
+        await agent.execute('add', { a: 1, b: 1 });
+        replaced.push(performance.now() - t0);
+      } finally {
+        await agent.stop();
+      }
+    }
+    const start = median(starts);
+    const rep = median(replaced);
+    return { rows: [{ 'worker start ms': round(start), 'kill → serving ms': round(rep) }], targets: [target('kill → serving − worker start', rep - start, 50, '<=', ' ms')] };
+  },
+};
+
+const cli = {
+  name: 'cli',
+  title: '`snakepit exec` against a running agent vs `node -e 0`',
+  async run(ctx) {
+    const d = await daemon(1);
+    const n = ctx.quick ? 10 : 30;
+    const nodeMs = [];
+    const execMs = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        nodeMs.push(await timeCommand(process.execPath, ['-e', '0']));
+        execMs.push(await timeCommand(process.execPath, [CLI, 'exec', 'add', 'a=1', 'b=2', '--home', d.home], d.env));
+      }
+    } finally {
+      d.close();
+    }
+    const a = median(nodeMs);
+    const b = median(execMs);
+    return { rows: [{ 'node -e 0 ms': round(a), 'snakepit exec ms': round(b), ratio: round(b / a, 2) }], targets: [target('snakepit exec / node -e 0', b / a, 1.3, '<=')] };
+  },
+};
+
+const memory = {
+  name: 'memory',
+  title: 'Resident memory: the agent daemon with 4 workers, and each worker',
+  async run() {
+    const d = await daemon(4);
+    try {
+      await drive((i) => d.client.execute('add', { a: i, b: 1 }), 2000, 8);
+      await sleep(200);
+      const agent = rssMiB(d.pid);
+      const workers = d.workerPids.map(rssMiB);
+      return {
+        rows: [{ 'agent RSS MiB': round(agent), 'worker RSS MiB (median)': round(median(workers)) }],
+        targets: [target('agent RSS with 4 workers', agent, 60, '<=', ' MiB')],
+      };
+    } finally {
+      d.close();
+    }
+  },
+};
+
+export const scenarios = [tiny, spawnPerCall, viaGrpc, binary, coldStart, replace, cli, memory];
