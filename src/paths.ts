@@ -1,13 +1,23 @@
-// Where the package's own files are, whether running from dist/ or src/ (both one level deep).
+// Where the package's own files are. Found by walking up from this module to the directory that
+// holds package.json and proto/, so it works from src/, dist/ and the bundled dist/fast/ alike.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'proto'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`snakepit: cannot find the package root above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
 
-export const PACKAGE_ROOT = root;
+export const PACKAGE_ROOT = packageRoot();
 /** Directory holding the `snakepit` Python package. */
-export const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../python', import.meta.url));
-export const PROTO_DIR = fileURLToPath(new URL('../proto', import.meta.url));
-export const TEMPLATES_DIR = fileURLToPath(new URL('../templates', import.meta.url));
+export const PYTHON_RUNTIME_DIR = join(PACKAGE_ROOT, 'python');
+export const PROTO_DIR = join(PACKAGE_ROOT, 'proto');
+export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -34,6 +34,20 @@ export interface WireStreamReply {
   end?: boolean;
   error?: WireError | null;
 }
+export interface WireClientBatch {
+  calls: Array<{ id: number; request: WireExecuteRequest | null; stream: boolean }>;
+  cancels: number[];
+}
+export interface WireReply {
+  id: number;
+  result?: WireValue;
+  chunk?: WireValue;
+  end?: boolean;
+  error?: WireError;
+}
+export interface WireServerBatch {
+  replies: WireReply[];
+}
 export interface WireTool {
   name: string;
   doc: string;

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Agent, AgentRequest } from '../agent/agent.js';
 import type { ErrorInfo, SnakepitError } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
-import { agentService, channelOptions, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireStreamReply, type WireTool } from './proto.js';
+import { agentService, channelOptions, type WireClientBatch, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireReply, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
 
 export interface ServerHooks {
   /** The Shutdown or Drain RPC was called: answer first, then stop the agent. */
@@ -30,7 +30,7 @@ function wireValue(v: EncodedValue): { json: Buffer; blobs: Buffer[] } {
   return { json: v.json, blobs: v.blobs };
 }
 
-export function agentHandlers(agent: Agent, hooks: ServerHooks): grpc.UntypedServiceImplementation {
+export function agentHandlers(agent: Agent, hooks: ServerHooks, streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>): grpc.UntypedServiceImplementation {
   return {
     Execute(call: grpc.ServerUnaryCall<WireExecuteRequest, WireExecuteReply>, callback: grpc.sendUnaryData<WireExecuteReply>) {
       let answered = false;
@@ -67,6 +67,9 @@ export function agentHandlers(agent: Agent, hooks: ServerHooks): grpc.UntypedSer
           control.cancel();
         }
       });
+    },
+    Exchange(call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>) {
+      exchange(agent, call, streams);
     },
     ListTools(call: grpc.ServerUnaryCall<{ pool: string }, { tools: WireTool[] }>, callback: grpc.sendUnaryData<{ tools: WireTool[] }>) {
       try {
@@ -108,12 +111,127 @@ export function agentHandlers(agent: Agent, hooks: ServerHooks): grpc.UntypedSer
   };
 }
 
+/** One Exchange session, whatever carries it (a gRPC stream, or the local lane's socket). */
+export interface ExchangeSession {
+  onBatch(batch: WireClientBatch): void;
+  /** The peer went away or the server stops: cancel every call still running. */
+  close(): void;
+}
+
+/**
+ * Calls arrive in batches and replies leave in batches: everything ready in the same turn of
+ * the event loop goes out as one message. Cancels and a dropped session cancel the calls.
+ */
+export function exchangeSession(agent: Agent, write: (replies: WireReply[]) => void): ExchangeSession {
+  const controls = new Map<number, { cancel(): void }>();
+  let outgoing: WireReply[] = [];
+  let scheduled = false;
+  let open = true;
+  const flush = (): void => {
+    scheduled = false;
+    if (!open || outgoing.length === 0) return;
+    const replies = outgoing;
+    outgoing = [];
+    write(replies);
+  };
+  const push = (reply: WireReply): void => {
+    outgoing.push(reply);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  const done = (id: number): void => {
+    controls.delete(id);
+  };
+  return {
+    onBatch(batch) {
+      for (const c of batch.calls) {
+        const id = c.id;
+        if (!c.request) {
+          push({ id, error: wireError({ code: 'INVALID_ARGUMENTS', message: 'call without a request' }) });
+          continue;
+        }
+        const req = toRequest(c.request);
+        const control = c.stream
+          ? agent.stream(req, {
+              chunk: (v) => push({ id, chunk: wireValue(v) }),
+              result: (v) => {
+                push({ id, chunk: wireValue(v) });
+                push({ id, end: true });
+                done(id);
+              },
+              end: () => {
+                push({ id, end: true });
+                done(id);
+              },
+              error: (e) => {
+                push({ id, error: wireError(e) });
+                done(id);
+              },
+            })
+          : agent.execute(req, (error, value) => {
+              push(error ? { id, error: wireError(error) } : { id, result: wireValue(value!) });
+              done(id);
+            });
+        // Answers come in a later microtask at the earliest, so this runs before `done`.
+        controls.set(id, control);
+      }
+      for (const id of batch.cancels) {
+        controls.get(id)?.cancel();
+        controls.delete(id);
+      }
+    },
+    close() {
+      if (!open) return;
+      flush();
+      open = false;
+      for (const c of controls.values()) c.cancel();
+      controls.clear();
+    },
+  };
+}
+
+function exchange(agent: Agent, call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>, streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>): void {
+  streams.add(call);
+  const session = exchangeSession(agent, (replies) => call.write({ replies }));
+  const close = (): void => {
+    streams.delete(call);
+    session.close();
+  };
+  call.on('data', (batch: WireClientBatch) => session.onBatch(batch));
+  call.on('end', () => {
+    close();
+    call.end();
+  });
+  call.on('cancelled', close);
+  call.on('error', close);
+}
+
+export interface AgentServer {
+  /** Ends open Exchange streams (after the agent stopped), then stops the server. */
+  close(): Promise<void>;
+}
+
 /** Binds a gRPC server for `agent` at `address` (e.g. `unix:/path/agent.sock`). */
-export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<grpc.Server> {
+export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
   const server = new grpc.Server(channelOptions(maxPayloadBytes));
-  server.addService(agentService().service, agentHandlers(agent, hooks));
+  const streams = new Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>();
+  server.addService(agentService().service, agentHandlers(agent, hooks, streams));
   await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
   });
-  return server;
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Clients keep their Exchange stream open between calls; end it so the server can stop.
+        for (const s of streams) s.end();
+        streams.clear();
+        const force = setTimeout(() => server.forceShutdown(), 2_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
 }

@@ -14,6 +14,8 @@ export { isAlive, processStartTime, writeFileAtomic };
 export interface HomePaths {
   home: string;
   socket: string;
+  /** The local lane: Exchange without HTTP/2, for clients on this host (see api/local-lane.ts). */
+  lane: string;
   pidFile: string;
   infoFile: string;
   logDir: string;
@@ -50,6 +52,7 @@ export function homePaths(home: string): HomePaths {
   return {
     home,
     socket: join(home, 'agent.sock'),
+    lane: join(home, 'exchange.sock'),
     pidFile: join(home, 'agent.pid'),
     infoFile: join(home, 'agent.json'),
     logDir,
@@ -110,5 +113,5 @@ export function agentState(paths: HomePaths): AgentState {
 
 /** Removes the files of an agent that is no longer running. */
 export function removeAgentFiles(paths: HomePaths): void {
-  for (const f of [paths.socket, paths.pidFile, paths.infoFile]) rmSync(f, { force: true });
+  for (const f of [paths.socket, paths.lane, paths.pidFile, paths.infoFile]) rmSync(f, { force: true });
 }

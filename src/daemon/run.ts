@@ -4,12 +4,12 @@
 // agent.json, and removes them when it stops. Every worker it starts is recorded in the home's
 // process registry before readiness is announced, so a successor can clean up after a crash.
 import { chmodSync, closeSync, writeSync, fstatSync } from 'node:fs';
-import type * as grpc from '@grpc/grpc-js';
 import { Agent } from '../agent/agent.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import { streamLogger, type AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
-import { serveAgent } from '../api/server.js';
+import { serveAgent, type AgentServer } from '../api/server.js';
+import { serveLocalLane, type LocalLane } from '../api/local-lane.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
@@ -60,7 +60,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
 
   let agent: Agent | undefined;
   let registry: ProcessRegistry | undefined;
-  let server: grpc.Server | undefined;
+  let server: AgentServer | undefined;
+  let lane: LocalLane | undefined;
   let stopping: Promise<void> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -75,7 +76,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
         for (const o of reaped) logger.log('warn', 'daemon', `killed pid ${o.pid} (${o.cmdline.join(' ')}) left behind by worker ${o.worker}`);
         registry.remove();
       }
-      await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
+      await lane?.close();
+      await server?.close();
       removeAgentFiles(paths);
       logger.log('info', 'daemon', 'stopped');
       logFile.close();
@@ -100,6 +102,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
     server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
     chmodSync(paths.socket, 0o600);
+    lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + 64 * 1024);
     const info: AgentInfo = {
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,

@@ -6,7 +6,8 @@ import { chaosAgent, codeOf } from './helpers.js';
 
 describe('chaos: saturation', () => {
   it('accepts exactly capacity + maxQueue calls, refuses the rest with QUEUE_FULL, and completes every accepted one', async () => {
-    const a = await chaosAgent({ workers: 1, maxQueue: 50 });
+    // pipeline 0: this measures the agent's queue, so no call waits inside the worker instead.
+    const a = await chaosAgent({ workers: 1, maxQueue: 50, pipeline: 0 });
     const codes = await Promise.all(Array.from({ length: 200 }, () => codeOf(a.execute('nap', { seconds: 0.002 }))));
     expect(codes.filter((c) => c === 'OK')).toHaveLength(51);
     expect(codes.filter((c) => c === 'QUEUE_FULL')).toHaveLength(149);
@@ -33,7 +34,7 @@ describe('chaos: saturation', () => {
   });
 
   it('drops a queued call whose caller went away, and the worker never runs it', async () => {
-    const a = await chaosAgent({ workers: 1 });
+    const a = await chaosAgent({ workers: 1, pipeline: 0 });
     const busy = a.execute('nap', { seconds: 0.3 });
     const ac = new AbortController();
     const queued = codeOf(a.execute('remember', { value: 1 }, { session: 'gone', signal: ac.signal }));

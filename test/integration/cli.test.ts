@@ -95,7 +95,7 @@ describe('snakepit CLI with a running agent', () => {
 
   it('an unknown tool exits 1 and suggests the nearest names', async () => {
     const r = await cli('exec', 'gret', 'name=x');
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/TOOL_NOT_FOUND/);
     expect(r.stderr).toMatch(/did you mean 'greet'/);
   });
@@ -137,7 +137,7 @@ describe('snakepit CLI with a running agent', () => {
 
   it('stats --json has the documented shape', async () => {
     const r = await cli('stats', '--json');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.agent).toMatchObject({ pid: started!.pid, version: expect.any(String), runId: expect.any(String), uptimeMs: expect.any(Number) });
     expect(s.workers).toHaveLength(2);

@@ -12,6 +12,8 @@ beforeAll(async () => {
     workers: 1,
     tools: join(FIXTURES, 'kinds_tools.py'),
     maxQueue: 2,
+    // The queue itself is under test: no calls wait inside the worker.
+    pipeline: 0,
     queueTimeoutMs: 400,
     maxPayloadBytes: 256 * 1024,
   });
@@ -38,7 +40,7 @@ describe('limits', () => {
 
   it('times out a call waiting too long in the queue with QUEUE_TIMEOUT', async () => {
     const { startAgent: start } = await import('../../src/index.js');
-    const slow = await start({ python: PYTHON, workers: 1, queueTimeoutMs: 200 });
+    const slow = await start({ python: PYTHON, workers: 1, queueTimeoutMs: 200, pipeline: 0 });
     try {
       const running = slow.execute('sleep', { seconds: 1.5 });
       const waiting = codeOf(slow.execute('add', { a: 1, b: 1 }));

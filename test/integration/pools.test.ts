@@ -31,7 +31,7 @@ beforeAll(async () => {
       heartbeatMs: 500,
       pools: {
         main: { tools: './versioned.py', size: 2, threads: 2 },
-        aux: { tools: './pool_tools.py', size: 1, affinity: 'strict-fail-fast' },
+        aux: { tools: './pool_tools.py', size: 1, affinity: 'strict-fail-fast', pipeline: 0 },
       },
     }),
   );

@@ -1,0 +1,232 @@
+// The hot path of the Agent API client: one long-lived `Exchange` stream, calls multiplexed by
+// id, everything queued in one tick sent as one batch. It runs over gRPC (Node's built-in http2)
+// for an address, or over the home's local lane socket (the same messages without HTTP/2, see
+// local-lane.ts). No grpc-js or protobufjs is loaded (see wire.ts), so `snakepit exec` starts
+// about as fast as Node. The connection is unref'd while no call is pending, so an idle client
+// never holds a process open.
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
+import { SnakepitError, type ErrorInfo } from '../errors.js';
+import type { CallSink } from '../worker/channel.js';
+import { decodeServerBatch, encodeClientBatch, type WireCall } from './wire.js';
+
+const PATH = '/snakepit.v1.Agent/Exchange';
+/** gRPC status codes this client interprets. */
+const GRPC_UNAVAILABLE = 14;
+const GRPC_UNAUTHENTICATED = 16;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+export interface ExchangeOptions {
+  /** `unix:/path.sock` or `host:port` (gRPC over HTTP/2), or `lane:/path.sock` (the local lane). */
+  address: string;
+  /** Builds the error for "nobody answers at this address" (says how to start an agent). */
+  noAgent: () => SnakepitError;
+  /** Extra time past a call's own timeout before the client gives up on the agent, ms. */
+  deadlineSlackMs: number;
+}
+
+interface Pending {
+  sink: CallSink;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class ExchangeClient {
+  private session: ClientHttp2Session | undefined;
+  private stream: ClientHttp2Stream | Socket | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private outCalls: WireCall[] = [];
+  private outCancels: number[] = [];
+  private flushScheduled = false;
+  private inbox: Buffer[] = [];
+  private inboxBytes = 0;
+  private closed = false;
+
+  constructor(private readonly opts: ExchangeOptions) {}
+
+  /** Starts a call; returns its cancel function. */
+  start(call: Omit<WireCall, 'id'>, sink: CallSink): () => void {
+    if (this.closed) {
+      queueMicrotask(() => sink.error({ code: 'UNAVAILABLE', message: 'client is closed' }));
+      return () => {};
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
+    const timer = call.timeoutMs
+      ? setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${call.timeoutMs! + this.opts.deadlineSlackMs} ms` }), call.timeoutMs + this.opts.deadlineSlackMs)
+      : undefined;
+    this.pending.set(id, { sink, timer });
+    this.session?.ref();
+    if (this.stream && !('session' in this.stream)) (this.stream as Socket).ref();
+    this.outCalls.push({ ...call, id });
+    this.schedule();
+    return () => {
+      if (!this.pending.has(id)) return;
+      this.finish(id);
+      this.outCancels.push(id);
+      this.schedule();
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.failAll({ code: 'CANCELLED', message: 'client closed' });
+    if (this.stream && 'session' in this.stream) this.stream.close();
+    else this.stream?.destroy();
+    this.session?.close();
+    this.session = undefined;
+    this.stream = undefined;
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outCalls.length === 0 && this.outCancels.length === 0) return;
+    const stream = this.ensureStream();
+    if (!stream) return;
+    const calls = this.outCalls;
+    const cancels = this.outCancels;
+    this.outCalls = [];
+    this.outCancels = [];
+    stream.write(Buffer.concat(encodeClientBatch(calls, cancels)));
+  }
+
+  private ensureStream(): ClientHttp2Stream | Socket | undefined {
+    if (this.stream && !this.stream.destroyed) return this.stream;
+    if (this.opts.address.startsWith('lane:')) return this.openLane(this.opts.address.slice('lane:'.length));
+    // Loaded on first use: the local lane never needs http2, and loading it costs ~12 ms.
+    const { connect: h2connect, constants } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
+    if (!this.session || this.session.destroyed || this.session.closed) {
+      const address = this.opts.address;
+      const session = address.startsWith('unix:')
+        ? h2connect('http://localhost', { createConnection: () => netConnect(address.slice('unix:'.length)) })
+        : h2connect(`http://${address}`);
+      session.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
+      session.on('close', () => {
+        if (this.session === session) this.session = undefined;
+      });
+      this.session = session;
+    }
+    const stream = this.session.request({
+      [constants.HTTP2_HEADER_METHOD]: 'POST',
+      [constants.HTTP2_HEADER_PATH]: PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    this.inbox = [];
+    this.inboxBytes = 0;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('trailers', (trailers) => this.onStatus(Number(trailers['grpc-status'] ?? 0), String(trailers['grpc-message'] ?? '')));
+    stream.on('response', (headers) => {
+      // A trailers-only response (an immediate error) carries its status in the headers.
+      if (headers['grpc-status'] !== undefined) this.onStatus(Number(headers['grpc-status']), decodeURIComponent(String(headers['grpc-message'] ?? '')));
+    });
+    stream.on('close', () => {
+      if (this.stream === stream) this.stream = undefined;
+      this.failAll({ code: 'UNAVAILABLE', message: 'the agent closed the connection' });
+    });
+    stream.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
+    this.stream = stream;
+    return stream;
+  }
+
+  private openLane(path: string): Socket {
+    const socket = netConnect(path);
+    socket.setNoDelay(true);
+    this.inbox = [];
+    this.inboxBytes = 0;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => {
+      if (this.stream === socket) this.stream = undefined;
+      this.failAll({ code: 'UNAVAILABLE', message: 'the agent closed the connection' });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
+    this.stream = socket;
+    return socket;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.inbox.push(chunk);
+    this.inboxBytes += chunk.length;
+    while (this.inboxBytes >= 5) {
+      const head = this.inbox.length === 1 ? this.inbox[0]! : Buffer.concat(this.inbox);
+      const len = head.readUInt32BE(1);
+      if (head.length < 5 + len) {
+        this.inbox = [head];
+        return;
+      }
+      const message = head.subarray(5, 5 + len);
+      const rest = head.subarray(5 + len);
+      this.inbox = rest.length ? [rest] : [];
+      this.inboxBytes = rest.length;
+      let replies;
+      try {
+        replies = decodeServerBatch(message);
+      } catch (err) {
+        this.failAll({ code: 'PROTOCOL_ERROR', message: `malformed reply from the agent: ${(err as Error).message}` });
+        this.stream?.destroy();
+        return;
+      }
+      for (const r of replies) {
+        const p = this.pending.get(r.id);
+        if (!p) continue;
+        if (r.kind === 'chunk') p.sink.chunk(r.value);
+        else {
+          this.finish(r.id);
+          if (r.kind === 'end') p.sink.end();
+          else if (r.kind === 'error') p.sink.error(r.error);
+          else p.sink.result(r.value);
+        }
+      }
+    }
+  }
+
+  private onStatus(status: number, message: string): void {
+    if (status === 0) return;
+    const code = status === GRPC_UNAVAILABLE ? 'UNAVAILABLE' : status === GRPC_UNAUTHENTICATED ? 'UNAUTHENTICATED' : status === GRPC_RESOURCE_EXHAUSTED ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
+    this.failAll(code === 'UNAVAILABLE' ? this.opts.noAgent().toJSON() : { code, message: message || `Agent API status ${status}` });
+  }
+
+  private onTransportError(err: NodeJS.ErrnoException): void {
+    const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
+    this.failAll(unreachable ? this.opts.noAgent().toJSON() : { code: 'UNAVAILABLE', message: `Agent API connection failed: ${err.message}` });
+    this.session?.destroy();
+    if (this.stream && !('session' in this.stream)) this.stream.destroy();
+    this.session = undefined;
+    this.stream = undefined;
+  }
+
+  private finish(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.unref();
+  }
+
+  private unref(): void {
+    this.session?.unref();
+    if (this.stream && 'unref' in this.stream && !('session' in this.stream)) (this.stream as Socket).unref();
+  }
+
+  private fail(id: number, error: ErrorInfo): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.finish(id);
+    this.outCancels.push(id);
+    this.schedule();
+    p.sink.error(error);
+  }
+
+  private failAll(error: ErrorInfo): void {
+    const all = [...this.pending.entries()];
+    for (const [id] of all) this.finish(id);
+    this.outCalls = [];
+    for (const [, p] of all) p.sink.error(error);
+  }
+}
