@@ -8,14 +8,18 @@ import json
 import sys
 
 USAGE = """usage: python -m snakepit [--tools SPEC] [--threads N]
+       python -m snakepit --transport grpc --listen ADDRESS [--tools SPEC] [--threads N]
        python -m snakepit --check
        python -m snakepit --describe [--tools SPEC]
 
-  --tools SPEC   a .py file or an importable module name (default: snakepit.demo)
-  --threads N    number of call threads (default 1: calls run one at a time, in order)
-  --check        print {"runtime", "python", "executable"} as JSON and exit
-  --describe     print {"tools": [...]} as JSON and exit
+  --tools SPEC        a .py file or an importable module name (default: snakepit.demo)
+  --threads N         number of call threads (default 1: calls run one at a time, in order)
+  --transport NAME    pipe (default: frames on fds 3/4) or grpc (needs grpcio)
+  --listen ADDRESS    where the grpc transport serves: unix:/path/to.sock or host:port
+  --check             print {"runtime", "python", "executable"} as JSON and exit
+  --describe          print {"tools": [...]} as JSON and exit
 """
+TRANSPORTS = ("pipe", "grpc")
 
 
 def _usage_error(message):
@@ -24,12 +28,13 @@ def _usage_error(message):
 
 
 def parse_args(argv):
-    opts = {"tools": None, "threads": 1, "check": False, "describe": False}
+    opts = {"tools": None, "threads": 1, "check": False, "describe": False,
+            "transport": "pipe", "listen": None}
     i = 0
     while i < len(argv):
         arg = argv[i]
         name, eq, value = arg.partition("=")
-        if name in ("--tools", "--threads"):
+        if name in ("--tools", "--threads", "--transport", "--listen"):
             if not eq:
                 i += 1
                 if i >= len(argv):
@@ -37,6 +42,14 @@ def parse_args(argv):
                 value = argv[i]
             if name == "--tools":
                 opts["tools"] = value
+            elif name == "--transport":
+                if value not in TRANSPORTS:
+                    _usage_error("--transport must be one of %s, got %r" % (", ".join(TRANSPORTS), value))
+                opts["transport"] = value
+            elif name == "--listen":
+                if not value:
+                    _usage_error("--listen needs an address (unix:/path or host:port)")
+                opts["listen"] = value
             else:
                 try:
                     opts["threads"] = int(value)
@@ -52,6 +65,10 @@ def parse_args(argv):
         else:
             _usage_error("unknown argument %r" % arg)
         i += 1
+    if opts["transport"] == "grpc" and opts["listen"] is None and not (opts["check"] or opts["describe"]):
+        _usage_error("--transport grpc needs --listen ADDRESS (unix:/path or host:port)")
+    if opts["listen"] is not None and opts["transport"] != "grpc":
+        _usage_error("--listen is only for --transport grpc")
     return opts
 
 
@@ -64,6 +81,10 @@ def main(argv=None):
         return 0
     if opts["describe"]:
         return _describe(opts["tools"])
+    if opts["transport"] == "grpc":
+        # Imported only here: the default runtime stays stdlib-only.
+        from .grpc_transport import serve as serve_grpc
+        serve_grpc(opts["tools"], opts["threads"], opts["listen"])
     from .worker import serve
     serve(opts["tools"], opts["threads"])
 

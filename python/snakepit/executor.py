@@ -1,9 +1,19 @@
-"""Runs CALLs on call threads and writes their answers (RESULT / CHUNK* END / ERROR).
+"""Runs CALLs on call threads and sends their answers (RESULT / CHUNK* END / ERROR) to a sink.
 
 Why this module exists: this is the per-call hot path, kept apart from process start-up and the
-frame reader. The reader only slices frames and queues a Context; the call thread decodes the
-head and arguments, checks them, runs the tool (sync, async, generator or async generator) and
-writes exactly one terminal frame.
+transport. The transport's reader only queues a Context; the call thread decodes the head and
+arguments, checks them, runs the tool (sync, async, generator or async generator) and sends
+exactly one terminal answer.
+
+The sink is the transport's output, so both transports share every rule here (validation,
+context, streaming, cancellation, exceptions). Its methods are thread-safe and may raise OSError
+once the agent is gone:
+
+    result(cid, payload, blobs)   chunk(cid, payload, blobs)   end(cid)
+    error(cid, code, message, type=None, traceback=None)
+
+`payload` is UTF-8 JSON bytes, `blobs` a list of bytes or None. The pipe transport's sink is
+protocol.FrameSink; the gRPC transport's is grpc_transport.StreamSink.
 """
 
 import os
@@ -14,7 +24,7 @@ import types
 
 from .context import Context
 from .errors import CallStopped, InvalidArguments, ToolError
-from .protocol import CHUNK, END, ERROR, RESULT, PayloadEncoder, decode_value, encode_frame, encode_value
+from .protocol import PayloadEncoder, decode_value
 
 _monotonic = time.monotonic
 _CoroutineType = types.CoroutineType
@@ -39,9 +49,13 @@ def new_context(call_id, worker_id, t, head, payload, blobs):
 
 
 class Executor:
-    def __init__(self, tools, writer, inflight, max_frame):
+    def __init__(self, tools, sink, inflight, max_frame):
         self.tools = tools  # name -> prepared Tool
-        self.write = writer.write
+        self.sink = sink
+        self._result = sink.result
+        self._chunk = sink.chunk
+        self._end = sink.end
+        self._error = sink.error
         self.inflight = inflight  # call id -> Context, shared with the reader
         self.max_frame = max_frame
         self._local = threading.local()
@@ -59,12 +73,12 @@ class Executor:
                 return
             try:
                 run(ctx, enc)
-            except OSError:  # the agent closed fd 4: nobody is listening any more
+            except OSError:  # the agent closed its end: nobody is listening any more
                 _exit_quietly()
             except BaseException as exc:  # a runtime bug: report it, keep the worker alive
                 sys.stderr.write("snakepit worker: internal error in call %d: %r\n" % (ctx.call_id, exc))
                 try:
-                    self._finish(ctx, self._exception_frame(ctx.call_id, exc))
+                    self._fail(ctx, *_exception_info(exc))
                 except BaseException:
                     pass
 
@@ -75,7 +89,7 @@ class Executor:
         try:
             tool, args = self._prepare(ctx)
         except ToolError as exc:
-            self._finish(ctx, _error_frame(cid, exc.code, exc.message))
+            self._fail(ctx, exc.code, exc.message)
             return
         if tool.stream:
             self._stream(tool, args, ctx, enc)
@@ -85,20 +99,26 @@ class Executor:
             if type(result) is _CoroutineType or (tool.is_async and hasattr(result, "__await__")):
                 result = self._await(ctx, result)
         except BaseException as exc:
-            frame = self._exception_frame(cid, exc)
-        else:
-            frame = self._value_frame(RESULT, cid, result, enc, tool, "returned")[0]
-        self._finish(ctx, frame)
+            self._fail(ctx, *_exception_info(exc))
+            return
+        try:
+            payload, blobs = self._encode(result, enc, tool, "returned")
+        except _Unsendable as u:
+            self._fail(ctx, u.code, u.message, u.type)
+            return
+        self.inflight.pop(cid, None)
+        self._result(cid, payload, blobs)
 
     def _prepare(self, ctx):
         """Decode head and arguments, apply timeout/cancel, find and check the tool."""
         head = ctx._head
-        try:
-            head = _json_decode(head.decode("utf-8")) if head else _EMPTY_HEAD
-        except ValueError as exc:
-            raise InvalidArguments("malformed CALL head: %s" % exc)
-        if type(head) is not dict:
-            raise InvalidArguments("malformed CALL head: not a JSON object")
+        if type(head) is not dict:  # pipe: raw JSON bytes; gRPC: already a dict
+            try:
+                head = _json_decode(head.decode("utf-8")) if head else _EMPTY_HEAD
+            except ValueError as exc:
+                raise InvalidArguments("malformed CALL head: %s" % exc)
+            if type(head) is not dict:
+                raise InvalidArguments("malformed CALL head: not a JSON object")
         sid = head.get("session")
         if sid is not None:
             ctx.session_id = sid if type(sid) is str else str(sid)
@@ -130,9 +150,18 @@ class Executor:
         names = sorted(self.tools)
         return ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
 
-    def _finish(self, ctx, frame):
+    def _fail(self, ctx, code, message, type=None, traceback=None):
+        """End the call with ERROR."""
         self.inflight.pop(ctx.call_id, None)
-        self.write(frame)
+        self._error(ctx.call_id, code, message, type, traceback)
+
+    def _stream_done(self, ctx):
+        """End a stream that ran out: END, or ERROR CANCELLED if it was cancelled meanwhile."""
+        if ctx._cancelled:
+            self._fail(ctx, "CANCELLED", "call was cancelled")
+        else:
+            self.inflight.pop(ctx.call_id, None)
+            self._end(ctx.call_id)
 
     # ------------------------------------------------------------------ streaming
 
@@ -151,33 +180,32 @@ class Executor:
                 raise TypeError("streaming tool '%s' returned %s, which is not iterable"
                                 % (tool.name, type(it).__name__)) from None
         except BaseException as exc:
-            self._finish(ctx, self._exception_frame(cid, exc))
+            self._fail(ctx, *_exception_info(exc))
             return
         next_value = it.__next__
-        write = self.write
+        encode = self._encode
+        chunk = self._chunk
         while True:
             try:
                 value = next_value()
             except StopIteration:
                 break
             except BaseException as exc:
-                self._finish(ctx, self._exception_frame(cid, exc))
+                self._fail(ctx, *_exception_info(exc))
                 return
             stop = _stopped(ctx)
             if stop is None:
-                frame, ok = self._value_frame(CHUNK, cid, value, enc, tool, "yielded")
-                if ok:
-                    write(frame)
+                try:
+                    payload, blobs = encode(value, enc, tool, "yielded")
+                except _Unsendable as u:
+                    stop = u.code, u.message, u.type
+                else:
+                    chunk(cid, payload, blobs)
                     continue
-            else:
-                frame = _error_frame(cid, stop[0], stop[1])
             _close(it)
-            self._finish(ctx, frame)
+            self._fail(ctx, *stop)
             return
-        if ctx._cancelled:
-            self._finish(ctx, _error_frame(cid, "CANCELLED", "call was cancelled"))
-        else:
-            self._finish(ctx, encode_frame(END, cid))
+        self._stream_done(ctx)
 
     def _stream_async(self, tool, agen, ctx, enc):
         cid = ctx.call_id
@@ -188,23 +216,21 @@ class Executor:
                 break
             except BaseException as exc:
                 self._aclose(agen)
-                self._finish(ctx, self._exception_frame(cid, exc))
+                self._fail(ctx, *_exception_info(exc))
                 return
             stop = _stopped(ctx)
             if stop is None:
-                frame, ok = self._value_frame(CHUNK, cid, value, enc, tool, "yielded")
-                if ok:
-                    self.write(frame)
+                try:
+                    payload, blobs = self._encode(value, enc, tool, "yielded")
+                except _Unsendable as u:
+                    stop = u.code, u.message, u.type
+                else:
+                    self._chunk(cid, payload, blobs)
                     continue
-            else:
-                frame = _error_frame(cid, stop[0], stop[1])
             self._aclose(agen)
-            self._finish(ctx, frame)
+            self._fail(ctx, *stop)
             return
-        if ctx._cancelled:
-            self._finish(ctx, _error_frame(cid, "CANCELLED", "call was cancelled"))
-        else:
-            self._finish(ctx, encode_frame(END, cid))
+        self._stream_done(ctx)
 
     # ------------------------------------------------------------------ asyncio
 
@@ -245,42 +271,50 @@ class Executor:
         except BaseException:
             pass
 
-    # ------------------------------------------------------------------ frames
+    # ------------------------------------------------------------------ values
 
-    def _value_frame(self, kind, cid, value, enc, tool, verb):
-        """(frame, True) for an encodable value, else (ERROR frame, False)."""
+    def _encode(self, value, enc, tool, verb):
+        """(payload, blobs) of a value the agent will accept; raises _Unsendable otherwise."""
         try:
             payload, blobs = enc.encode(value)
         except (TypeError, ValueError, RecursionError) as exc:
-            return _error_frame(cid, "PYTHON_EXCEPTION", "tool '%s' %s a value that is not JSON-serialisable: %s"
-                                % (tool.name, verb, exc), type="TypeError"), False
+            raise _Unsendable("PYTHON_EXCEPTION", "tool '%s' %s a value that is not JSON-serialisable: %s"
+                              % (tool.name, verb, exc), "TypeError")
+        # Sized as a pipe frame (13 header bytes, 4 per blob) whatever the transport, so both
+        # refuse the same values.
         size = 13 + len(payload)
         if blobs:
             size += sum(4 + len(b) for b in blobs)
         if size > self.max_frame:
-            return _error_frame(cid, "PAYLOAD_TOO_LARGE", "tool '%s' %s a value of %d bytes, over the %d byte frame limit"
-                                % (tool.name, verb, size, self.max_frame)), False
-        return encode_frame(kind, cid, b"", payload, blobs), True
-
-    def _exception_frame(self, cid, exc):
-        if isinstance(exc, ToolError):
-            return _error_frame(cid, exc.code, exc.message)
-        import traceback
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_globals.get("__name__") in _OWN_MODULES:
-            tb = tb.tb_next
-        text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
-        try:
-            message = str(exc)
-        except Exception:
-            message = "<str() of %s failed>" % type(exc).__name__
-        return _error_frame(cid, "PYTHON_EXCEPTION", message, type=type(exc).__name__, traceback=text)
+            raise _Unsendable("PAYLOAD_TOO_LARGE", "tool '%s' %s a value of %d bytes, over the %d byte frame limit"
+                              % (tool.name, verb, size, self.max_frame))
+        return payload, blobs
 
 
-def _error_frame(cid, code, message, **extra):
-    body = {"code": code, "message": message}
-    body.update(extra)
-    return encode_frame(ERROR, cid, b"", encode_value(body)[0])
+class _Unsendable(Exception):
+    """A value the worker must not send; the call ends with this error instead."""
+
+    def __init__(self, code, message, type=None):
+        Exception.__init__(self, message)
+        self.code = code
+        self.message = message
+        self.type = type
+
+
+def _exception_info(exc):
+    """(code, message, type, traceback) of an exception raised by a tool."""
+    if isinstance(exc, ToolError):
+        return exc.code, exc.message, None, None
+    import traceback
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_globals.get("__name__") in _OWN_MODULES:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<str() of %s failed>" % type(exc).__name__
+    return "PYTHON_EXCEPTION", message, type(exc).__name__, text
 
 
 def _stopped(ctx):

@@ -228,3 +228,42 @@ class FrameWriter:
                 total = len(frame)
                 while n < total:
                     n += os.write(fd, view[n:])
+
+
+class FrameSink:
+    """The pipe transport's output: every answer becomes one whole frame on a FrameWriter.
+
+    The executor and the worker send through a sink (see executor.py), so the same call logic
+    serves the gRPC transport, whose sink puts messages on its stream instead.
+    """
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.write = writer.write
+
+    def ready(self, payload):
+        self.write(encode_frame(READY, 0, b"", payload))
+
+    def result(self, call_id, payload, blobs):
+        self.write(encode_frame(RESULT, call_id, b"", payload, blobs))
+
+    def chunk(self, call_id, payload, blobs):
+        self.write(encode_frame(CHUNK, call_id, b"", payload, blobs))
+
+    def end(self, call_id):
+        self.write(encode_frame(END, call_id))
+
+    def error(self, call_id, code, message, type=None, traceback=None):
+        body = {"code": code, "message": message}
+        if type is not None:
+            body["type"] = type
+        if traceback is not None:
+            body["traceback"] = traceback
+        self.write(encode_frame(ERROR, call_id, b"", encode_value(body)[0]))
+
+    def pong(self, seq):
+        self.write(encode_frame(PONG, seq))
+
+    def log(self, call_id, level, logger_name, message):
+        head = encode_json({"level": level, "logger": logger_name})
+        self.write(encode_frame(LOG, call_id, head, encode_value(message)[0]))

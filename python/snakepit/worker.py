@@ -4,6 +4,8 @@ Why this module exists: it owns the process-level rules of docs/worker-protocol.
 never outliving the agent, exit codes) and the reader thread; running calls is executor.py's
 job. Exit codes: 0 normal, 2 not started by an agent (fds 3/4 missing), 3 tool module failed
 to import / has no tools, 4 protocol error on fd 3, 1 agent already gone at start-up.
+The transport-independent part (Worker, start_process, load_tools) is shared with the gRPC
+transport (grpc_transport.py).
 """
 
 import os
@@ -15,8 +17,8 @@ import threading
 import time
 
 from . import __version__, logs, protocol
-from .executor import Executor, new_context, _error_frame
-from .protocol import CALL, CANCEL, LOG, PING, PONG, READY, SHUTDOWN, encode_frame, encode_json, encode_value
+from .executor import Executor, new_context
+from .protocol import CALL, CANCEL, PING, SHUTDOWN, encode_value
 
 IN_FD = 3
 OUT_FD = 4
@@ -26,9 +28,19 @@ NOT_A_WORKER = ("snakepit: this is a worker process; it is started by the snakep
 
 
 def serve(spec=None, threads=1):
-    """Run the worker until SHUTDOWN / EOF; never returns."""
+    """Run the worker on pipes (fds 3/4) until SHUTDOWN / EOF; never returns."""
+    start_process(pipes=True)
+    module_name, tools = load_tools(spec, threads)
+    PipeWorker(module_name, tools, threads).run()
+
+
+def start_process(pipes):
+    """The process-lifetime rules shared by every transport: never outlive the agent (exit 1 if
+    it is already gone), watch stdin for EOF, line-buffered logs, Ctrl-C left to the agent.
+    `pipes`: also insist on fds 3/4 (exit 2 without them)."""
     _guard_parent()
-    _check_fds()
+    if pipes:
+        _check_fds()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(line_buffering=True)
@@ -37,9 +49,12 @@ def serve(spec=None, threads=1):
     _watch_stdin()
     signal.signal(signal.SIGINT, _ignore_signal)  # Ctrl-C reaches the agent, which shuts us down
 
+
+def load_tools(spec, threads):
+    """Import the tool module: (module_name, tools), or exit 3 with the reason on stderr."""
     from . import loader
     try:
-        module_name, tools = loader.load(spec, threads)
+        return loader.load(spec, threads)
     except loader.LoadError as exc:
         sys.stderr.write("snakepit worker: %s\n" % exc)
         _exit(3)
@@ -49,41 +64,104 @@ def serve(spec=None, threads=1):
         traceback.print_exc()
         _exit(3)
 
-    Worker(module_name, tools, threads).run()
-
 
 class Worker:
-    def __init__(self, module_name, tools, threads):
+    """What every transport shares: call threads, the in-flight calls, READY, draining.
+
+    A transport feeds it CALL / CANCEL / SHUTDOWN (on_call, on_cancel, on_shutdown), answers PING
+    with sink.pong, and implements finish() (flush its output before the process exits).
+    """
+
+    def __init__(self, module_name, tools, threads, sink):
         self.module_name = module_name
         self.tool_list = tools
         self.threads = max(1, int(threads))
-        self.writer = protocol.FrameWriter(OUT_FD)
+        self.sink = sink
         self.inflight = {}
         self.queue = queue.SimpleQueue()
         self.max_frame = _env_int("SNAKEPIT_MAX_FRAME_BYTES", protocol.MAX_FRAME)
         self.worker_id = os.environ.get("SNAKEPIT_WORKER_ID") or None
-        self.executor = Executor({t.name: t for t in tools}, self.writer, self.inflight, self.max_frame)
+        self.executor = Executor({t.name: t for t in tools}, sink, self.inflight, self.max_frame)
         self.closing = False
         self.call_threads = []
 
-    def run(self):
+    def start_threads(self):
         logs.set_sink(self._send_log)
         for i in range(self.threads):
             t = threading.Thread(target=self.executor.thread_main, args=(self.queue,),
                                  name="snakepit-call-%d" % i, daemon=True)
             t.start()
             self.call_threads.append(t)
-        ready = {
+
+    def ready_payload(self):
+        """UTF-8 JSON of the READY payload."""
+        return encode_value({
             "pid": os.getpid(),
             "python": sys.version.split()[0],
             "runtime": __version__,
             "module": self.module_name,
             "threads": self.threads,
             "tools": [t.description for t in self.tool_list],
-        }
-        self._write(encode_frame(READY, 0, b"", encode_value(ready)[0]))
+        })[0]
+
+    def on_call(self, cid, head, payload, blobs, now):
+        """Queue a CALL (head: JSON bytes or an already-decoded dict)."""
+        if self.closing:
+            self.sink.error(cid, "CANCELLED", "worker is shutting down")
+            return
+        ctx = new_context(cid, self.worker_id, now, head, payload, blobs)
+        self.inflight[cid] = ctx
+        self.queue.put(ctx)
+
+    def on_cancel(self, cid):
+        ctx = self.inflight.get(cid)
+        if ctx is not None:
+            ctx.cancel()
+
+    def on_shutdown(self):
+        if not self.closing:
+            self.closing = True
+            threading.Thread(target=self.drain_and_exit, name="snakepit-shutdown", daemon=True).start()
+
+    def drain_and_exit(self):
+        """Let queued and running calls finish, flush their answers, then exit 0."""
+        self.closing = True
+        for _ in self.call_threads:
+            self.queue.put(None)
+        for t in self.call_threads:
+            t.join()
+        self.finish()
+        _exit(0)
+
+    def finish(self):
+        """Transport hook: make sure everything sent so far reaches the agent."""
+
+    def _send_log(self, call_id, level, logger_name, message):
+        try:
+            self.sink.log(call_id, level, logger_name, message)
+        except OSError:
+            pass
+
+
+class PipeWorker(Worker):
+    """The pipe transport: frames in on fd 3, out on fd 4."""
+
+    def __init__(self, module_name, tools, threads):
+        self.writer = protocol.FrameWriter(OUT_FD)
+        Worker.__init__(self, module_name, tools, threads, protocol.FrameSink(self.writer))
+
+    def run(self):
+        self.start_threads()
+        try:
+            self.sink.ready(self.ready_payload())
+        except OSError:  # fd 4 closed: the agent is gone
+            _exit(0)
         self._read_loop()
-        self._drain_and_exit()  # EOF on fd 3: same as SHUTDOWN
+        self.drain_and_exit()  # EOF on fd 3: same as SHUTDOWN
+
+    def finish(self):
+        # Never cut a frame in half: wait for a write in progress (another thread may still log).
+        self.writer.lock.acquire(timeout=5)
 
     def _read_loop(self):
         read = os.read
@@ -92,7 +170,7 @@ class Worker:
         inflight = self.inflight
         put = self.queue.put
         worker_id = self.worker_id
-        write = self._write
+        sink = self.sink
         while True:
             try:
                 data = read(IN_FD, READ_SIZE)
@@ -107,49 +185,27 @@ class Worker:
             except protocol.ProtocolError as exc:
                 sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (IN_FD, exc))
                 _exit(4)
-            for kind, cid, head, payload, blobs in frames:
-                if kind == CALL:
-                    if self.closing:
-                        write(_error_frame(cid, "CANCELLED", "worker is shutting down"))
-                        continue
-                    ctx = new_context(cid, worker_id, now, head, payload, blobs)
-                    inflight[cid] = ctx
-                    put(ctx)
-                elif kind == PING:
-                    write(encode_frame(PONG, cid))
-                elif kind == CANCEL:
-                    ctx = inflight.get(cid)
-                    if ctx is not None:
-                        ctx.cancel()
-                elif kind == SHUTDOWN:
-                    if not self.closing:
-                        self.closing = True
-                        threading.Thread(target=self._drain_and_exit, name="snakepit-shutdown", daemon=True).start()
-                else:
-                    sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
-
-    def _drain_and_exit(self):
-        """Let queued and running calls finish, then exit 0 without cutting a frame in half."""
-        self.closing = True
-        for _ in self.call_threads:
-            self.queue.put(None)
-        for t in self.call_threads:
-            t.join()
-        self.writer.lock.acquire(timeout=5)
-        _exit(0)
-
-    def _write(self, frame):
-        try:
-            self.writer.write(frame)
-        except OSError:  # fd 4 closed: the agent is gone
-            _exit(0)
-
-    def _send_log(self, call_id, level, logger_name, message):
-        head = encode_json({"level": level, "logger": logger_name})
-        try:
-            self.writer.write(encode_frame(LOG, call_id, head, encode_value(message)[0]))
-        except OSError:
-            pass
+            try:
+                for kind, cid, head, payload, blobs in frames:
+                    if kind == CALL:
+                        if self.closing:
+                            sink.error(cid, "CANCELLED", "worker is shutting down")
+                            continue
+                        ctx = new_context(cid, worker_id, now, head, payload, blobs)
+                        inflight[cid] = ctx
+                        put(ctx)
+                    elif kind == PING:
+                        sink.pong(cid)
+                    elif kind == CANCEL:
+                        ctx = inflight.get(cid)
+                        if ctx is not None:
+                            ctx.cancel()
+                    elif kind == SHUTDOWN:
+                        self.on_shutdown()
+                    else:
+                        sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
+            except OSError:  # fd 4 closed: the agent is gone
+                _exit(0)
 
 
 # ---------------------------------------------------------------------------- process guards
