@@ -57,6 +57,11 @@ export const DEFAULTS = {
   recycleJitter: 0.1,
   /** Latencies kept for the p50/p99 in stats (a sliding window of the most recent calls). */
   latencyWindow: 2048,
+  /**
+   * Node flags of the detached daemon. A 1 MiB young generation measured 67 → 62 MiB of agent RSS
+   * with 4 workers and no loss of throughput (override with SNAKEPIT_DAEMON_NODE_FLAGS).
+   */
+  daemonNodeFlags: '--max-semi-space-size=1',
   /** How long `snakepit up` waits for the daemon to be ready, ms. */
   daemonReadyTimeoutMs: 60_000,
   /** How long `snakepit down` waits for the agent process to exit, ms. */

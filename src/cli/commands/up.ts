@@ -64,7 +64,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   io.stderr(`starting agent for ${home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const log = openSync(paths.logFile, 'a', 0o600);
   const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
-  const child = spawn(process.execPath, [daemonMain, JSON.stringify(daemonOpts)], {
+  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain, JSON.stringify(daemonOpts)], {
     cwd,
     detached: true,
     stdio: ['ignore', log, log, 'pipe'],
