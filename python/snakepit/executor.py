@@ -31,6 +31,10 @@ _CoroutineType = types.CoroutineType
 _OWN_MODULES = frozenset((__name__, "snakepit.tools"))
 _EMPTY_HEAD = {}
 _json_decode = __import__("json").JSONDecoder().decode
+# Decoded CALL heads kept by their bytes (cleared when full).
+_MAX_CACHED_HEADS = 512
+# A tool whose calls all finish within this is "fast" (see Executor.run_safely), seconds.
+FAST_CALL_SECONDS = 0.0002
 
 
 def new_context(call_id, worker_id, t, head, payload, blobs):
@@ -58,6 +62,9 @@ class Executor:
         self._error = sink.error
         self.inflight = inflight  # call id -> Context, shared with the reader
         self.max_frame = max_frame
+        self._heads = {}
+        self.fast_tools = set()
+        self.slow_tools = set()
         self._local = threading.local()
 
     # ------------------------------------------------------------------ thread loop
@@ -66,21 +73,37 @@ class Executor:
         """Body of one call thread: run queued contexts in order until a None arrives."""
         enc = PayloadEncoder()
         get = queue.get
-        run = self.run
+        run_safely = self.run_safely
         while True:
             ctx = get()
             if ctx is None:
                 return
+            run_safely(ctx, enc)
+
+    def run_safely(self, ctx, enc):
+        """Run one call on this thread; a runtime bug is reported and the worker keeps serving.
+
+        Also learns which tools are fast (every call so far under FAST_CALL_SECONDS): the inline
+        loop may hold a finished result back only ahead of such a call.
+        """
+        started = _monotonic()
+        try:
+            self.run(ctx, enc)
+            name = ctx.tool_name
+            if _monotonic() - started < FAST_CALL_SECONDS:
+                if name not in self.slow_tools:
+                    self.fast_tools.add(name)
+            else:
+                self.fast_tools.discard(name)
+                self.slow_tools.add(name)
+        except OSError:  # the agent closed its end: nobody is listening any more
+            _exit_quietly()
+        except BaseException as exc:
+            sys.stderr.write("snakepit worker: internal error in call %d: %r\n" % (ctx.call_id, exc))
             try:
-                run(ctx, enc)
-            except OSError:  # the agent closed its end: nobody is listening any more
-                _exit_quietly()
-            except BaseException as exc:  # a runtime bug: report it, keep the worker alive
-                sys.stderr.write("snakepit worker: internal error in call %d: %r\n" % (ctx.call_id, exc))
-                try:
-                    self._fail(ctx, *_exception_info(exc))
-                except BaseException:
-                    pass
+                self._fail(ctx, *_exception_info(exc))
+            except BaseException:
+                pass
 
     # ------------------------------------------------------------------ one call
 
@@ -109,16 +132,36 @@ class Executor:
         self.inflight.pop(cid, None)
         self._result(cid, payload, blobs)
 
+    def decode_head(self, raw):
+        """A CALL head as a dict. Heads repeat (same tool, no session or deadline), so decoded
+        heads are cached by their bytes; callers must not modify the dict."""
+        head = self._heads.get(raw)
+        if head is not None:
+            return head
+        try:
+            head = _json_decode(raw.decode("utf-8")) if raw else _EMPTY_HEAD
+        except ValueError as exc:
+            raise InvalidArguments("malformed CALL head: %s" % exc)
+        if type(head) is not dict:
+            raise InvalidArguments("malformed CALL head: not a JSON object")
+        if len(self._heads) >= _MAX_CACHED_HEADS:
+            self._heads.clear()
+        self._heads[raw] = head
+        return head
+
+    def is_fast(self, raw_head):
+        """True when the tool this head names has always returned within FAST_CALL_SECONDS."""
+        try:
+            name = self.decode_head(raw_head).get("tool")
+        except InvalidArguments:
+            return False
+        return name in self.fast_tools
+
     def _prepare(self, ctx):
         """Decode head and arguments, apply timeout/cancel, find and check the tool."""
         head = ctx._head
         if type(head) is not dict:  # pipe: raw JSON bytes; gRPC: already a dict
-            try:
-                head = _json_decode(head.decode("utf-8")) if head else _EMPTY_HEAD
-            except ValueError as exc:
-                raise InvalidArguments("malformed CALL head: %s" % exc)
-            if type(head) is not dict:
-                raise InvalidArguments("malformed CALL head: not a JSON object")
+            head = self.decode_head(head)
         sid = head.get("session")
         if sid is not None:
             ctx.session_id = sid if type(sid) is str else str(sid)

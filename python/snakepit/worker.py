@@ -1,8 +1,10 @@
 """The worker process: start-up checks, READY, the fd-3 frame reader, and shutdown.
 
-Why this module exists: it owns the process-level rules of docs/worker-protocol.md (fds 3/4,
-never outliving the agent, exit codes) and the reader thread; running calls is executor.py's
-job. Exit codes: 0 normal, 2 not started by an agent (fds 3/4 missing), 3 tool module failed
+Why this module exists: it owns the process-level rules of docs/worker-protocol.md (fds 3/4/5,
+never outliving the agent, exit codes) and the reader threads; running calls is executor.py's
+job. With the control pipe (fd 5: PING and CANCEL, read by a small control thread) and one call
+thread, the main thread runs each CALL inline as it reads it: no hand-off between threads per
+call, which measured as the largest cost of a tiny call. Exit codes: 0 normal, 2 not started by an agent (fds 3/4 missing), 3 tool module failed
 to import / has no tools, 4 protocol error on fd 3, 1 agent already gone at start-up.
 The transport-independent part (Worker, start_process, load_tools) is shared with the gRPC
 transport (grpc_transport.py).
@@ -18,10 +20,15 @@ import time
 
 from . import __version__, logs, protocol
 from .executor import Executor, new_context
+from .protocol import PayloadEncoder
 from .protocol import CALL, CANCEL, PING, SHUTDOWN, encode_value
 
 IN_FD = 3
 OUT_FD = 4
+CONTROL_FD = 5
+# CANCELs that arrived before their CALL was read; cleared if it ever grows this large (only a
+# CANCEL racing its call's answer can leave an entry behind).
+MAX_EARLY_CANCELS = 4096
 READ_SIZE = 256 * 1024
 NOT_A_WORKER = ("snakepit: this is a worker process; it is started by the snakepit agent "
                 "(file descriptors 3 and 4 must be the agent's pipes)\n")
@@ -84,6 +91,7 @@ class Worker:
         self.executor = Executor({t.name: t for t in tools}, sink, self.inflight, self.max_frame)
         self.closing = False
         self.call_threads = []
+        self.early_cancels = set()
 
     def start_threads(self):
         logs.set_sink(self._send_log)
@@ -111,11 +119,28 @@ class Worker:
             return
         ctx = new_context(cid, self.worker_id, now, head, payload, blobs)
         self.inflight[cid] = ctx
+        self._cancel_if_early(ctx)
         self.queue.put(ctx)
 
     def on_cancel(self, cid):
         ctx = self.inflight.get(cid)
         if ctx is not None:
+            ctx.cancel()
+            return
+        # The CALL is not read yet (it may still sit in fd 3): remember, then look again, so that
+        # whichever thread comes second sees the other's step.
+        early = self.early_cancels
+        if len(early) >= MAX_EARLY_CANCELS:
+            early.clear()
+        early.add(cid)
+        ctx = self.inflight.get(cid)
+        if ctx is not None:
+            ctx.cancel()
+
+    def _cancel_if_early(self, ctx):
+        early = self.early_cancels
+        if early and ctx.call_id in early:
+            early.discard(ctx.call_id)
             ctx.cancel()
 
     def on_shutdown(self):
@@ -151,13 +176,108 @@ class PipeWorker(Worker):
         Worker.__init__(self, module_name, tools, threads, protocol.FrameSink(self.writer))
 
     def run(self):
-        self.start_threads()
+        control = _open_control()
+        inline = control is not None and self.threads == 1
+        if inline:
+            logs.set_sink(self._send_log)
+        else:
+            self.start_threads()
         try:
             self.sink.ready(self.ready_payload())
         except OSError:  # fd 4 closed: the agent is gone
             _exit(0)
+        if control is not None:
+            threading.Thread(target=self._control_loop, args=(control,), name="snakepit-control", daemon=True).start()
+        if inline:
+            self._inline_loop()
+            self.finish()
+            _exit(0)
         self._read_loop()
         self.drain_and_exit()  # EOF on fd 3: same as SHUTDOWN
+
+    def _control_loop(self, fd):
+        """PING and CANCEL from the control pipe, answered even while a call runs."""
+        feed = protocol.FrameReader(self.max_frame).feed
+        sink = self.sink
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return  # the agent is gone: stdin EOF / PDEATHSIG end the process
+            try:
+                frames = feed(data)
+            except protocol.ProtocolError as exc:
+                sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (fd, exc))
+                _exit(4)
+            try:
+                for kind, cid, _head, _payload, _blobs in frames:
+                    if kind == PING:
+                        sink.pong(cid)
+                    elif kind == CANCEL:
+                        self.on_cancel(cid)
+                    else:
+                        sys.stderr.write("snakepit worker: ignoring frame kind %d on the control pipe\n" % kind)
+            except OSError:
+                _exit(0)
+
+    def _inline_loop(self):
+        """Read CALLs from fd 3 and run each on this thread as it arrives (one call at a time)."""
+        read = os.read
+        feed = protocol.FrameReader(self.max_frame).feed
+        monotonic = time.monotonic
+        inflight = self.inflight
+        worker_id = self.worker_id
+        sink = self.sink
+        run = self.executor.run_safely
+        is_fast = self.executor.is_fast
+        writer = self.writer
+        enc = PayloadEncoder()
+        cancel_if_early = self._cancel_if_early
+        while not self.closing:
+            try:
+                data = read(IN_FD, READ_SIZE)
+            except OSError as exc:
+                sys.stderr.write("snakepit worker: reading fd %d failed: %s\n" % (IN_FD, exc))
+                return
+            if not data:
+                return  # EOF on fd 3: same as SHUTDOWN
+            now = monotonic()
+            try:
+                frames = feed(data)
+            except protocol.ProtocolError as exc:
+                sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (IN_FD, exc))
+                _exit(4)
+            try:
+                last = len(frames) - 1
+                for i, (kind, cid, head, payload, blobs) in enumerate(frames):
+                    if kind == CALL:
+                        if self.closing:
+                            sink.error(cid, "CANCELLED", "worker is shutting down")
+                            continue
+                        ctx = new_context(cid, worker_id, now, head, payload, blobs)
+                        inflight[cid] = ctx
+                        cancel_if_early(ctx)
+                        # Hold this answer back only if the next frame is a call to a tool that
+                        # has always been fast: a finished answer never waits behind a slow call.
+                        nxt = frames[i + 1] if i < last else None
+                        if nxt is not None and nxt[0] == CALL and is_fast(nxt[2]):
+                            writer.hold()
+                        else:
+                            writer.flush()
+                        run(ctx, enc)
+                    elif kind == SHUTDOWN:
+                        self.closing = True
+                    elif kind == PING:
+                        sink.pong(cid)
+                    elif kind == CANCEL:
+                        self.on_cancel(cid)
+                    else:
+                        sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
+                writer.flush()
+            except OSError:  # fd 4 closed: the agent is gone
+                _exit(0)
 
     def finish(self):
         # Never cut a frame in half: wait for a write in progress (another thread may still log).
@@ -197,9 +317,7 @@ class PipeWorker(Worker):
                     elif kind == PING:
                         sink.pong(cid)
                     elif kind == CANCEL:
-                        ctx = inflight.get(cid)
-                        if ctx is not None:
-                            ctx.cancel()
+                        self.on_cancel(cid)
                     elif kind == SHUTDOWN:
                         self.on_shutdown()
                     else:
@@ -244,6 +362,20 @@ def _check_fds():
             os.set_inheritable(fd, False)  # tool subprocesses must not hold the agent's pipes
         except OSError:
             pass
+
+
+def _open_control():
+    """The control pipe (fd 5) if the agent gave us one, made private to this process."""
+    try:
+        os.fstat(CONTROL_FD)
+    except OSError:
+        return None
+    try:
+        os.set_blocking(CONTROL_FD, True)
+        os.set_inheritable(CONTROL_FD, False)  # tool subprocesses must not hold the agent's pipes
+    except OSError:
+        pass
+    return CONTROL_FD
 
 
 def _watch_stdin():

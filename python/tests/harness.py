@@ -42,7 +42,7 @@ class Frame:
 class Worker:
     """Spawn a worker. args are extra command-line arguments (e.g. ["--tools", path])."""
 
-    def __init__(self, args=(), env=None, python=None, stdin=True, wait_ready=True):
+    def __init__(self, args=(), env=None, python=None, stdin=True, wait_ready=True, control=False):
         self.reader = FrameReader()
         self.pending = []
         self.next_id = 1
@@ -55,10 +55,19 @@ class Worker:
         child_out = fcntl.fcntl(from_child_w, fcntl.F_DUPFD_CLOEXEC, 10)
         os.close(to_child_r)
         os.close(from_child_w)
+        # control=True: a control pipe on fd 5 (PING/CANCEL), as the agent gives its workers.
+        self.control = None
+        child_ctl = None
+        if control:
+            ctl_r, self.control = os.pipe()
+            child_ctl = fcntl.fcntl(ctl_r, fcntl.F_DUPFD_CLOEXEC, 10)
+            os.close(ctl_r)
 
         def preexec():
             os.dup2(child_in, 3)  # dup2 leaves the new fds inheritable
             os.dup2(child_out, 4)
+            if child_ctl is not None:
+                os.dup2(child_ctl, 5)
 
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = PYTHON_DIR
@@ -74,6 +83,8 @@ class Worker:
         finally:
             os.close(child_in)
             os.close(child_out)
+            if child_ctl is not None:
+                os.close(child_ctl)
         self.ready = None
         self.ready_seconds = None
         if wait_ready:
@@ -96,6 +107,13 @@ class Worker:
         view = memoryview(raw)
         while view:
             view = view[os.write(self.to_child, view):]
+
+    def send_control(self, kind, cid):
+        """PING / CANCEL on the control pipe (fd 5)."""
+        raw = encode_frame(kind, cid)
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(self.control, view):]
 
     def call(self, tool, args=None, cid=None, session=None, timeout_ms=None):
         if cid is None:
@@ -164,7 +182,9 @@ class Worker:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             pass
-        for fd in (self.to_child, self.from_child):
+        for fd in (self.to_child, self.from_child, self.control):
+            if fd is None:
+                continue
             try:
                 os.close(fd)
             except OSError:

@@ -1,6 +1,7 @@
-// The default WorkerChannel: length-prefixed frames on two pipes (agent → worker on the worker's
-// fd 3, worker → agent on its fd 4). Writes issued in one tick are corked and leave in one
-// syscall; reads are parsed from Buffers by FrameDecoder.
+// The default WorkerChannel: length-prefixed frames on pipes. Agent → worker on the worker's
+// fd 3 (CALL, SHUTDOWN), worker → agent on its fd 4, and a control pipe on fd 5 (PING, CANCEL)
+// that a control thread in the worker reads while the main thread runs calls inline. Writes
+// issued in one tick are corked and leave in one syscall; reads are parsed by FrameDecoder.
 import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { SnakepitError } from '../errors.js';
@@ -21,6 +22,8 @@ export class PipeChannel implements WorkerChannel {
     private readonly input: Readable,
     private readonly events: WorkerChannelEvents,
     maxFrameBytes: number,
+    /** The control pipe; without it PING and CANCEL share fd 3 (older workers). */
+    private readonly control: Writable = out,
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
     this.ended = new Promise((resolve) => {
@@ -30,6 +33,7 @@ export class PipeChannel implements WorkerChannel {
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.on('error', (err) => this.fail(err));
     out.on('error', (err) => this.fail(err));
+    if (control !== out) control.on('error', (err) => this.fail(err));
     (out as Socket).setNoDelay?.(true);
   }
 
@@ -39,11 +43,11 @@ export class PipeChannel implements WorkerChannel {
   }
 
   cancel(id: number): void {
-    this.write(encodeFrame(FrameKind.CANCEL, id));
+    this.writeControl(encodeFrame(FrameKind.CANCEL, id));
   }
 
   ping(seq: number): void {
-    this.write(encodeFrame(FrameKind.PING, seq));
+    this.writeControl(encodeFrame(FrameKind.PING, seq));
   }
 
   shutdown(): void {
@@ -55,6 +59,13 @@ export class PipeChannel implements WorkerChannel {
     this.input.removeAllListeners('data');
     this.input.destroy();
     this.out.destroy();
+    this.control.destroy();
+  }
+
+  private writeControl(parts: Buffer[]): void {
+    if (this.control === this.out) return this.write(parts);
+    if (this.closed || this.control.destroyed) return;
+    for (const p of parts) this.control.write(p);
   }
 
   private write(parts: Buffer[]): void {
@@ -146,9 +157,10 @@ function parseJson(buf: Buffer, what: string): unknown {
   }
 }
 
-/** The default transport: frames on the worker's fds 3 (agent → worker) and 4 (worker → agent). */
+/** The default transport: frames on the worker's fds 3 (calls), 4 (answers) and 5 (control). */
 export const pipeTransport: WorkerTransport = {
   name: 'pipe',
-  prepare: () => ({ args: [], env: {}, extraPipes: 2 }),
-  open: (child, _prepared, events, maxFrameBytes) => new PipeChannel(child.stdio[3] as Writable, child.stdio[4] as Readable, events, maxFrameBytes),
+  prepare: () => ({ args: [], env: {}, extraPipes: 3 }),
+  open: (child, _prepared, events, maxFrameBytes) =>
+    new PipeChannel(child.stdio[3] as Writable, child.stdio[4] as Readable, events, maxFrameBytes, (child.stdio as unknown as Writable[])[5]),
 };
