@@ -33,8 +33,6 @@ _EMPTY_HEAD = {}
 _json_decode = __import__("json").JSONDecoder().decode
 # Decoded CALL heads kept by their bytes (cleared when full).
 _MAX_CACHED_HEADS = 512
-# A tool whose calls all finish within this is "fast" (see Executor.run_safely), seconds.
-FAST_CALL_SECONDS = 0.0002
 
 
 def new_context(call_id, worker_id, t, head, payload, blobs):
@@ -63,8 +61,7 @@ class Executor:
         self.inflight = inflight  # call id -> Context, shared with the reader
         self.max_frame = max_frame
         self._heads = {}
-        self.fast_tools = set()
-        self.slow_tools = set()
+
         self._local = threading.local()
 
     # ------------------------------------------------------------------ thread loop
@@ -81,21 +78,9 @@ class Executor:
             run_safely(ctx, enc)
 
     def run_safely(self, ctx, enc):
-        """Run one call on this thread; a runtime bug is reported and the worker keeps serving.
-
-        Also learns which tools are fast (every call so far under FAST_CALL_SECONDS): the inline
-        loop may hold a finished result back only ahead of such a call.
-        """
-        started = _monotonic()
+        """Run one call on this thread; a runtime bug is reported and the worker keeps serving."""
         try:
             self.run(ctx, enc)
-            name = ctx.tool_name
-            if _monotonic() - started < FAST_CALL_SECONDS:
-                if name not in self.slow_tools:
-                    self.fast_tools.add(name)
-            else:
-                self.fast_tools.discard(name)
-                self.slow_tools.add(name)
         except OSError:  # the agent closed its end: nobody is listening any more
             _exit_quietly()
         except BaseException as exc:
@@ -148,14 +133,6 @@ class Executor:
             self._heads.clear()
         self._heads[raw] = head
         return head
-
-    def is_fast(self, raw_head):
-        """True when the tool this head names has always returned within FAST_CALL_SECONDS."""
-        try:
-            name = self.decode_head(raw_head).get("tool")
-        except InvalidArguments:
-            return False
-        return name in self.fast_tools
 
     def _prepare(self, ctx):
         """Decode head and arguments, apply timeout/cancel, find and check the tool."""

@@ -13,8 +13,6 @@ import os
 import struct
 import threading
 
-_get_ident = threading.get_ident
-
 READY, CALL, RESULT, ERROR, CHUNK, END, CANCEL, PING, PONG, LOG, SHUTDOWN = range(1, 12)
 KIND_NAMES = {
     READY: "READY", CALL: "CALL", RESULT: "RESULT", ERROR: "ERROR", CHUNK: "CHUNK", END: "END",
@@ -215,40 +213,13 @@ def _parse_body(view, start, end):
 # ----------------------------------------------------------------------------- writing
 
 class FrameWriter:
-    """Writes whole frames to a file descriptor; one lock so threads never interleave frames.
-
-    One thread at a time may `hold()` its frames: they are kept and go out with its next
-    unheld write (or `flush()`) in one syscall. The inline loop uses it to answer a burst of
-    tiny calls with one write instead of one per call.
-    """
+    """Writes whole frames to a file descriptor; one lock so threads never interleave frames."""
 
     def __init__(self, fd):
         self.fd = fd
         self.lock = threading.Lock()
-        self._holder = None
-        self._held = []
-
-    def hold(self):
-        self._holder = _get_ident()
-
-    def flush(self):
-        self._holder = None
-        if self._held:
-            frame = b"".join(self._held)
-            self._held = []
-            self._write(frame)
 
     def write(self, frame):
-        if self._holder is not None and self._holder == _get_ident():
-            self._held.append(frame)
-            return
-        if self._held and self._holder is None:
-            self._held.append(frame)
-            frame = b"".join(self._held)
-            self._held = []
-        self._write(frame)
-
-    def _write(self, frame):
         fd = self.fd
         with self.lock:
             n = os.write(fd, frame)

@@ -29,7 +29,8 @@ CONTROL_FD = 5
 # CANCELs that arrived before their CALL was read; cleared if it ever grows this large (only a
 # CANCEL racing its call's answer can leave an entry behind).
 MAX_EARLY_CANCELS = 4096
-READ_SIZE = 256 * 1024
+# Under glibc's mmap threshold (128 KiB): larger reads map and unmap memory on every call.
+READ_SIZE = 64 * 1024
 NOT_A_WORKER = ("snakepit: this is a worker process; it is started by the snakepit agent "
                 "(file descriptors 3 and 4 must be the agent's pipes)\n")
 
@@ -231,8 +232,6 @@ class PipeWorker(Worker):
         worker_id = self.worker_id
         sink = self.sink
         run = self.executor.run_safely
-        is_fast = self.executor.is_fast
-        writer = self.writer
         enc = PayloadEncoder()
         cancel_if_early = self._cancel_if_early
         while not self.closing:
@@ -250,8 +249,7 @@ class PipeWorker(Worker):
                 sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (IN_FD, exc))
                 _exit(4)
             try:
-                last = len(frames) - 1
-                for i, (kind, cid, head, payload, blobs) in enumerate(frames):
+                for kind, cid, head, payload, blobs in frames:
                     if kind == CALL:
                         if self.closing:
                             sink.error(cid, "CANCELLED", "worker is shutting down")
@@ -259,13 +257,6 @@ class PipeWorker(Worker):
                         ctx = new_context(cid, worker_id, now, head, payload, blobs)
                         inflight[cid] = ctx
                         cancel_if_early(ctx)
-                        # Hold this answer back only if the next frame is a call to a tool that
-                        # has always been fast: a finished answer never waits behind a slow call.
-                        nxt = frames[i + 1] if i < last else None
-                        if nxt is not None and nxt[0] == CALL and is_fast(nxt[2]):
-                            writer.hold()
-                        else:
-                            writer.flush()
                         run(ctx, enc)
                     elif kind == SHUTDOWN:
                         self.closing = True
@@ -275,7 +266,6 @@ class PipeWorker(Worker):
                         self.on_cancel(cid)
                     else:
                         sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
-                writer.flush()
             except OSError:  # fd 4 closed: the agent is gone
                 _exit(0)
 
