@@ -174,6 +174,7 @@ describe.each(TRANSPORTS)('WorkerChannel contract over %s', (transport, python) 
   });
 
   it('passes the deadline to Python and fails a slow call with TIMEOUT', async () => {
+    await waitFor(allReady); // a call must not queue behind an earlier test's call
     const left = (await agent.execute('deadline_left', {}, { timeoutMs: 5_000 })) as number;
     expect(left).toBeGreaterThan(3);
     expect(left).toBeLessThanOrEqual(5);
@@ -185,6 +186,7 @@ describe.each(TRANSPORTS)('WorkerChannel contract over %s', (transport, python) 
   });
 
   it('cancels a running call through an AbortSignal (CANCELLED); Python stops early', async () => {
+    await waitFor(allReady); // a call must not queue behind an earlier test's call
     const ac = new AbortController();
     const p = agent.execute('sleep', { seconds: 5 }, { signal: ac.signal });
     await waitFor(async () => (await stats()).calls.inFlight === 1);
