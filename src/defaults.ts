@@ -55,6 +55,8 @@ export const DEFAULTS = {
   maxRssMb: 0,
   /** Random extra fraction of maxRequests / ttlMs per worker, so workers do not recycle together. */
   recycleJitter: 0.1,
+  /** Interval of the stats snapshots a WatchEvents stream (the dashboard) receives, ms. */
+  watchIntervalMs: 1_000,
   /** Latencies kept for the p50/p99 in stats (a sliding window of the most recent calls). */
   latencyWindow: 2048,
   /**

@@ -5,7 +5,9 @@ import type { AgentEvent } from './agent/events.js';
 import { silentLogger } from './agent/log.js';
 import { resolvePools, type AgentOptions } from './agent/options.js';
 import { runExecute, runStream, toRawRequest } from './client/calls.js';
-import type { CallOptions, SnakepitClient } from './client/types.js';
+import type { CallOptions, SnakepitClient, WatchOptions } from './client/types.js';
+import { updateIterator } from './client/updates.js';
+import { DEFAULTS } from './defaults.js';
 
 export interface EmbeddedAgent extends SnakepitClient {
   readonly runId: string;
@@ -43,6 +45,22 @@ export function embeddedClient(agent: Agent): EmbeddedAgent {
     },
     tools: async (o?: { pool?: string }): Promise<ToolInfo[]> => agent.tools(o?.pool),
     stats: async (): Promise<AgentStats> => agent.stats(),
+    watch: (o: WatchOptions = {}) =>
+      updateIterator({
+        start(push) {
+          const snapshot = (): void => push({ type: 'stats', stats: agent.stats() });
+          snapshot();
+          const timer = setInterval(snapshot, Math.max(50, o.intervalMs ?? DEFAULTS.watchIntervalMs));
+          const off = agent.onEvent((event) => {
+            if (event.type !== 'call.finished' || o.calls) push({ type: 'event', event });
+          });
+          return () => {
+            clearInterval(timer);
+            off();
+          };
+        },
+      }),
+    restartWorker: (id: string) => agent.restartWorker(id),
     workerPids: () => agent.workerPids(),
     onEvent: (listener) => agent.onEvent(listener),
     reload: (pool) => agent.reload(pool),

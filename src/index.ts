@@ -3,7 +3,7 @@ export { startAgent, type EmbeddedAgent } from './embedded.js';
 export { connect, type AgentClient, type ConnectOptions } from './api/client.js';
 export type { AgentOptions, PoolSettings } from './agent/options.js';
 export type { AgentEvent } from './agent/events.js';
-export type { CallOptions, SnakepitClient, AgentStats, ToolInfo } from './client/types.js';
+export type { CallOptions, SnakepitClient, AgentStats, ToolInfo, WatchOptions, WatchUpdate } from './client/types.js';
 export type { ToolDescription, ParamDescription } from './worker/channel.js';
 export { SnakepitError, isSnakepitError, ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.js';
 export { DEFAULTS } from './defaults.js';

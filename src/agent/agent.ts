@@ -52,7 +52,7 @@ export class Agent {
   ) {
     if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
     this.runId = runId;
-    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e)));
+    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e), () => this.listeners.size > 0));
     this.defaultPool = pools[0]!.name;
   }
 
@@ -164,6 +164,12 @@ export class Agent {
     for (const p of pools as Pool[]) n += await p.reload();
     this.logger.log('info', 'agent', `reloaded ${n} workers`);
     return n;
+  }
+
+  /** Restarts one worker by id (e.g. "default-0"); its replacement is ready before it stops. */
+  async restartWorker(id: string): Promise<void> {
+    for (const p of this.pools.values()) if (await p.restartWorker(id)) return;
+    throw new SnakepitError('USAGE', `no worker with id '${id}' (workers: ${this.stats().workers.map((w) => w.id).join(', ')})`);
   }
 
   workerPids(): number[] {

@@ -133,6 +133,8 @@ export class Pool {
     readonly options: PoolOptions,
     private readonly logger: AgentLogger,
     private readonly emit: EventSink = () => {},
+    /** Whether anyone listens to events (per-call events are built only then). */
+    private readonly watched: () => boolean = () => false,
   ) {
     this.queue = new CallQueue(options.maxQueue);
     this.sessions = new SessionTable(options.sessionTtlMs, options.maxSessions);
@@ -193,6 +195,15 @@ export class Pool {
       replaced++;
     }
     return replaced;
+  }
+
+  /** Restarts one worker without a capacity dip (its replacement is ready first). */
+  async restartWorker(id: string): Promise<boolean> {
+    const slot = this.slots.find((s) => s.id === id);
+    if (!slot) return false;
+    const failure = await this.recycle(slot, 'restart requested');
+    if (failure) throw new SnakepitError('WORKER_START_FAILED', `the replacement of ${id} failed to start (${failure}); the old worker keeps serving`);
+    return true;
   }
 
   /** Stops the pool: queued calls fail, in-flight calls get the grace period, workers exit. */
@@ -394,7 +405,9 @@ export class Pool {
     if (t.state === 'running') this.running--;
     t.state = 'done';
     clearTimeout(t.timer);
-    this.latency.record(Date.now() - t.startedAt);
+    const ms = Date.now() - t.startedAt;
+    this.latency.record(ms);
+    if (this.watched()) this.emit({ type: 'call.finished', pool: this.name, tool: t.call.tool, ms, code: error ? error.code : null });
     if (error) {
       this.failed++;
       t.call.sink.error(error);

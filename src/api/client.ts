@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { runExecute, runStream, toRawRequest, type RawRequest } from '../client/calls.js';
-import type { AgentStats, CallOptions, SnakepitClient, ToolInfo } from '../client/types.js';
+import type { AgentEvent, AgentStats, CallOptions, SnakepitClient, ToolInfo, WatchOptions, WatchUpdate } from '../client/types.js';
+import { updateIterator } from '../client/updates.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
 import type { EncodedValue } from '../protocol/values.js';
 import { ExchangeClient } from './h2-client.js';
@@ -100,6 +101,36 @@ export function connect(options: ConnectOptions = {}): AgentClient {
     },
     async drain(deadlineMs = 0): Promise<{ drained: boolean; pid: number }> {
       return rpc<{ deadlineMs: number }, { drained: boolean; pid: number }>('Drain', { deadlineMs });
+    },
+    watch(o: WatchOptions = {}): AsyncIterableIterator<WatchUpdate> {
+      return updateIterator({
+        start(push, end) {
+          let cancel: (() => void) | undefined;
+          let stopped = false;
+          void (async () => {
+            if (absent()) throw noAgent();
+            unary ??= import('./unary-client.js').then((m) => m.unaryClient(address!, options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes, noAgent));
+            const u = await unary;
+            if (stopped) return;
+            cancel = u.stream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string }>(
+              'WatchEvents',
+              { intervalMs: o.intervalMs ?? 0, calls: o.calls ?? false },
+              (m) => {
+                if (m.statsJson) push({ type: 'stats', stats: JSON.parse(m.statsJson) as AgentStats });
+                else if (m.eventJson) push({ type: 'event', event: JSON.parse(m.eventJson) as AgentEvent });
+              },
+              end,
+            );
+          })().catch((err: Error) => end(err));
+          return () => {
+            stopped = true;
+            cancel?.();
+          };
+        },
+      });
+    },
+    async restartWorker(id: string): Promise<void> {
+      await rpc<{ worker: string }, object>('RestartWorker', { worker: id });
     },
     async reload(pool?: string): Promise<number> {
       return (await rpc<{ pool: string }, { replaced: number }>('Reload', { pool: pool ?? '' })).replaced;

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Agent, AgentRequest } from '../agent/agent.js';
 import type { ErrorInfo, SnakepitError } from '../errors.js';
+import { DEFAULTS } from '../defaults.js';
 import type { EncodedValue } from '../protocol/values.js';
 import { agentService, channelOptions, type WireClientBatch, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireReply, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
 
@@ -30,7 +31,12 @@ function wireValue(v: EncodedValue): { json: Buffer; blobs: Buffer[] } {
   return { json: v.json, blobs: v.blobs };
 }
 
-export function agentHandlers(agent: Agent, hooks: ServerHooks, streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>): grpc.UntypedServiceImplementation {
+export function agentHandlers(
+  agent: Agent,
+  hooks: ServerHooks,
+  streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>,
+  watchers: Set<() => void>,
+): grpc.UntypedServiceImplementation {
   return {
     Execute(call: grpc.ServerUnaryCall<WireExecuteRequest, WireExecuteReply>, callback: grpc.sendUnaryData<WireExecuteReply>) {
       let answered = false;
@@ -97,6 +103,42 @@ export function agentHandlers(agent: Agent, hooks: ServerHooks, streams: Set<grp
     Reload(call: grpc.ServerUnaryCall<{ pool: string }, { replaced: number }>, callback: grpc.sendUnaryData<{ replaced: number }>) {
       agent.reload(call.request.pool || undefined).then(
         (replaced) => callback(null, { replaced }),
+        (err: SnakepitError) => {
+          const md = new grpc.Metadata();
+          md.set('snakepit-code', err.code);
+          callback({ code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md });
+        },
+      );
+    },
+    WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string }>) {
+      const every = call.request.intervalMs || DEFAULTS.watchIntervalMs;
+      const snapshot = (): void => {
+        call.write({ statsJson: JSON.stringify(agent.stats()) });
+      };
+      snapshot();
+      const timer = setInterval(snapshot, Math.max(50, every));
+      const unsubscribe = agent.onEvent((e) => {
+        if (e.type === 'call.finished' && !call.request.calls) return;
+        call.write({ eventJson: JSON.stringify(e) });
+        if (e.type === 'agent.stopped') call.end();
+      });
+      const end = (): void => {
+        stop();
+        call.end();
+      };
+      const stop = (): void => {
+        clearInterval(timer);
+        unsubscribe();
+        watchers.delete(end);
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+      watchers.add(end);
+    },
+    RestartWorker(call: grpc.ServerUnaryCall<{ worker: string }, object>, callback: grpc.sendUnaryData<object>) {
+      agent.restartWorker(call.request.worker).then(
+        () => callback(null, {}),
         (err: SnakepitError) => {
           const md = new grpc.Metadata();
           md.set('snakepit-code', err.code);
@@ -217,16 +259,19 @@ export interface AgentServer {
 export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
   const server = new grpc.Server(channelOptions(maxPayloadBytes));
   const streams = new Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>();
-  server.addService(agentService().service, agentHandlers(agent, hooks, streams));
+  const watchers = new Set<() => void>();
+  server.addService(agentService().service, agentHandlers(agent, hooks, streams, watchers));
   await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
   });
   return {
     close: () =>
       new Promise<void>((resolve) => {
-        // Clients keep their Exchange stream open between calls; end it so the server can stop.
+        // Clients keep their Exchange and WatchEvents streams open; end them so the server can stop.
         for (const s of streams) s.end();
         streams.clear();
+        for (const end of watchers) end();
+        watchers.clear();
         const force = setTimeout(() => server.forceShutdown(), 2_000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -6,6 +6,8 @@ import { agentService, channelOptions } from './proto.js';
 
 export interface UnaryClient {
   call<Req, Res>(method: string, request: Req): Promise<Res>;
+  /** A server-streaming RPC: `onMessage` per message, `onEnd` once (with an error or not). */
+  stream<Req, Res>(method: string, request: Req, onMessage: (m: Res) => void, onEnd: (err?: SnakepitError) => void): () => void;
   close(): void;
 }
 
@@ -37,6 +39,22 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
       new Promise((resolve, reject) => {
         client[method]!(request, new grpc.Metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(transportError(err)) : resolve(res)));
       }),
+    stream: <Req, Res>(method: string, request: Req, onMessage: (m: Res) => void, onEnd: (err?: SnakepitError) => void) => {
+      const call = client[method]!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<Res>;
+      let ended = false;
+      const end = (err?: SnakepitError): void => {
+        if (ended) return;
+        ended = true;
+        onEnd(err);
+      };
+      call.on('data', onMessage);
+      call.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : transportError(err)));
+      call.on('end', () => end());
+      return () => {
+        ended = true;
+        call.cancel();
+      };
+    },
     close: () => client.close(),
   };
 }

@@ -1,8 +1,19 @@
 // What every Snakepit client offers, embedded (startAgent) or remote (connect): the same calls,
 // the same options, the same typed errors.
 import type { AgentStats, ToolInfo } from '../agent/agent.js';
+import type { AgentEvent } from '../agent/events.js';
 
-export type { AgentStats, ToolInfo };
+export type { AgentStats, ToolInfo, AgentEvent };
+
+/** One item of a watch stream: a stats snapshot (at once, then every interval) or an event. */
+export type WatchUpdate = { type: 'stats'; stats: AgentStats } | { type: 'event'; event: AgentEvent };
+
+export interface WatchOptions {
+  /** Interval of stats snapshots, ms (default DEFAULTS.watchIntervalMs). */
+  intervalMs?: number;
+  /** Also deliver a `call.finished` event per call. */
+  calls?: boolean;
+}
 
 export interface CallOptions {
   /** Session id: calls of one session go to the same worker while it lives. */
@@ -22,4 +33,8 @@ export interface SnakepitClient {
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: CallOptions): AsyncIterableIterator<T>;
   tools(options?: { pool?: string }): Promise<ToolInfo[]>;
   stats(): Promise<AgentStats>;
+  /** Live updates until the iterator is closed (break) or the agent stops. */
+  watch(options?: WatchOptions): AsyncIterableIterator<WatchUpdate>;
+  /** Replaces one worker by id (its replacement is ready before it stops). */
+  restartWorker(id: string): Promise<void>;
 }
