@@ -32,6 +32,17 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     );
 
   program
+    .command('init')
+    .description('scaffold a tools module with examples, a snakepit.config.json and a README')
+    .argument('[dir]', 'directory to create the files in (default: the current one)')
+    .option('--force', 'overwrite files that already exist')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit init my-tools && cd my-tools && snakepit up')
+    .action((dir: string | undefined, o: { force?: boolean; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/init.js')).initCommand(dir, o)),
+    );
+
+  program
     .command('up')
     .description('start an agent (detached unless --foreground) that owns a pool of Python workers')
     .option('--config <file>', 'project config file (default: ./snakepit.config.json when present)')
