@@ -152,6 +152,16 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       return run(!!all.json, async () => (await import('./commands/doctor-cleanup.js')).doctorCleanupCommand(all));
     });
 
+  program
+    .command('completion')
+    .description('print a shell completion script (bash or zsh)')
+    .argument('[shell]', 'bash (default) or zsh')
+    .addOption(json)
+    .addHelpText('after', '\nExamples:\n  $ snakepit completion >> ~/.bashrc\n  $ snakepit completion zsh >> ~/.zshrc')
+    .action((shell: string | undefined, o: { json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/completion.js')).completionCommand(program, shell)),
+    );
+
   return program;
 }
 

@@ -149,6 +149,23 @@ describe('snakepit CLI with a running agent', () => {
     expect(text.stdout).toMatch(/WORKER\s+PID\s+STATE/);
   });
 
+  it('warns once on stderr when the running agent has another version, and still works', async () => {
+    const file = join(home, 'agent.json');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(original), version: '0.0.1-old' }));
+    try {
+      const r = await cli('exec', 'add', 'a=1', 'b=2');
+      expect(r.stdout).toBe('3\n');
+      expect(r.stderr.match(/running agent is 0\.0\.1-old/g)).toHaveLength(1);
+      const json = await cli('stats', '--json');
+      expect(JSON.parse(json.stdout).agent.pid).toBe(started!.pid);
+      expect(json.stderr).toMatch(/restart it to match/);
+    } finally {
+      writeFileSync(file, original);
+    }
+    expect((await cli('exec', 'add', 'a=1', 'b=2')).stderr).toBe('');
+  });
+
   it('help works and has examples', async () => {
     const r = await runCli(['exec', '--help']);
     expect(r.code).toBe(0);

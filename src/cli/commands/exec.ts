@@ -4,6 +4,7 @@ import { connect } from '../../api/client.js';
 import type { Io, CommandResult } from '../output.js';
 import { jsonSafe } from '../output.js';
 import { parseToolArgs } from '../args.js';
+import { warnOnVersionMismatch } from '../version-check.js';
 
 export interface ExecOptions {
   home?: string;
@@ -23,6 +24,7 @@ function render(value: unknown): string {
 
 export async function execCommand(tool: string, rawArgs: string[], opts: ExecOptions, io: Io): Promise<CommandResult> {
   const args = parseToolArgs(rawArgs);
+  if (!opts.address) warnOnVersionMismatch(opts.home, io.stderr);
   const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();

@@ -1,9 +1,11 @@
 // `snakepit stats`: agent, workers, queue, calls and latency.
 import { connect } from '../../api/client.js';
 import type { AgentStats } from '../../client/types.js';
-import type { CommandResult } from '../output.js';
+import { processIo, type CommandResult } from '../output.js';
+import { warnOnVersionMismatch } from '../version-check.js';
 
 export async function statsCommand(opts: { home?: string; address?: string }): Promise<CommandResult> {
+  if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
   const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
   try {
     const stats = await client.stats();

@@ -1,9 +1,11 @@
 // `snakepit tools`: the tools an agent serves, with their parameters.
 import { connect } from '../../api/client.js';
 import type { ToolInfo } from '../../client/types.js';
-import type { CommandResult } from '../output.js';
+import { processIo, type CommandResult } from '../output.js';
+import { warnOnVersionMismatch } from '../version-check.js';
 
 export async function toolsCommand(opts: { home?: string; address?: string; pool?: string }): Promise<CommandResult> {
+  if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
   const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
   try {
     const tools = await client.tools(opts.pool ? { pool: opts.pool } : undefined);
