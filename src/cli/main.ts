@@ -64,6 +64,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .description("stop the home's agent: in-flight calls finish, then every worker exits")
     .addOption(home)
     .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit down --home ./.snakepit')
     .action((o: { home?: string; json?: boolean }) => run(!!o.json, async () => (await import('./commands/down.js')).downCommand(o)));
 
   program
@@ -117,6 +118,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--address <addr>', 'agent address instead of a home')
     .addOption(home)
     .addOption(json)
+    .addHelpText('after', '\nExamples:\n  $ snakepit tools\n  $ snakepit tools --pool ml --json')
     .action((o: { pool?: string; address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/tools.js')).toolsCommand(o)),
     );
@@ -127,6 +129,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--address <addr>', 'agent address instead of a home')
     .addOption(home)
     .addOption(json)
+    .addHelpText('after', '\nExamples:\n  $ snakepit stats\n  $ snakepit stats --json | jq .latencyMs')
     .action((o: { address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/stats.js')).statsCommand(o)),
     );
