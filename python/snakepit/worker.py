@@ -190,7 +190,7 @@ class PipeWorker(Worker):
         if control is not None:
             threading.Thread(target=self._control_loop, args=(control,), name="snakepit-control", daemon=True).start()
         if inline:
-            self._inline_loop()
+            self._read_loop(inline=True)
             self.finish()
             _exit(0)
         self._read_loop()
@@ -223,18 +223,24 @@ class PipeWorker(Worker):
             except OSError:
                 _exit(0)
 
-    def _inline_loop(self):
-        """Read CALLs from fd 3 and run each on this thread as it arrives (one call at a time)."""
+    def finish(self):
+        # Never cut a frame in half: wait for a write in progress (another thread may still log).
+        self.writer.lock.acquire(timeout=5)
+
+    def _read_loop(self, inline=False):
+        """Read frames from fd 3 until EOF (or SHUTDOWN when inline). CALLs run right here when
+        `inline` (one call at a time, no hand-off), else go to the call threads."""
         read = os.read
         feed = protocol.FrameReader(self.max_frame).feed
         monotonic = time.monotonic
         inflight = self.inflight
         worker_id = self.worker_id
         sink = self.sink
+        put = self.queue.put
         run = self.executor.run_safely
         enc = PayloadEncoder()
         cancel_if_early = self._cancel_if_early
-        while not self.closing:
+        while not (inline and self.closing):
             try:
                 data = read(IN_FD, READ_SIZE)
             except OSError as exc:
@@ -257,59 +263,19 @@ class PipeWorker(Worker):
                         ctx = new_context(cid, worker_id, now, head, payload, blobs)
                         inflight[cid] = ctx
                         cancel_if_early(ctx)
-                        run(ctx, enc)
+                        if inline:
+                            run(ctx, enc)
+                        else:
+                            put(ctx)
                     elif kind == SHUTDOWN:
-                        self.closing = True
+                        if inline:
+                            self.closing = True  # the calls read before it have run already
+                        else:
+                            self.on_shutdown()
                     elif kind == PING:
                         sink.pong(cid)
                     elif kind == CANCEL:
                         self.on_cancel(cid)
-                    else:
-                        sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
-            except OSError:  # fd 4 closed: the agent is gone
-                _exit(0)
-
-    def finish(self):
-        # Never cut a frame in half: wait for a write in progress (another thread may still log).
-        self.writer.lock.acquire(timeout=5)
-
-    def _read_loop(self):
-        read = os.read
-        feed = protocol.FrameReader(self.max_frame).feed
-        monotonic = time.monotonic
-        inflight = self.inflight
-        put = self.queue.put
-        worker_id = self.worker_id
-        sink = self.sink
-        while True:
-            try:
-                data = read(IN_FD, READ_SIZE)
-            except OSError as exc:
-                sys.stderr.write("snakepit worker: reading fd %d failed: %s\n" % (IN_FD, exc))
-                return
-            if not data:
-                return
-            now = monotonic()
-            try:
-                frames = feed(data)
-            except protocol.ProtocolError as exc:
-                sys.stderr.write("snakepit worker: protocol error on fd %d: %s\n" % (IN_FD, exc))
-                _exit(4)
-            try:
-                for kind, cid, head, payload, blobs in frames:
-                    if kind == CALL:
-                        if self.closing:
-                            sink.error(cid, "CANCELLED", "worker is shutting down")
-                            continue
-                        ctx = new_context(cid, worker_id, now, head, payload, blobs)
-                        inflight[cid] = ctx
-                        put(ctx)
-                    elif kind == PING:
-                        sink.pong(cid)
-                    elif kind == CANCEL:
-                        self.on_cancel(cid)
-                    elif kind == SHUTDOWN:
-                        self.on_shutdown()
                     else:
                         sys.stderr.write("snakepit worker: ignoring unexpected frame kind %d (id %d)\n" % (kind, cid))
             except OSError:  # fd 4 closed: the agent is gone
