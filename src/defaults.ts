@@ -72,6 +72,10 @@ export const DEFAULTS = {
   cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
   logMaxBytes: 10 * 1024 * 1024,
+  /** Lines `snakepit logs` prints (the most recent ones) unless `--lines` says otherwise. */
+  logLines: 50,
+  /** Interface `up --metrics-port` serves /metrics on (`--metrics-host`): local only by default. */
+  metricsHost: '127.0.0.1',
   /** Lines of a failed worker's stderr kept to explain a startup failure. */
   stderrTailLines: 40,
 } as const;
@@ -81,4 +85,6 @@ export const ENV = {
   home: 'SNAKEPIT_HOME',
   python: 'SNAKEPIT_PYTHON',
   configDir: 'SNAKEPIT_CONFIG_DIR',
+  /** Overrides DEFAULTS.logMaxBytes for the daemon's log file (read by src/daemon/run.ts). */
+  logMaxBytes: 'SNAKEPIT_LOG_MAX_BYTES',
 } as const;

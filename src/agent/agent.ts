@@ -24,7 +24,7 @@ export interface AgentRequest {
 export interface AgentStats {
   agent: { pid: number; version: string; runId: string; uptimeMs: number };
   workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string }>;
-  pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number }>;
+  pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;
   queue: { depth: number };
   calls: { completed: number; failed: number; inFlight: number };
   latencyMs: { p50: number; p99: number };
@@ -131,7 +131,7 @@ export class Agent {
     return {
       agent: { pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: Date.now() - this.startedAt },
       workers: per.flatMap((s) => s.workers),
-      pools: pools.map((p) => ({ name: p.name, size: p.options.size, affinity: p.options.affinity, degraded: p.degraded ?? null, tools: p.tools.size, recycled: p.recycled })),
+      pools: pools.map((p, i) => ({ name: p.name, size: p.options.size, affinity: p.options.affinity, degraded: p.degraded ?? null, tools: p.tools.size, recycled: p.recycled, queueDepth: per[i]!.queueDepth })),
       queue: { depth: per.reduce((n, s) => n + s.queueDepth, 0) },
       calls: {
         completed: pools.reduce((n, p) => n + p.completed, 0),

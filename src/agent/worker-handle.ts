@@ -10,7 +10,7 @@ import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
 import { transportFor, type TransportName } from '../worker/transports.js';
-import type { AgentLogger } from './log.js';
+import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
 import type { RecycleLimits } from './lifecycle.js';
@@ -130,7 +130,14 @@ export class WorkerHandle extends EventEmitter {
       frame: (callId, kind, value) => this.onFrame(callId, kind, value),
       callError: (callId, info) => this.settle(callId)?.error(info),
       pong: (seq) => this.heartbeat.pong(seq),
-      log: (line) => this.logger.log(line.level === 'warning' ? 'warn' : (line.level as 'info'), `${id}${line.callId ? ` call ${line.callId}` : ''}`, `${line.logger}: ${line.message}`),
+      log: (line) =>
+        this.logger.log(logLevel(line.level), `${id}${line.callId ? ` call ${line.callId}` : ''}`, `${line.logger}: ${line.message}`, {
+          worker: id,
+          stream: 'log',
+          ...(line.callId ? { callId: line.callId } : {}),
+          logger: line.logger,
+          text: line.message,
+        }),
       failed: (err) => this.onChannelFailed(err),
     }, spec.maxFrameBytes);
   }
@@ -323,7 +330,7 @@ export class WorkerHandle extends EventEmitter {
       this.stderrTail.push(line);
       if (this.stderrTail.length > this.spec.stderrTailLines) this.stderrTail.shift();
     }
-    this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line);
+    this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line, { worker: this.id, stream: name });
   }
 }
 

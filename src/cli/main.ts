@@ -2,10 +2,11 @@
 // `snakepit exec` pays for the Agent API client and nothing else. Commands return data; this file
 // prints it (text or --json) and maps errors to exit codes, in one place.
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULTS } from '../defaults.js';
 import { EXIT } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { parsePositiveInt } from './args.js';
-import { emit, processIo, reportError, type CommandResult, type Io } from './output.js';
+import { emit, processIo, reportError, usage, type CommandResult, type Io } from './output.js';
 
 type Action = (io: Io) => Promise<CommandResult>;
 
@@ -52,9 +53,14 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(new Option('--worker-transport <name>', 'how the agent talks to its workers').choices(['pipe', 'grpc']))
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
     .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: off)', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw usage(`--metrics-port expects a port number (0-65535), got '${v}'`);
+      return Number(v);
+    })
+    .option('--metrics-host <host>', `interface of the metrics server (default: ${DEFAULTS.metricsHost})`)
     .addOption(home)
     .addOption(json)
-    .addHelpText('after', '\nExample:\n  $ snakepit up --tools ./my_tools.py --workers 4')
+    .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464')
     .action((o: Parameters<typeof import('./commands/up.js').upCommand>[0]) =>
       run(!!o.json, async (io) => (await import('./commands/up.js')).upCommand(o, io)),
     );
@@ -112,6 +118,20 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     );
 
   program
+    .command('logs')
+    .description("the agent's and its workers' log (what tools print and log), newest last; works without a running agent")
+    .option('-f, --follow', 'keep printing lines as they are written (Ctrl-C stops)')
+    .option('--worker <id>', 'only the lines of this worker (e.g. default-0), or of "agent" / "daemon"')
+    .option('-n, --lines <n>', `how many of the last lines to print (default: ${DEFAULTS.logLines})`, int('--lines'))
+    .addOption(home)
+    .addOption(new Option('--json', 'print the log records as JSON lines, one per line'))
+    .addHelpText('after', '\nExamples:\n  $ snakepit logs --lines 100\n  $ snakepit logs --follow --worker default-0\n  $ snakepit logs --json | jq -r .msg')
+    // Prints its own lines (JSON lines with --json), so the result is never printed as a document.
+    .action((o: { follow?: boolean; worker?: string; lines?: number; home?: string; json?: boolean }) =>
+      run(false, async (io) => (await import('./commands/logs.js')).logsCommand(o, io)),
+    );
+
+  program
     .command('tools')
     .description('list the tools the agent serves')
     .option('--pool <name>', 'only this pool')
@@ -132,6 +152,21 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addHelpText('after', '\nExamples:\n  $ snakepit stats\n  $ snakepit stats --json | jq .latencyMs')
     .action((o: { address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/stats.js')).statsCommand(o)),
+    );
+
+  program
+    .command('dashboard')
+    .description('live view of workers, throughput, latency, queue and events; keys restart a worker or drain')
+    .option('--interval <ms>', `interval of stats snapshots, ms (default ${DEFAULTS.watchIntervalMs})`, int('--interval'))
+    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText(
+      'after',
+      '\nOn a terminal: ↑/↓ select a worker, r restarts it, d (twice) drains the agent, q quits.\nOtherwise (piped, or --json) it prints one snapshot and exits.\n\nExample:\n  $ snakepit dashboard --interval 500',
+    )
+    .action((o: { interval?: number; address?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/dashboard.js')).dashboardCommand(o)),
     );
 
   const doctor = program

@@ -1,6 +1,9 @@
-// The daemon's log file, rotated by size (one `.1` generation kept). Synchronous appends: log
-// volume is modest and a line is never lost when the process dies right after writing it.
+// The daemon's log file: JSON lines written by pino, rotated by size (one `.1` generation kept).
+// Synchronous appends: log volume is modest and a line is never lost when the process dies right
+// after writing it. `snakepit logs` reads these files (src/cli/commands/logs.ts).
 import { closeSync, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { pino } from 'pino';
+import { formatRecord, type AgentLogger, type LogRecord } from '../agent/log.js';
 
 export class LogFile {
   private fd: number;
@@ -34,4 +37,40 @@ export class LogFile {
     renameSync(this.path, `${this.path}.1`);
     this.bytes = 0;
   }
+}
+
+/**
+ * An AgentLogger writing one JSON object per line to `file`: `level` (label), `time` (ISO), `pid`
+ * (the agent's), `src` (agent, daemon, a pool or a worker id), for worker output `stream`
+ * ("stdout"/"stderr"), for tools' log records `stream: "log"`, `callId` and `logger`, then `msg`.
+ * `echo` receives each record as a human line (`up --foreground` prints them on stderr).
+ */
+export function jsonFileLogger(file: LogFile, echo?: (line: string) => void): AgentLogger {
+  const log = pino(
+    {
+      level: 'debug',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    {
+      write(line: string) {
+        file.write(line);
+        if (echo) echo(`${formatRecord(JSON.parse(line) as LogRecord)}\n`);
+      },
+    },
+  );
+  return {
+    log(level, source, message, fields) {
+      if (!fields) {
+        log[level]({ src: source }, message);
+        return;
+      }
+      const record: Record<string, unknown> = { src: fields.worker ?? source };
+      if (fields.stream) record.stream = fields.stream;
+      if (fields.callId) record.callId = fields.callId;
+      if (fields.logger) record.logger = fields.logger;
+      log[level](record, fields.text ?? message);
+    },
+  };
 }

@@ -6,15 +6,16 @@
 import { chmodSync, closeSync, writeSync, fstatSync } from 'node:fs';
 import { Agent } from '../agent/agent.js';
 import { ProcessRegistry } from '../agent/registry.js';
-import { streamLogger, type AgentLogger } from '../agent/log.js';
+import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
 import { serveAgent, type AgentServer } from '../api/server.js';
 import { serveLocalLane, type LocalLane } from '../api/local-lane.js';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS, ENV } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { reapOwnRun } from './cleanup.js';
-import { LogFile } from './log-file.js';
+import type { MetricsServer } from '../metrics/server.js';
+import { LogFile, jsonFileLogger } from './log-file.js';
 import { agentState, ensureHome, homePaths, processStartTime, removeAgentFiles, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
 
 export interface DaemonOptions {
@@ -23,6 +24,12 @@ export interface DaemonOptions {
   pools: PoolOptions[];
   /** Also print log lines on stderr (foreground mode). */
   echoLogs?: boolean;
+  /** Serve Prometheus metrics at GET /metrics on this port (0 or absent: off). */
+  metricsPort?: number;
+  /** Interface of the metrics server (default DEFAULTS.metricsHost). */
+  metricsHost?: string;
+  /** Log file size before rotation (default: SNAKEPIT_LOG_MAX_BYTES, else DEFAULTS.logMaxBytes). */
+  logMaxBytes?: number;
 }
 
 export interface ReadyMessage {
@@ -32,6 +39,8 @@ export interface ReadyMessage {
   workers: number;
   runId: string;
   logFile: string;
+  /** The metrics URL when `metricsPort` was given. */
+  metrics?: string;
 }
 
 export interface FailedMessage {
@@ -43,11 +52,13 @@ export interface FailedMessage {
 export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessage | FailedMessage) => void): Promise<number> {
   const paths = homePaths(opts.home);
   ensureHome(paths);
-  const logFile = new LogFile(paths.logFile, DEFAULTS.logMaxBytes);
-  const logger: AgentLogger = streamLogger((line) => {
-    logFile.write(line);
-    if (opts.echoLogs) process.stderr.write(line);
-  });
+  const logMaxBytes = opts.logMaxBytes ?? envLogMaxBytes();
+  if (typeof logMaxBytes === 'string') {
+    announce({ ok: false, error: { code: 'CONFIG_INVALID', message: logMaxBytes } });
+    return 1;
+  }
+  const logFile = new LogFile(paths.logFile, logMaxBytes);
+  const logger: AgentLogger = jsonFileLogger(logFile, opts.echoLogs ? (line) => process.stderr.write(line) : undefined);
 
   const existing = agentState(paths);
   if (existing.state === 'running') {
@@ -62,6 +73,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
   let registry: ProcessRegistry | undefined;
   let server: AgentServer | undefined;
   let lane: LocalLane | undefined;
+  let metrics: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -78,6 +90,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
       }
       await lane?.close();
       await server?.close();
+      await metrics?.close();
       removeAgentFiles(paths);
       logger.log('info', 'daemon', 'stopped');
       logFile.close();
@@ -97,6 +110,12 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
     const workers = opts.pools.reduce((n, p) => n + p.size, 0);
     const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
     logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}`);
+    if (opts.metricsPort) {
+      // Before the workers start: a busy port fails `up` at once, and no event is missed.
+      const { serveMetrics } = await import('../metrics/server.js');
+      metrics = await serveMetrics(agent, opts.metricsPort, opts.metricsHost ?? DEFAULTS.metricsHost);
+      logger.log('info', 'daemon', `metrics on ${metrics.url}`);
+    }
     await agent.start();
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
@@ -118,7 +137,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
     registry.flush();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));
     logger.log('info', 'daemon', `listening on ${address}`);
-    announce({ ok: true, pid: process.pid, address, workers, runId: agent.runId, logFile: paths.logFile });
+    announce({ ok: true, pid: process.pid, address, workers, runId: agent.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}) });
   } catch (err) {
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
     logger.log('error', 'daemon', `failed to start: ${e.message}`);
@@ -132,6 +151,14 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
   process.off('SIGINT', onSignal);
   process.off('SIGHUP', onSignal);
   return code;
+}
+
+/** SNAKEPIT_LOG_MAX_BYTES (a positive integer), else the default; a bad value is the error message. */
+function envLogMaxBytes(): number | string {
+  const raw = process.env[ENV.logMaxBytes];
+  if (raw === undefined || raw === '') return DEFAULTS.logMaxBytes;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) return `invalid setting '${ENV.logMaxBytes}': expected a positive integer (bytes), got ${JSON.stringify(raw)}`;
+  return Number(raw);
 }
 
 /** Writes one JSON line to fd 3 if the parent opened it for us (detached mode), then closes it. */

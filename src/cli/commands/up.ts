@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { DEFAULTS } from '../../defaults.js';
+import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import { agentState, ensureHome, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
@@ -23,6 +24,9 @@ export interface UpOptions {
   workerTransport?: 'pipe' | 'grpc';
   python?: string;
   foreground?: boolean;
+  /** Serve Prometheus metrics on this port (0 / absent: off) and interface. */
+  metricsPort?: number;
+  metricsHost?: string;
   json?: boolean;
 }
 
@@ -57,7 +61,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
-  const daemonOpts: DaemonOptions = { home, pools };
+  const daemonOpts: DaemonOptions = { home, pools, ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}) };
   const workers = pools.reduce((n, p) => n + p.size, 0);
   if (opts.foreground) return foreground(daemonOpts, opts, io);
 
@@ -82,8 +86,8 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     throw new SnakepitError(msg.error.code, `${msg.error.message}\n(log: ${paths.logFile})`);
   }
   return {
-    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId },
-    text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}`,
+    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) },
+    text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
 }
 
@@ -95,8 +99,8 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io): P
       failure = msg;
       return;
     }
-    if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId })}\n`);
-    else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address} (Ctrl-C stops it)\n`);
+    if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
+    else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
   });
   if (failure) throw new SnakepitError(failure.error.code, failure.error.message);
   return { json: null, text: '', exitCode: code };
@@ -137,8 +141,20 @@ function readFileSafe(path: string): string {
   }
 }
 
+/** The last lines of the agent's log, as readable text (the file holds JSON records). */
 function tail(path: string, lines: number): string {
-  return readFileSafe(path).trimEnd().split('\n').slice(-lines).join('\n');
+  return readFileSafe(path)
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => {
+      try {
+        return formatRecord(JSON.parse(line) as LogRecord);
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
 }
 
 /** Kills orphans of dead runs recorded in the home's registry; says so on stderr, never fails `up`. */
