@@ -43,13 +43,20 @@ export interface ReadyMessage {
   metrics?: string;
 }
 
+/** Sent while starting, before the final ready or failed message (`up` prints it on stderr). */
+export interface ProgressMessage {
+  progress: string;
+}
+
+export type Announcement = ReadyMessage | FailedMessage | ProgressMessage;
+
 export interface FailedMessage {
   ok: false;
   error: { code: string; message: string };
 }
 
-/** Runs the daemon until it is stopped. `announce` receives the ready or failure message. */
-export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessage | FailedMessage) => void): Promise<number> {
+/** Runs the daemon until it is stopped. `announce` receives progress, then the ready or failure message. */
+export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcement) => void): Promise<number> {
   const paths = homePaths(opts.home);
   ensureHome(paths);
   const logMaxBytes = opts.logMaxBytes ?? envLogMaxBytes();
@@ -116,7 +123,15 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: ReadyMessag
       metrics = await serveMetrics(agent, opts.metricsPort, opts.metricsHost ?? DEFAULTS.metricsHost);
       logger.log('info', 'daemon', `metrics on ${metrics.url}`);
     }
-    await agent.start();
+    let ready = 0;
+    const progress = agent.onEvent((e) => {
+      if (e.type === 'worker.ready') announce({ progress: `worker ${e.worker} ready (pid ${e.pid}, ${e.startupMs} ms) — ${++ready}/${workers}` });
+    });
+    try {
+      await agent.start();
+    } finally {
+      progress();
+    }
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
     server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
@@ -161,17 +176,27 @@ function envLogMaxBytes(): number | string {
   return Number(raw);
 }
 
-/** Writes one JSON line to fd 3 if the parent opened it for us (detached mode), then closes it. */
-export function announceOnFd3(msg: ReadyMessage | FailedMessage): void {
+let announcing = true;
+
+/**
+ * Writes one JSON line to fd 3 if the parent opened it for us (detached mode); the final ready
+ * or failed message closes it.
+ */
+export function announceOnFd3(msg: Announcement): void {
+  if (!announcing) return;
   try {
     fstatSync(3);
   } catch {
+    announcing = false;
     return;
   }
   try {
     writeSync(3, `${JSON.stringify(msg)}\n`);
-    closeSync(3);
+    if (!('progress' in msg)) {
+      announcing = false;
+      closeSync(3);
+    }
   } catch {
-    /* parent gone: nothing to tell */
+    announcing = false; // parent gone: nothing to tell
   }
 }

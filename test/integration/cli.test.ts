@@ -17,8 +17,10 @@ function agentInfo(): { pid: number; workerPids: number[]; runId: string } {
 
 beforeAll(async () => {
   const up = await cli('up', '--workers', '2', '--json');
-  expect(up.stderr).toBe(up.stderr); // progress goes to stderr, never stdout
   expect(up.code, up.stderr).toBe(0);
+  // Progress (each worker becoming ready) goes to stderr; stdout holds only the JSON document.
+  expect(up.stderr).toMatch(/worker default-[01] ready \(pid \d+, \d+ ms\) — 1\/2/);
+  expect(up.stderr).toMatch(/— 2\/2/);
   const doc = JSON.parse(up.stdout) as { ok: boolean; pid: number; address: string; workers: number; runId: string };
   expect(doc).toMatchObject({ ok: true, workers: 2, address: `unix:${join(home, 'agent.sock')}` });
   started = { pid: doc.pid, workerPids: agentInfo().workerPids };

@@ -12,7 +12,7 @@ import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import { agentState, ensureHome, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
-import type { DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
+import type { Announcement, DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 
 export interface UpOptions {
@@ -75,7 +75,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     env: process.env,
   });
   closeSync(log);
-  const msg = await readAnnouncement(child.stdio[3] as Readable, DEFAULTS.daemonReadyTimeoutMs);
+  const msg = await readAnnouncement(child.stdio[3] as Readable, DEFAULTS.daemonReadyTimeoutMs, (line) => io.stderr(`  ${line}\n`));
   child.unref();
   (child.stdio[3] as Readable).destroy();
   if (!msg) {
@@ -95,6 +95,7 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io): P
   const { runDaemon } = await import('../../daemon/run.js');
   let failure: FailedMessage | undefined;
   const code = await runDaemon({ ...daemonOpts, echoLogs: !opts.json }, (msg) => {
+    if ('progress' in msg) return; // the log lines on stderr already show each worker
     if (!msg.ok) {
       failure = msg;
       return;
@@ -106,7 +107,8 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io): P
   return { json: null, text: '', exitCode: code };
 }
 
-function readAnnouncement(stream: Readable, timeoutMs: number): Promise<ReadyMessage | FailedMessage | undefined> {
+/** Reads the daemon's announcements: progress lines (passed on), then ready or failed. */
+function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined> {
   return new Promise((resolve) => {
     let text = '';
     const timer = setTimeout(() => done(undefined), timeoutMs);
@@ -119,12 +121,21 @@ function readAnnouncement(stream: Readable, timeoutMs: number): Promise<ReadyMes
     stream.setEncoding('utf8');
     stream.on('data', (d: string) => {
       text += d;
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
+      let nl: number;
+      while ((nl = text.indexOf('\n')) >= 0) {
+        const line = text.slice(0, nl);
+        text = text.slice(nl + 1);
+        let msg: Announcement;
         try {
-          done(JSON.parse(text.slice(0, nl)) as ReadyMessage | FailedMessage);
+          msg = JSON.parse(line) as Announcement;
         } catch {
           done(undefined);
+          return;
+        }
+        if ('progress' in msg) onProgress(msg.progress);
+        else {
+          done(msg);
+          return;
         }
       }
     });
