@@ -57,7 +57,7 @@ export function connect(options: ConnectOptions = {}): AgentClient {
     unary ??= import('./unary-client.js').then((m) => m.unaryClient(address!, options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes, noAgent));
     return (await unary).call<Req, Res>(method, request);
   };
-  const wire = (req: RawRequest, stream: boolean) => ({ ...req, stream, pool: req.pool, timeoutMs: req.timeoutMs });
+  const wire = (req: RawRequest, stream: boolean) => ({ ...req, stream });
 
   return {
     address,

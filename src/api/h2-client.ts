@@ -118,14 +118,25 @@ export class ExchangeClient {
       'content-type': 'application/grpc',
       te: 'trailers',
     });
-    this.inbox = [];
-    this.inboxBytes = 0;
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('trailers', (trailers) => this.onStatus(Number(trailers['grpc-status'] ?? 0), String(trailers['grpc-message'] ?? '')));
     stream.on('response', (headers) => {
       // A trailers-only response (an immediate error) carries its status in the headers.
       if (headers['grpc-status'] !== undefined) this.onStatus(Number(headers['grpc-status']), decodeURIComponent(String(headers['grpc-message'] ?? '')));
     });
+    return this.adopt(stream);
+  }
+
+  private openLane(path: string): Socket {
+    const socket = netConnect(path);
+    socket.setNoDelay(true);
+    return this.adopt(socket);
+  }
+
+  /** Makes `stream` (an HTTP/2 stream or a lane socket) the one replies are read from. */
+  private adopt<S extends ClientHttp2Stream | Socket>(stream: S): S {
+    this.inbox = [];
+    this.inboxBytes = 0;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => {
       if (this.stream === stream) this.stream = undefined;
       this.failAll({ code: 'UNAVAILABLE', message: 'the agent closed the connection' });
@@ -133,21 +144,6 @@ export class ExchangeClient {
     stream.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
     this.stream = stream;
     return stream;
-  }
-
-  private openLane(path: string): Socket {
-    const socket = netConnect(path);
-    socket.setNoDelay(true);
-    this.inbox = [];
-    this.inboxBytes = 0;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('close', () => {
-      if (this.stream === socket) this.stream = undefined;
-      this.failAll({ code: 'UNAVAILABLE', message: 'the agent closed the connection' });
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
-    this.stream = socket;
-    return socket;
   }
 
   private onData(chunk: Buffer): void {

@@ -3,16 +3,12 @@
 // ~90 ms of start-up — most of a CLI call. Field numbers must match proto/snakepit/v1/agent.proto;
 // test/unit/wire.test.ts checks this codec against protobufjs reading that file.
 import type { ErrorInfo } from '../errors.js';
+import type { RawRequest } from '../client/calls.js';
 import type { EncodedValue } from '../protocol/values.js';
 
-export interface WireCall {
+/** A call as the Exchange stream carries it: the request plus its id and whether it streams. */
+export interface WireCall extends RawRequest {
   id: number;
-  tool: string;
-  args: EncodedValue;
-  session: string | null;
-  timeoutMs: number | undefined;
-  idempotent: boolean;
-  pool: string | undefined;
   stream: boolean;
 }
 

@@ -65,7 +65,31 @@ describe('connect() to a daemon', () => {
     }, 5000);
   });
 
+  it('speaks gRPC over HTTP/2 when given an address (the path remote clients and routers use)', async () => {
+    const viaGrpc = connect({ address: `unix:${join(home, 'agent.sock')}` });
+    try {
+      expect(await viaGrpc.execute('add', { a: 2, b: 3 })).toBe(5);
+      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => viaGrpc.execute('add', { a: i, b: 1 })));
+      expect(many).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      const chunks: unknown[] = [];
+      for await (const c of viaGrpc.stream('tokens', { text: 'u v' })) chunks.push(c);
+      expect(chunks).toHaveLength(2);
+      const err = (await viaGrpc.execute('fail', {}).catch((e: unknown) => e)) as SnakepitError;
+      expect(err).toMatchObject({ code: 'PYTHON_EXCEPTION', type: 'ValueError' });
+      const data = Buffer.from([1, 2, 3]);
+      expect([...((await viaGrpc.execute('reverse_bytes', { data })) as Buffer)]).toEqual([3, 2, 1]);
+    } finally {
+      viaGrpc.close();
+    }
+  });
+
   it('fails with UNAVAILABLE when no agent listens at an address', async () => {
+    const byAddress = connect({ address: `unix:${join(dir.path, 'nobody.sock')}` });
+    try {
+      expect(((await byAddress.execute('add', { a: 1, b: 2 }).catch((e: unknown) => e)) as SnakepitError).code).toBe('UNAVAILABLE');
+    } finally {
+      byAddress.close();
+    }
     const other = connect({ home: join(dir.path, 'nobody') });
     try {
       const err = (await other.execute('add', { a: 1, b: 2 }).catch((e: unknown) => e)) as SnakepitError;
