@@ -1,8 +1,7 @@
-// Loads the Agent API definition once per process. Shared by the server and the client.
+// The Agent API service for grpc-js (messages encoded by agent-codec.ts), shared by the server
+// and the management client, plus the wire shapes of its messages.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { join } from 'node:path';
-import { PROTO_DIR } from '../paths.js';
+import { agentServiceDefinition } from './agent-codec.js';
 
 export interface WireValue {
   json: Buffer;
@@ -58,18 +57,9 @@ export interface WireTool {
 
 let cached: grpc.ServiceClientConstructor | undefined;
 
-/** The generated `snakepit.v1.Agent` service constructor (client) with its `.service` definition. */
+/** The `snakepit.v1.Agent` client constructor, with its `.service` definition for servers. */
 export function agentService(): grpc.ServiceClientConstructor {
-  if (cached) return cached;
-  const def = protoLoader.loadSync(join(PROTO_DIR, 'snakepit/v1/agent.proto'), {
-    keepCase: false,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { snakepit: { v1: { Agent: grpc.ServiceClientConstructor } } };
-  cached = pkg.snakepit.v1.Agent;
+  cached ??= grpc.makeGenericClientConstructor(agentServiceDefinition(), 'Agent');
   return cached;
 }
 

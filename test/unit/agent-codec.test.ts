@@ -1,0 +1,58 @@
+// The hand-written Agent API codec must agree with agent.proto: every message is encoded here
+// and decoded by protobufjs reading the real file, and the other way round.
+import { describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
+import { join } from 'node:path';
+import { SCHEMAS, decodeMessage, encodeMessage, type MessageName } from '../../src/api/agent-codec.js';
+import { ROOT } from '../helpers/env.js';
+
+const root = protobuf.loadSync(join(ROOT, 'proto/snakepit/v1/agent.proto'));
+const b = (s: string): Buffer => Buffer.from(s);
+
+// One sample per message, with every field set (bytes as Buffers, camelCase names).
+const samples: Record<MessageName, Record<string, unknown>> = {
+  ExecuteRequest: { tool: 'ädd', argsJson: b('{"a":1}'), blobs: [b('x'), Buffer.alloc(0)], session: 's', timeoutMs: 300000, idempotent: true, pool: 'p' },
+  ExecuteReply: { error: { code: 'TIMEOUT', message: 'late', type: 'T', traceback: 'tb' } },
+  StreamReply: { chunk: { json: b('1'), blobs: [b('z')] } },
+  ClientBatch: { calls: [{ id: 9, request: { tool: 't', argsJson: b('{}'), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' }, stream: true }], cancels: [1, 200000] },
+  ServerBatch: { replies: [{ id: 1, result: { json: b('2'), blobs: [] } }, { id: 2, end: true }] },
+  ListToolsRequest: { pool: 'ml' },
+  ListToolsReply: { tools: [{ name: 'add', doc: 'Add.', params: [{ name: 'a', type: 'integer', required: true, defaultJson: '' }, { name: 'b', type: 'integer | null', required: false, defaultJson: 'null' }], stream: false, pool: 'default' }] },
+  StatsRequest: {},
+  StatsReply: { json: '{"agent":{}}' },
+  ShutdownRequest: { graceMs: 1500 },
+  ShutdownReply: { pid: 4242 },
+  DrainRequest: { deadlineMs: 30000 },
+  DrainReply: { drained: true, pid: 77 },
+  ReloadRequest: { pool: 'p' },
+  ReloadReply: { replaced: 3 },
+  WatchRequest: { intervalMs: 250, calls: true },
+  AgentUpdate: { eventJson: '{"type":"worker.ready"}' },
+  RestartWorkerRequest: { worker: 'default-0' },
+  RestartWorkerReply: {},
+};
+
+const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' && Array.isArray(x.data) ? `b:${Buffer.from(x.data).toString('hex')}` : x instanceof Uint8Array ? `b:${Buffer.from(x).toString('hex')}` : x)));
+
+describe('Agent API codec', () => {
+  it('has a schema for every message of agent.proto', () => {
+    const inProto = root.lookup('snakepit.v1') as protobuf.Namespace;
+    const names = Object.values(inProto.nested!).filter((n) => n instanceof protobuf.Type).map((n) => n.name);
+    for (const n of names) if (!['Value', 'Error', 'Param', 'Tool', 'Call', 'Reply'].includes(n)) expect(Object.keys(SCHEMAS)).toContain(n);
+  });
+
+  it.each(Object.keys(samples) as MessageName[])('%s: ours → protobufjs → ours', (name) => {
+    const type = root.lookupType(`snakepit.v1.${name}`);
+    const view = (bytes: Uint8Array): unknown => plain(type.toObject(type.decode(bytes), { defaults: true, longs: Number, oneofs: true }));
+    // Our bytes, read by protobufjs, say exactly what protobufjs's own encoding says.
+    expect(view(encodeMessage(name, samples[name]!))).toEqual(view(type.encode(type.fromObject(samples[name]!)).finish()));
+    const back = decodeMessage<Record<string, unknown>>(name, Buffer.from(type.encode(type.fromObject(samples[name]!)).finish()));
+    for (const [k, v] of Object.entries(samples[name]!)) expect(plain(back[k])).toEqual(plain(v));
+  });
+
+  it('fills defaults for absent fields and leaves absent oneof members out', () => {
+    expect(decodeMessage('ExecuteRequest', Buffer.alloc(0))).toEqual({ tool: '', argsJson: Buffer.alloc(0), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' });
+    expect(decodeMessage('ExecuteReply', Buffer.alloc(0))).toEqual({});
+    expect(decodeMessage('AgentUpdate', encodeMessage('AgentUpdate', { statsJson: '' }))).toEqual({ statsJson: '' });
+  });
+});
