@@ -1,13 +1,16 @@
 // The local lane: the Agent API's Exchange stream served directly on a unix socket in the home
 // (mode 0600, like the gRPC socket), without HTTP/2. Same messages (ClientBatch / ServerBatch),
-// same 5-byte gRPC message prefix, same semantics; only the HTTP/2 layer is left out. Loading
-// node:http2 and its handshake cost a CLI call ~25 ms, most of `snakepit exec`'s budget, so local
-// clients use this lane; gRPC over HTTP/2 stays the API for addresses and TCP.
+// the same codec as the gRPC server, the same 5-byte gRPC message prefix, the same semantics;
+// only the HTTP/2 layer is left out. Loading node:http2 and its handshake cost a CLI call ~25 ms,
+// most of `snakepit exec`'s budget, so local clients use this lane; gRPC over HTTP/2 stays the
+// API for addresses and TCP.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Agent } from '../agent/agent.js';
 import { exchangeSession } from './server.js';
-import { decodeClientBatch, encodeServerBatch } from './wire.js';
+import { decodeMessage, encodeMessage } from './agent-codec.js';
+import { messagePrefix } from './wire.js';
+import type { WireClientBatch } from './proto.js';
 
 export interface LocalLane {
   close(): Promise<void>;
@@ -20,7 +23,9 @@ export async function serveLocalLane(agent: Agent, socketPath: string, maxMessag
     sockets.add(socket);
     socket.setNoDelay?.(true);
     const session = exchangeSession(agent, (replies) => {
-      if (!socket.destroyed) socket.write(encodeServerBatch(replies as Parameters<typeof encodeServerBatch>[0]));
+      if (socket.destroyed) return;
+      const body = encodeMessage('ServerBatch', { replies });
+      socket.write(Buffer.concat([messagePrefix(body.length), body]));
     });
     let chunks: Buffer[] = [];
     let have = 0;
@@ -43,7 +48,7 @@ export async function serveLocalLane(agent: Agent, socketPath: string, maxMessag
         have = rest.length;
         let batch;
         try {
-          batch = decodeClientBatch(buf.subarray(5, 5 + len));
+          batch = decodeMessage<WireClientBatch>('ClientBatch', buf.subarray(5, 5 + len));
         } catch {
           socket.destroy();
           return;

@@ -87,10 +87,15 @@ export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly 
     for (const id of cancels) packed.varint(id);
     batch.message(2, packed);
   }
+  return [messagePrefix(batch.length), ...batch.finish()];
+}
+
+/** gRPC's 5-byte message prefix: not compressed, then the body's length. */
+export function messagePrefix(length: number): Buffer {
   const prefix = Buffer.allocUnsafe(5);
   prefix.writeUInt8(0, 0);
-  prefix.writeUInt32BE(batch.length, 1);
-  return [prefix, ...batch.finish()];
+  prefix.writeUInt32BE(length, 1);
+  return prefix;
 }
 
 // ── decoding ─────────────────────────────────────────────────────────────
@@ -208,94 +213,4 @@ export function decodeServerBatch(buf: Buffer): WireReplyItem[] {
     } else r.skip(tag & 7);
   }
   return out;
-}
-
-// ── the agent's side (the local lane decodes calls and encodes replies itself) ───────────
-
-export interface DecodedCall {
-  id: number;
-  stream: boolean;
-  request: { tool: string; argsJson: Buffer; blobs: Buffer[]; session: string; timeoutMs: number; idempotent: boolean; pool: string } | null;
-}
-
-function decodeRequest(buf: Buffer, start: number, end: number): NonNullable<DecodedCall['request']> {
-  const r = new Reader(buf, start, end);
-  const req = { tool: '', argsJson: Buffer.alloc(0) as Buffer, blobs: [] as Buffer[], session: '', timeoutMs: 0, idempotent: false, pool: '' };
-  while (r.more) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (wire === 2 && (field === 1 || field === 2 || field === 3 || field === 4 || field === 7)) {
-      const [s, e] = r.span();
-      if (field === 1) req.tool = buf.toString('utf8', s, e);
-      else if (field === 2) req.argsJson = buf.subarray(s, e);
-      else if (field === 3) req.blobs.push(buf.subarray(s, e));
-      else if (field === 4) req.session = buf.toString('utf8', s, e);
-      else req.pool = buf.toString('utf8', s, e);
-    } else if (wire === 0 && field === 5) req.timeoutMs = r.varint();
-    else if (wire === 0 && field === 6) req.idempotent = r.varint() !== 0;
-    else r.skip(wire);
-  }
-  return req;
-}
-
-/** Decodes one ClientBatch message body (without the 5-byte gRPC prefix). */
-export function decodeClientBatch(buf: Buffer): { calls: DecodedCall[]; cancels: number[] } {
-  const r = new Reader(buf);
-  const calls: DecodedCall[] = [];
-  const cancels: number[] = [];
-  while (r.more) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 1 && wire === 2) {
-      const [s, e] = r.span();
-      const c = new Reader(buf, s, e);
-      const call: DecodedCall = { id: 0, stream: false, request: null };
-      while (c.more) {
-        const t = c.varint();
-        if (t === ((1 << 3) | 0)) call.id = c.varint();
-        else if (t === ((2 << 3) | 2)) {
-          const [rs, re] = c.span();
-          call.request = decodeRequest(buf, rs, re);
-        } else if (t === ((3 << 3) | 0)) call.stream = c.varint() !== 0;
-        else c.skip(t & 7);
-      }
-      calls.push(call);
-    } else if (field === 2 && wire === 2) {
-      const [s, e] = r.span();
-      const p = new Reader(buf, s, e);
-      while (p.more) cancels.push(p.varint());
-    } else if (field === 2 && wire === 0) cancels.push(r.varint());
-    else r.skip(wire);
-  }
-  return { calls, cancels };
-}
-
-export interface ReplyOut {
-  id: number;
-  result?: EncodedValue;
-  chunk?: EncodedValue;
-  end?: boolean;
-  error?: { code: string; message: string; type: string; traceback: string };
-}
-
-/** Encodes a ServerBatch as one gRPC message (5-byte prefix included). */
-export function encodeServerBatch(replies: readonly ReplyOut[]): Buffer {
-  const batch = new Writer();
-  for (const r of replies) {
-    const w = new Writer().uint(1, r.id);
-    const value = r.result ?? r.chunk;
-    if (value) {
-      const v = new Writer().bytes(1, value.json);
-      for (const b of value.blobs) v.bytes(2, b);
-      w.message(r.result ? 2 : 3, v);
-    } else if (r.end) w.tag(4, 0).varint(1);
-    else if (r.error) w.message(5, new Writer().string(1, r.error.code).string(2, r.error.message).string(3, r.error.type).string(4, r.error.traceback));
-    batch.message(1, w);
-  }
-  const prefix = Buffer.allocUnsafe(5);
-  prefix.writeUInt8(0, 0);
-  prefix.writeUInt32BE(batch.length, 1);
-  return Buffer.concat([prefix, ...batch.finish()]);
 }

@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
-import { decodeClientBatch, decodeServerBatch, encodeClientBatch, encodeServerBatch } from '../../src/api/wire.js';
+import { decodeServerBatch, encodeClientBatch, messagePrefix } from '../../src/api/wire.js';
+import { decodeMessage, encodeMessage } from '../../src/api/agent-codec.js';
+import type { WireClientBatch } from '../../src/api/proto.js';
 import { ROOT } from '../helpers/env.js';
 
 const root = protobuf.loadSync(join(ROOT, 'proto/snakepit/v1/agent.proto'));
@@ -61,7 +63,7 @@ describe('Exchange wire codec', () => {
     expect(() => decodeServerBatch(bytes.subarray(0, bytes.length - 2))).toThrow(/truncated/);
   });
 
-  it('the agent side: decodes ClientBatch and encodes ServerBatch as protobufjs does', () => {
+  it('the agent side (agent-codec, as the local lane uses it): decodes ClientBatch and encodes ServerBatch as protobufjs does', () => {
     const bytes = ClientBatch.encode(
       ClientBatch.fromObject({
         calls: [
@@ -71,19 +73,20 @@ describe('Exchange wire codec', () => {
         cancels: [3, 4],
       }),
     ).finish();
-    const batch = decodeClientBatch(Buffer.from(bytes));
+    const batch = decodeMessage<WireClientBatch>('ClientBatch', Buffer.from(bytes));
     expect(batch.cancels).toEqual([3, 4]);
     expect(batch.calls[0]).toMatchObject({ id: 7, stream: true, request: { tool: 'tokens', session: 'é', timeoutMs: 5000, idempotent: true, pool: 'p' } });
     expect(batch.calls[0]!.request!.argsJson.toString()).toBe('{"text":"a b"}');
     expect([...batch.calls[0]!.request!.blobs[0]!]).toEqual([1, 2]);
     expect(batch.calls[1]).toMatchObject({ id: 8, stream: false, request: { tool: 'add', session: '', timeoutMs: 0, idempotent: false } });
 
-    const out = encodeServerBatch([
+    const body = encodeMessage('ServerBatch', { replies: [
       { id: 1, result: { json: Buffer.from('3'), blobs: [] } },
       { id: 2, chunk: { json: Buffer.from('{"$blob":0}'), blobs: [Buffer.from('z')] } },
       { id: 2, end: true },
       { id: 3, error: { code: 'TIMEOUT', message: 'late', type: '', traceback: '' } },
-    ]);
+    ] });
+    const out = Buffer.concat([messagePrefix(body.length), body]);
     expect(out.readUInt32BE(1)).toBe(out.length - 5);
     const decoded = ServerBatch.toObject(ServerBatch.decode(out.subarray(5)), { oneofs: true }) as { replies: Array<Record<string, unknown>> };
     expect(decoded.replies.map((r) => r.item)).toEqual(['result', 'chunk', 'end', 'error']);
