@@ -10,6 +10,7 @@ import type { AgentEvent, AgentStats, CallOptions, SnakepitClient, ToolInfo, Wat
 import { updateIterator } from '../client/updates.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
 import type { EncodedValue } from '../protocol/values.js';
+import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 import { ExchangeClient } from './h2-client.js';
 import type { UnaryClient } from './unary-client.js';
 
@@ -50,7 +51,12 @@ export function connect(options: ConnectOptions = {}): AgentClient {
   const absent = (): boolean => home !== undefined && !existsSync(homePaths(home).socket);
 
   // On this host, calls take the local lane (the Exchange stream without HTTP/2).
-  const exchange = new ExchangeClient({ address: home ? `lane:${homePaths(home).lane}` : address, noAgent, deadlineSlackMs: DEADLINE_SLACK_MS });
+  const exchange = new ExchangeClient({
+    address: home ? `lane:${homePaths(home).lane}` : address,
+    noAgent,
+    deadlineSlackMs: DEADLINE_SLACK_MS,
+    maxMessageBytes: (options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes) + MESSAGE_SLACK_BYTES,
+  });
   let unary: Promise<UnaryClient> | undefined;
   const rpc = async <Req, Res>(method: string, request: Req): Promise<Res> => {
     if (absent()) throw noAgent();
@@ -112,12 +118,13 @@ export function connect(options: ConnectOptions = {}): AgentClient {
             unary ??= import('./unary-client.js').then((m) => m.unaryClient(address!, options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes, noAgent));
             const u = await unary;
             if (stopped) return;
-            cancel = u.stream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string }>(
+            cancel = u.stream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>(
               'WatchEvents',
               { intervalMs: o.intervalMs ?? 0, calls: o.calls ?? false },
               (m) => {
                 if (m.statsJson) push({ type: 'stats', stats: JSON.parse(m.statsJson) as AgentStats });
                 else if (m.eventJson) push({ type: 'event', event: JSON.parse(m.eventJson) as AgentEvent });
+                else if (m.lagged !== undefined) push({ type: 'lagged', dropped: m.lagged });
               },
               end,
             );

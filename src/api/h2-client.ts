@@ -8,6 +8,8 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import type { CallSink } from '../worker/channel.js';
+import { DEFAULTS } from '../defaults.js';
+import { MessageReader } from './grpc-frame.js';
 import { decodeServerBatch, encodeClientBatch, type WireCall } from './wire.js';
 
 const PATH = '/snakepit.v1.Agent/Exchange';
@@ -23,6 +25,8 @@ export interface ExchangeOptions {
   noAgent: () => SnakepitError;
   /** Extra time past a call's own timeout before the client gives up on the agent, ms. */
   deadlineSlackMs: number;
+  /** Largest reply message accepted from the agent. */
+  maxMessageBytes: number;
 }
 
 interface Pending {
@@ -38,11 +42,12 @@ export class ExchangeClient {
   private outCalls: WireCall[] = [];
   private outCancels: number[] = [];
   private flushScheduled = false;
-  private inbox: Buffer[] = [];
-  private inboxBytes = 0;
+  private reader: MessageReader;
   private closed = false;
 
-  constructor(private readonly opts: ExchangeOptions) {}
+  constructor(private readonly opts: ExchangeOptions) {
+    this.reader = new MessageReader(opts.maxMessageBytes);
+  }
 
   /** Starts a call; returns its cancel function. */
   start(call: Omit<WireCall, 'id'>, sink: CallSink): () => void {
@@ -52,9 +57,9 @@ export class ExchangeClient {
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
-    const timer = call.timeoutMs
-      ? setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${call.timeoutMs! + this.opts.deadlineSlackMs} ms` }), call.timeoutMs + this.opts.deadlineSlackMs)
-      : undefined;
+    // Past the longest timer Node can hold, the agent's own TIMEOUT is the only deadline.
+    const waitMs = call.timeoutMs ? call.timeoutMs + this.opts.deadlineSlackMs : 0;
+    const timer = waitMs && waitMs <= DEFAULTS.maxTimeoutMs ? setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${waitMs} ms` }), waitMs) : undefined;
     this.pending.set(id, { sink, timer });
     this.session?.ref();
     if (this.stream && !('session' in this.stream)) (this.stream as Socket).ref();
@@ -134,8 +139,7 @@ export class ExchangeClient {
 
   /** Makes `stream` (an HTTP/2 stream or a lane socket) the one replies are read from. */
   private adopt<S extends ClientHttp2Stream | Socket>(stream: S): S {
-    this.inbox = [];
-    this.inboxBytes = 0;
+    this.reader = new MessageReader(this.opts.maxMessageBytes);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => {
       if (this.stream === stream) this.stream = undefined;
@@ -147,25 +151,19 @@ export class ExchangeClient {
   }
 
   private onData(chunk: Buffer): void {
-    this.inbox.push(chunk);
-    this.inboxBytes += chunk.length;
-    while (this.inboxBytes >= 5) {
-      const head = this.inbox.length === 1 ? this.inbox[0]! : Buffer.concat(this.inbox);
-      const len = head.readUInt32BE(1);
-      if (head.length < 5 + len) {
-        this.inbox = [head];
-        return;
-      }
-      const message = head.subarray(5, 5 + len);
-      const rest = head.subarray(5 + len);
-      this.inbox = rest.length ? [rest] : [];
-      this.inboxBytes = rest.length;
+    let bodies: Buffer[];
+    try {
+      bodies = this.reader.push(chunk);
+    } catch (err) {
+      this.protocolFailure((err as Error).message);
+      return;
+    }
+    for (const message of bodies) {
       let replies;
       try {
         replies = decodeServerBatch(message);
       } catch (err) {
-        this.failAll({ code: 'PROTOCOL_ERROR', message: `malformed reply from the agent: ${(err as Error).message}` });
-        this.stream?.destroy();
+        this.protocolFailure((err as Error).message);
         return;
       }
       for (const r of replies) {
@@ -180,6 +178,11 @@ export class ExchangeClient {
         }
       }
     }
+  }
+
+  private protocolFailure(why: string): void {
+    this.failAll({ code: 'PROTOCOL_ERROR', message: `malformed reply from the agent: ${why}` });
+    this.stream?.destroy();
   }
 
   private onStatus(status: number, message: string): void {

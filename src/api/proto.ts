@@ -2,6 +2,7 @@
 // and the management client, plus the wire shapes of its messages.
 import * as grpc from '@grpc/grpc-js';
 import { agentServiceDefinition } from './agent-codec.js';
+import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 
 export interface WireValue {
   json: Buffer;
@@ -65,6 +66,6 @@ export function agentService(): grpc.ServiceClientConstructor {
 
 /** Message size limits on both ends: a payload of `maxPayloadBytes` plus room for framing. */
 export function channelOptions(maxPayloadBytes: number): grpc.ChannelOptions {
-  const limit = maxPayloadBytes + 64 * 1024;
+  const limit = maxPayloadBytes + MESSAGE_SLACK_BYTES;
   return { 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit };
 }

@@ -5,6 +5,7 @@
 import type { ErrorInfo } from '../errors.js';
 import type { RawRequest } from '../client/calls.js';
 import type { EncodedValue } from '../protocol/values.js';
+import { messagePrefix } from './grpc-frame.js';
 
 /** A call as the Exchange stream carries it: the request plus its id and whether it streams. */
 export interface WireCall extends RawRequest {
@@ -88,14 +89,6 @@ export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly 
     batch.message(2, packed);
   }
   return [messagePrefix(batch.length), ...batch.finish()];
-}
-
-/** gRPC's 5-byte message prefix: not compressed, then the body's length. */
-export function messagePrefix(length: number): Buffer {
-  const prefix = Buffer.allocUnsafe(5);
-  prefix.writeUInt8(0, 0);
-  prefix.writeUInt32BE(length, 1);
-  return prefix;
 }
 
 // ── decoding ─────────────────────────────────────────────────────────────

@@ -15,16 +15,23 @@ export function encodeValue(value: unknown): EncodedValue {
   if (!containsBytes(value, 0)) {
     return { json: Buffer.from(JSON.stringify(value)), blobs: [] };
   }
+  // The bytes are swapped for placeholders before JSON.stringify sees them: a replacer would be
+  // too late, since stringify calls Buffer#toJSON first (an array of one number per byte: a
+  // 48 MiB value cost seconds and hundreds of MiB that way).
   const blobs: Buffer[] = [];
-  const json = JSON.stringify(value, function replacer(this: Record<string, unknown>, key: string, v: unknown) {
-    const original = this[key];
-    if (original instanceof Uint8Array) {
-      blobs.push(Buffer.isBuffer(original) ? original : Buffer.from(original.buffer, original.byteOffset, original.byteLength));
-      return { $blob: blobs.length - 1 };
-    }
-    return v;
-  });
-  return { json: Buffer.from(json), blobs };
+  return { json: Buffer.from(JSON.stringify(withPlaceholders(value, blobs, 0))), blobs };
+}
+
+function withPlaceholders(value: unknown, blobs: Buffer[], depth: number): unknown {
+  if (value instanceof Uint8Array) {
+    blobs.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    return { $blob: blobs.length - 1 };
+  }
+  if (value === null || typeof value !== 'object' || !containsBytes(value, depth)) return value;
+  if (Array.isArray(value)) return value.map((v) => withPlaceholders(v, blobs, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = withPlaceholders(v, blobs, depth + 1);
+  return out;
 }
 
 function containsBytes(value: unknown, depth: number): boolean {

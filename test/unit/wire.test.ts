@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
-import { decodeServerBatch, encodeClientBatch, messagePrefix } from '../../src/api/wire.js';
+import { decodeServerBatch, encodeClientBatch } from '../../src/api/wire.js';
+import { messagePrefix } from '../../src/api/grpc-frame.js';
 import { decodeMessage, encodeMessage } from '../../src/api/agent-codec.js';
 import type { WireClientBatch } from '../../src/api/proto.js';
 import { ROOT } from '../helpers/env.js';
