@@ -3,10 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
-import { SCHEMAS, decodeMessage, encodeMessage, type MessageName } from '../../src/api/agent-codec.js';
+import { MalformedMessage, SCHEMAS, decodeMessage, encodeMessage, type MessageName } from '../../src/api/agent-codec.js';
 import { ROOT } from '../helpers/env.js';
 
-const root = protobuf.loadSync(join(ROOT, 'proto/snakepit/v1/agent.proto'));
+const root = protobuf.loadSync([join(ROOT, 'proto/snakepit/v1/agent.proto'), join(ROOT, 'proto/grpc/health/v1/health.proto')]);
+const fullName = (name: string): string => (name.startsWith('HealthCheck') ? `grpc.health.v1.${name}` : `snakepit.v1.${name}`);
 const b = (s: string): Buffer => Buffer.from(s);
 
 // One sample per message, with every field set (bytes as Buffers, camelCase names).
@@ -30,6 +31,8 @@ const samples: Record<MessageName, Record<string, unknown>> = {
   AgentUpdate: { eventJson: '{"type":"worker.ready"}' },
   RestartWorkerRequest: { worker: 'default-0' },
   RestartWorkerReply: {},
+  HealthCheckRequest: { service: 'snakepit.v1.Agent' },
+  HealthCheckResponse: { status: 2 },
 };
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' && Array.isArray(x.data) ? `b:${Buffer.from(x.data).toString('hex')}` : x instanceof Uint8Array ? `b:${Buffer.from(x).toString('hex')}` : x)));
@@ -42,7 +45,7 @@ describe('Agent API codec', () => {
   });
 
   it.each(Object.keys(samples) as MessageName[])('%s: ours → protobufjs → ours', (name) => {
-    const type = root.lookupType(`snakepit.v1.${name}`);
+    const type = root.lookupType(fullName(name));
     const view = (bytes: Uint8Array): unknown => plain(type.toObject(type.decode(bytes), { defaults: true, longs: Number, oneofs: true }));
     // Our bytes, read by protobufjs, say exactly what protobufjs's own encoding says.
     expect(view(encodeMessage(name, samples[name]!))).toEqual(view(type.encode(type.fromObject(samples[name]!)).finish()));
@@ -54,5 +57,36 @@ describe('Agent API codec', () => {
     expect(decodeMessage('ExecuteRequest', Buffer.alloc(0))).toEqual({ tool: '', argsJson: Buffer.alloc(0), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' });
     expect(decodeMessage('ExecuteReply', Buffer.alloc(0))).toEqual({});
     expect(decodeMessage('AgentUpdate', encodeMessage('AgentUpdate', { statsJson: '' }))).toEqual({ statsJson: '' });
+  });
+
+  it('has a sample of the lagged watch update', () => {
+    const type = root.lookupType('snakepit.v1.AgentUpdate');
+    expect(type.toObject(type.decode(encodeMessage('AgentUpdate', { lagged: 12 })))).toEqual({ lagged: 12 });
+  });
+
+  // What a hostile peer can send: each must be a MalformedMessage naming the problem, never a
+  // value of the wrong type where a string belongs (the 17-byte message of issue 8 crashed the agent).
+  it.each([
+    ['a string field sent as a varint', 'ExecuteRequest', '0805'],
+    ['a nested message sent as a varint', 'ClientBatch', '0a0a08011206080512027b7d'],
+    ['a bool sent as a length-delimited field', 'WatchRequest', '120101'],
+    ['a varint of 11 bytes', 'WatchRequest', '08ffffffffffffffffffff01'],
+    ['a uint32 above its range', 'WatchRequest', '0880808080 10'.replace(' ', '')],
+    ['a length past the end', 'ExecuteRequest', '0a05616263'],
+    ['a truncated varint', 'ShutdownRequest', '0880'],
+    ['a group (wire type 3)', 'StatsRequest', '0b'],
+    ['field number 0', 'StatsRequest', '0001'],
+  ])('refuses %s', (_what, name, hex) => {
+    expect(() => decodeMessage(name as MessageName, Buffer.from(hex, 'hex'))).toThrow(MalformedMessage);
+  });
+
+  it('skips unknown fields of every wire type (a newer peer), and takes packed and unpacked repeated scalars', () => {
+    expect(decodeMessage('StatsRequest', Buffer.from('f80101fa0102abcdfd0100000000f9010000000000000000', 'hex'))).toEqual({});
+    expect(decodeMessage('ClientBatch', Buffer.from('1202010210031004', 'hex'))).toEqual({ calls: [], cancels: [1, 2, 3, 4] });
+  });
+
+  it('encodes a negative int32 as protobufjs does (10-byte two\'s complement)', () => {
+    const type = root.lookupType('snakepit.v1.ShutdownReply');
+    expect(encodeMessage('ShutdownReply', { pid: -5 }).toString('hex')).toBe(Buffer.from(type.encode(type.fromObject({ pid: -5 })).finish()).toString('hex'));
   });
 });
