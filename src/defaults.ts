@@ -78,6 +78,34 @@ export const DEFAULTS = {
   metricsHost: '127.0.0.1',
   /** Lines of a failed worker's stderr kept to explain a startup failure. */
   stderrTailLines: 40,
+  /** Longest tool name a call may carry, bytes (`INVALID_ARGUMENTS` above it). */
+  maxToolNameBytes: 256,
+  /** Longest session id a call may carry, bytes (`INVALID_ARGUMENTS` above it): sessions are remembered per pool. */
+  maxSessionIdBytes: 256,
+  /** Longest call timeout, ms: 2^31 - 1 (~24.8 days), the longest a Node timer can wait (`INVALID_ARGUMENTS` above it). */
+  maxTimeoutMs: 2_147_483_647,
+  /**
+   * Reply bytes an Agent API connection may leave unread before the agent holds back: it stops
+   * reading new calls from that connection, and a streaming call producing more chunks fails
+   * with `SLOW_CONSUMER` (its tool is cancelled). A connection more than one whole
+   * `maxPayloadBytes` above this is closed.
+   */
+  replyBufferBytes: 8 * 1024 * 1024,
+  /** Bytes a WatchEvents stream may leave unread; past it events are dropped (counted in a `lagged` update) and stats coalesced. */
+  watchBufferBytes: 256 * 1024,
+  /** Updates a client-side watch iterator holds for a consumer that does not pull; past it, the same lagged rule. */
+  watchQueueUpdates: 1_000,
+  /**
+   * Bytes of partly received messages the local lane holds across all its connections. A message
+   * is admitted whole (its length is in its prefix): one that does not fit waits, its connection
+   * paused, until others complete. Never below the largest message allowed.
+   */
+  inboundBufferBytes: 256 * 1024 * 1024,
+  /** A partly received message that makes no progress for this long closes its connection, ms. */
+  stalledMessageMs: 30_000,
+  /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
+  watchIntervalMinMs: 50,
+  watchIntervalMaxMs: 60_000,
 } as const;
 
 /** Environment variables read by Snakepit. */

@@ -50,7 +50,7 @@ export function embeddedClient(agent: Agent): EmbeddedAgent {
         start(push) {
           const snapshot = (): void => push({ type: 'stats', stats: agent.stats() });
           snapshot();
-          const timer = setInterval(snapshot, Math.max(50, o.intervalMs ?? DEFAULTS.watchIntervalMs));
+          const timer = setInterval(snapshot, Math.min(DEFAULTS.watchIntervalMaxMs, Math.max(DEFAULTS.watchIntervalMinMs, o.intervalMs ?? DEFAULTS.watchIntervalMs)));
           const off = agent.onEvent((event) => {
             if (event.type !== 'call.finished' || o.calls) push({ type: 'event', event });
           });

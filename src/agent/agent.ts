@@ -9,6 +9,7 @@ import type { CallSink, ToolDescription } from '../worker/channel.js';
 import type { AgentEvent, EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
+import { checkRequest } from './request.js';
 
 export interface AgentRequest {
   tool: string;
@@ -42,6 +43,7 @@ export class Agent {
   private readonly pools = new Map<string, Pool>();
   private readonly defaultPool: string;
   private stopped: Promise<void> | undefined;
+  private draining = false;
 
   private readonly listeners = new Set<EventSink>();
 
@@ -80,6 +82,8 @@ export class Agent {
 
   /** Starts a call; the sink receives chunks and exactly one result, end or error. */
   call(req: AgentRequest, sink: CallSink): CallControl {
+    const invalid = checkRequest(req);
+    if (invalid) return failNow(sink, invalid);
     const pool = this.pools.get(req.pool || this.defaultPool);
     if (!pool) return failNow(sink, { code: 'TOOL_NOT_FOUND', message: `no pool named '${req.pool}' (pools: ${[...this.pools.keys()].join(', ')})` });
     if (!pool.tools.has(req.tool)) return failNow(sink, this.toolNotFound(req.tool, pool));
@@ -147,6 +151,7 @@ export class Agent {
    * running) has finished, or when `deadlineMs` passes (then false). The caller stops the agent.
    */
   async drain(deadlineMs?: number): Promise<boolean> {
+    this.draining = true;
     this.emitEvent({ type: 'agent.draining', deadlineMs: deadlineMs ?? null });
     this.logger.log('info', 'agent', `draining${deadlineMs ? ` (deadline ${deadlineMs} ms)` : ''}`);
     const drained = Promise.all([...this.pools.values()].map((p) => p.drain())).then(() => true);
@@ -172,6 +177,18 @@ export class Agent {
     throw new SnakepitError('USAGE', `no worker with id '${id}' (workers: ${this.stats().workers.map((w) => w.id).join(', ')})`);
   }
 
+  /**
+   * What a health probe (grpc.health.v1) hears: serving while the agent takes calls; not while it
+   * drains or stops, or while a pool is degraded (a router or load balancer should look elsewhere).
+   */
+  health(): { serving: boolean; reason: string | null } {
+    if (this.stopped) return { serving: false, reason: 'the agent is stopping' };
+    if (this.draining) return { serving: false, reason: 'the agent is draining' };
+    const degraded = [...this.pools.values()].find((p) => p.degraded);
+    if (degraded) return { serving: false, reason: `pool '${degraded.name}' is degraded` };
+    return { serving: true, reason: null };
+  }
+
   workerPids(): number[] {
     return [...this.pools.values()].flatMap((p) => p.pids());
   }
@@ -180,6 +197,7 @@ export class Agent {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.logger.log('info', 'agent', 'stopping');
+      this.emitEvent({ type: 'agent.stopping' });
       await Promise.all([...this.pools.values()].map((p) => p.stop()));
       this.emitEvent({ type: 'agent.stopped' });
       this.logger.log('info', 'agent', 'stopped');

@@ -12,6 +12,8 @@ export type AgentEvent =
   /** Every finished call (emitted only while someone listens): metrics and the dashboard. */
   | { type: 'call.finished'; pool: string; tool: string; ms: number; code: string | null }
   | { type: 'agent.draining'; deadlineMs: number | null }
+  /** A graceful stop began (no new calls; health probes hear NOT_SERVING). */
+  | { type: 'agent.stopping' }
   | { type: 'agent.stopped' };
 
 export type AgentEventType = AgentEvent['type'];

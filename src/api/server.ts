@@ -1,67 +1,108 @@
-// Serves the Agent API for one Agent over gRPC. Calls pass through as bytes: the JSON arguments a
-// client sent reach the worker untouched, and the worker's result bytes go straight back.
+// Serves the Agent API for one Agent over gRPC, and the standard grpc.health.v1 service beside it.
+// Calls pass through as bytes: the JSON arguments a client sent reach the worker untouched, and
+// the worker's result bytes go straight back.
+//
+// Every request is a peer's bytes: one that does not parse (the codec's MalformedMessage) is
+// answered with INVALID_ARGUMENT, a call of the wrong shape with INVALID_ARGUMENTS (checked by the
+// agent), and numbers that feed timers are clamped. Streams honour backpressure: what a slow
+// reader leaves unread is bounded (see exchange-session.ts and `watch` below).
 import * as grpc from '@grpc/grpc-js';
-import type { Agent, AgentRequest } from '../agent/agent.js';
-import type { ErrorInfo, SnakepitError } from '../errors.js';
+import type { Agent } from '../agent/agent.js';
+import type { AgentEvent } from '../agent/events.js';
+import type { SnakepitError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
-import type { EncodedValue } from '../protocol/values.js';
-import { agentService, channelOptions, type WireClientBatch, type WireError, type WireExecuteReply, type WireExecuteRequest, type WireReply, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
+import { MalformedMessage, healthServiceDefinition } from './agent-codec.js';
+import { ExchangeSession, toRequest, valueBytes, wireError, type ReplyPort } from './exchange-session.js';
+import { agentService, channelOptions, type WireClientBatch, type WireExecuteReply, type WireExecuteRequest, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
 
 export interface ServerHooks {
   /** The Shutdown or Drain RPC was called: answer first, then stop the agent. */
   onShutdown(graceMs: number): void;
 }
 
-function toRequest(w: WireExecuteRequest): AgentRequest {
-  return {
-    tool: w.tool,
-    args: { json: w.argsJson.length ? w.argsJson : Buffer.from('{}'), blobs: w.blobs },
-    session: w.session || null,
-    timeoutMs: w.timeoutMs || undefined,
-    idempotent: w.idempotent,
-    pool: w.pool || undefined,
-  };
+export interface ServeLimits {
+  maxPayloadBytes: number;
+  replyBufferBytes: number;
+  watchBufferBytes: number;
 }
 
-function wireError(e: ErrorInfo): WireError {
-  return { code: e.code, message: e.message, type: e.type ?? '', traceback: e.traceback ?? '' };
+type AnyCall = { request: unknown };
+
+/** A request that did not parse: the status to answer with, else undefined. */
+function malformed(call: AnyCall): grpc.StatusObject | undefined {
+  const r = call.request;
+  if (!(r instanceof MalformedMessage)) return undefined;
+  return { code: grpc.status.INVALID_ARGUMENT, details: r.message, metadata: new grpc.Metadata() };
 }
 
-function wireValue(v: EncodedValue): { json: Buffer; blobs: Buffer[] } {
-  return { json: v.json, blobs: v.blobs };
+function failed(err: SnakepitError): Partial<grpc.StatusObject> {
+  const md = new grpc.Metadata();
+  md.set('snakepit-code', err.code);
+  return { code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md };
+}
+
+const clamp = (n: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, n));
+
+/**
+ * Writes to a grpc-js server stream, counting the bytes not yet handed to HTTP/2: grpc-js holds
+ * further messages in the stream's own buffer until the peer's flow-control window lets them go,
+ * and calls each write's callback as its message leaves.
+ */
+class Backlog {
+  bytes = 0;
+  constructor(private readonly onDrain: () => void = () => {}) {}
+  write<T>(stream: { write(m: T, cb: () => void): boolean }, message: T, bytes: number): void {
+    this.bytes += bytes;
+    stream.write(message, () => {
+      this.bytes -= bytes;
+      this.onDrain();
+    });
+  }
 }
 
 export function agentHandlers(
   agent: Agent,
   hooks: ServerHooks,
-  streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>,
-  watchers: Set<() => void>,
+  limits: ServeLimits,
+  closers: Set<() => void>,
 ): grpc.UntypedServiceImplementation {
   return {
     Execute(call: grpc.ServerUnaryCall<WireExecuteRequest, WireExecuteReply>, callback: grpc.sendUnaryData<WireExecuteReply>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
       let answered = false;
-      const control = agent.execute(toRequest(call.request), (error, value) => {
+      const control = agent.execute(toRequest(call.request)!, (error, value) => {
         answered = true;
-        callback(null, error ? { error: wireError(error) } : { result: wireValue(value!) });
+        callback(null, error ? { error: wireError(error) } : { result: value! });
       });
       call.on('cancelled', () => {
         if (!answered) control.cancel();
       });
     },
     ExecuteStream(call: grpc.ServerWritableStream<WireExecuteRequest, WireStreamReply>) {
+      const bad = malformed(call);
+      if (bad) return void call.emit('error', bad);
       let done = false;
+      const backlog = new Backlog();
       const finish = (last: WireStreamReply): void => {
         if (done) return;
         done = true;
         call.write(last);
         call.end();
       };
-      const control = agent.stream(toRequest(call.request), {
+      const control = agent.stream(toRequest(call.request)!, {
         chunk: (v) => {
-          if (!done) call.write({ chunk: wireValue(v) });
+          if (done) return;
+          if (backlog.bytes > limits.replyBufferBytes) {
+            control.cancel();
+            finish({ error: wireError({ code: 'SLOW_CONSUMER', message: `the client left more than ${limits.replyBufferBytes} bytes of chunks unread (replyBufferBytes); the streaming call was cancelled` }) });
+            return;
+          }
+          backlog.write(call, { chunk: v }, valueBytes(v));
         },
         result: (v) => {
-          call.write({ chunk: wireValue(v) });
+          if (done) return;
+          call.write({ chunk: v });
           finish({ end: true });
         },
         end: () => finish({ end: true }),
@@ -75,9 +116,11 @@ export function agentHandlers(
       });
     },
     Exchange(call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>) {
-      exchange(agent, call, streams);
+      exchange(agent, call, limits, closers);
     },
     ListTools(call: grpc.ServerUnaryCall<{ pool: string }, { tools: WireTool[] }>, callback: grpc.sendUnaryData<{ tools: WireTool[] }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
       try {
         const tools = agent.tools(call.request.pool || undefined).map((t) => ({
           name: t.name,
@@ -91,187 +134,230 @@ export function agentHandlers(
         callback({ code: grpc.status.NOT_FOUND, details: (err as Error).message });
       }
     },
-    Stats(_call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
+    Stats(call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
       callback(null, { json: JSON.stringify(agent.stats()) });
     },
     Drain(call: grpc.ServerUnaryCall<{ deadlineMs: number }, { drained: boolean; pid: number }>, callback: grpc.sendUnaryData<{ drained: boolean; pid: number }>) {
-      void agent.drain(call.request.deadlineMs || undefined).then((drained) => {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      const deadline = call.request.deadlineMs ? Math.min(call.request.deadlineMs, DEFAULTS.maxTimeoutMs) : undefined;
+      void agent.drain(deadline).then((drained) => {
         callback(null, { drained, pid: process.pid });
         setImmediate(() => hooks.onShutdown(0));
       });
     },
     Reload(call: grpc.ServerUnaryCall<{ pool: string }, { replaced: number }>, callback: grpc.sendUnaryData<{ replaced: number }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
       agent.reload(call.request.pool || undefined).then(
         (replaced) => callback(null, { replaced }),
-        (err: SnakepitError) => {
-          const md = new grpc.Metadata();
-          md.set('snakepit-code', err.code);
-          callback({ code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md });
-        },
+        (err: SnakepitError) => callback(failed(err)),
       );
     },
-    WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string }>) {
-      const every = call.request.intervalMs || DEFAULTS.watchIntervalMs;
-      const snapshot = (): void => {
-        call.write({ statsJson: JSON.stringify(agent.stats()) });
-      };
-      snapshot();
-      const timer = setInterval(snapshot, Math.max(50, every));
+    WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>) {
+      const bad = malformed(call);
+      if (bad) return void call.emit('error', bad);
+      watch(agent, call, limits, closers);
+    },
+    RestartWorker(call: grpc.ServerUnaryCall<{ worker: string }, object>, callback: grpc.sendUnaryData<object>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      agent.restartWorker(call.request.worker).then(
+        () => callback(null, {}),
+        (err: SnakepitError) => callback(failed(err)),
+      );
+    },
+    Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      callback(null, { pid: process.pid });
+      setImmediate(() => hooks.onShutdown(Math.min(call.request.graceMs, DEFAULTS.maxTimeoutMs)));
+    },
+  };
+}
+
+function exchange(agent: Agent, call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>, limits: ServeLimits, closers: Set<() => void>): void {
+  const backlog = new Backlog(() => session.onDrain());
+  const port: ReplyPort = {
+    send: (replies, bytes) => backlog.write(call, { replies }, bytes),
+    backlog: () => backlog.bytes,
+    pause: () => call.pause(),
+    resume: () => call.resume(),
+    end: () => call.end(),
+    // grpc-js keeps what it holds until the stream goes; a status is all that can be sent.
+    abort: (reason) => call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: reason }),
+  };
+  const session = new ExchangeSession(agent, port, { replyBufferBytes: limits.replyBufferBytes, abortBytes: limits.replyBufferBytes + limits.maxPayloadBytes });
+  const close = (): void => {
+    closers.delete(stop);
+    session.close();
+  };
+  // The server stops: no more replies will come (the agent stopped), end the stream.
+  const stop = (): void => {
+    close();
+    call.end();
+  };
+  closers.add(stop);
+  call.on('data', (batch: WireClientBatch | MalformedMessage) => {
+    if (batch instanceof MalformedMessage) {
+      close();
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: batch.message });
+      return;
+    }
+    session.onBatch(batch);
+  });
+  // Half-close: the client sends no more calls, but every accepted one is still answered.
+  call.on('end', () => session.halfClose());
+  call.on('cancelled', close);
+  call.on('error', close);
+  call.on('close', close);
+}
+
+/**
+ * A WatchEvents stream: a snapshot at once and every interval, plus events. A watcher that does
+ * not read gets no more than `watchBufferBytes` queued: past it, events are dropped and counted,
+ * and snapshots skipped; once it has read its backlog it gets `lagged: N`, then a fresh snapshot.
+ */
+function watch(
+  agent: Agent,
+  call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>,
+  limits: ServeLimits,
+  closers: Set<() => void>,
+): void {
+  const every = clamp(call.request.intervalMs || DEFAULTS.watchIntervalMs, DEFAULTS.watchIntervalMinMs, DEFAULTS.watchIntervalMaxMs);
+  let dropped = 0;
+  let lagging = false;
+  let ended = false;
+  const backlog = new Backlog(() => {
+    if (!lagging || ended || backlog.bytes > limits.watchBufferBytes / 2) return;
+    lagging = false;
+    backlog.write(call, { lagged: dropped }, 8);
+    dropped = 0;
+    snapshot();
+  });
+  /** False (and the update counted when it is an event) while the watcher is behind. */
+  const room = (isEvent: boolean): boolean => {
+    if (ended) return false;
+    if (lagging || backlog.bytes > limits.watchBufferBytes) {
+      lagging = true;
+      if (isEvent) dropped++;
+      return false;
+    }
+    return true;
+  };
+  const snapshot = (): void => {
+    if (!room(false)) return;
+    const json = JSON.stringify(agent.stats());
+    backlog.write(call, { statsJson: json }, json.length + 8);
+  };
+  snapshot();
+  const timer = setInterval(snapshot, every);
+  const unsubscribe = agent.onEvent((e: AgentEvent) => {
+    if (e.type === 'call.finished' && !call.request.calls) return;
+    if (room(true)) {
+      const json = eventJson(e);
+      backlog.write(call, { eventJson: json }, json.length + 8);
+    }
+    if (e.type === 'agent.stopped') end();
+  });
+  const stop = (): void => {
+    ended = true;
+    clearInterval(timer);
+    unsubscribe();
+    closers.delete(end);
+  };
+  const end = (): void => {
+    stop();
+    call.end();
+  };
+  call.on('cancelled', stop);
+  call.on('close', stop);
+  call.on('error', stop);
+  closers.add(end);
+}
+
+/** Every watcher receives the same event object: it is serialized once for all of them. */
+let lastEvent: AgentEvent | undefined;
+let lastEventJson = '';
+function eventJson(e: AgentEvent): string {
+  if (e !== lastEvent) {
+    lastEvent = e;
+    lastEventJson = JSON.stringify(e);
+  }
+  return lastEventJson;
+}
+
+// ── grpc.health.v1 ───────────────────────────────────────────────────────
+
+const SERVING = 1;
+const NOT_SERVING = 2;
+const SERVICE_UNKNOWN = 3;
+/** The services a probe may name: the server as a whole, and the Agent API. */
+const HEALTH_SERVICES = new Set(['', 'snakepit.v1.Agent']);
+const HEALTH_EVENTS = new Set<AgentEvent['type']>(['agent.draining', 'agent.stopping', 'agent.stopped', 'pool.degraded', 'worker.ready']);
+
+export function healthHandlers(agent: Agent, closers: Set<() => void>): grpc.UntypedServiceImplementation {
+  const status = (): number => (agent.health().serving ? SERVING : NOT_SERVING);
+  return {
+    Check(call: grpc.ServerUnaryCall<{ service: string }, { status: number }>, callback: grpc.sendUnaryData<{ status: number }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      if (!HEALTH_SERVICES.has(call.request.service)) return callback({ code: grpc.status.NOT_FOUND, details: `unknown service '${call.request.service.slice(0, 200)}'` });
+      callback(null, { status: status() });
+    },
+    Watch(call: grpc.ServerWritableStream<{ service: string }, { status: number }>) {
+      const bad = malformed(call);
+      if (bad) return void call.emit('error', bad);
+      const known = HEALTH_SERVICES.has(call.request.service);
+      let last = known ? status() : SERVICE_UNKNOWN;
+      call.write({ status: last });
+      if (!known) return; // the standard: stay open, the service may appear later (ours never do)
       const unsubscribe = agent.onEvent((e) => {
-        if (e.type === 'call.finished' && !call.request.calls) return;
-        call.write({ eventJson: JSON.stringify(e) });
-        if (e.type === 'agent.stopped') call.end();
+        if (!HEALTH_EVENTS.has(e.type)) return;
+        const now = e.type === 'agent.stopped' ? NOT_SERVING : status();
+        // A status is a few bytes: a watcher that never reads holds at most one per change.
+        if (now !== last) call.write({ status: (last = now) });
+        if (e.type === 'agent.stopped') end();
       });
+      const stop = (): void => {
+        unsubscribe();
+        closers.delete(end);
+      };
       const end = (): void => {
         stop();
         call.end();
       };
-      const stop = (): void => {
-        clearInterval(timer);
-        unsubscribe();
-        watchers.delete(end);
-      };
       call.on('cancelled', stop);
       call.on('close', stop);
       call.on('error', stop);
-      watchers.add(end);
-    },
-    RestartWorker(call: grpc.ServerUnaryCall<{ worker: string }, object>, callback: grpc.sendUnaryData<object>) {
-      agent.restartWorker(call.request.worker).then(
-        () => callback(null, {}),
-        (err: SnakepitError) => {
-          const md = new grpc.Metadata();
-          md.set('snakepit-code', err.code);
-          callback({ code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md });
-        },
-      );
-    },
-    Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
-      callback(null, { pid: process.pid });
-      setImmediate(() => hooks.onShutdown(call.request.graceMs));
+      closers.add(end);
     },
   };
-}
-
-/** One Exchange session, whatever carries it (a gRPC stream, or the local lane's socket). */
-export interface ExchangeSession {
-  onBatch(batch: WireClientBatch): void;
-  /** The peer went away or the server stops: cancel every call still running. */
-  close(): void;
-}
-
-/**
- * Calls arrive in batches and replies leave in batches: everything ready in the same turn of
- * the event loop goes out as one message. Cancels and a dropped session cancel the calls.
- */
-export function exchangeSession(agent: Agent, write: (replies: WireReply[]) => void): ExchangeSession {
-  const controls = new Map<number, { cancel(): void }>();
-  let outgoing: WireReply[] = [];
-  let scheduled = false;
-  let open = true;
-  const flush = (): void => {
-    scheduled = false;
-    if (!open || outgoing.length === 0) return;
-    const replies = outgoing;
-    outgoing = [];
-    write(replies);
-  };
-  const push = (reply: WireReply): void => {
-    outgoing.push(reply);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  const done = (id: number): void => {
-    controls.delete(id);
-  };
-  return {
-    onBatch(batch) {
-      for (const c of batch.calls) {
-        const id = c.id;
-        if (!c.request) {
-          push({ id, error: wireError({ code: 'INVALID_ARGUMENTS', message: 'call without a request' }) });
-          continue;
-        }
-        const req = toRequest(c.request);
-        const control = c.stream
-          ? agent.stream(req, {
-              chunk: (v) => push({ id, chunk: wireValue(v) }),
-              result: (v) => {
-                push({ id, chunk: wireValue(v) });
-                push({ id, end: true });
-                done(id);
-              },
-              end: () => {
-                push({ id, end: true });
-                done(id);
-              },
-              error: (e) => {
-                push({ id, error: wireError(e) });
-                done(id);
-              },
-            })
-          : agent.execute(req, (error, value) => {
-              push(error ? { id, error: wireError(error) } : { id, result: wireValue(value!) });
-              done(id);
-            });
-        // Answers come in a later microtask at the earliest, so this runs before `done`.
-        controls.set(id, control);
-      }
-      for (const id of batch.cancels) {
-        controls.get(id)?.cancel();
-        controls.delete(id);
-      }
-    },
-    close() {
-      if (!open) return;
-      flush();
-      open = false;
-      for (const c of controls.values()) c.cancel();
-      controls.clear();
-    },
-  };
-}
-
-function exchange(agent: Agent, call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>, streams: Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>): void {
-  streams.add(call);
-  const session = exchangeSession(agent, (replies) => call.write({ replies }));
-  const close = (): void => {
-    streams.delete(call);
-    session.close();
-  };
-  call.on('data', (batch: WireClientBatch) => session.onBatch(batch));
-  call.on('end', () => {
-    close();
-    call.end();
-  });
-  call.on('cancelled', close);
-  call.on('error', close);
 }
 
 export interface AgentServer {
-  /** Ends open Exchange streams (after the agent stopped), then stops the server. */
+  /** Ends open streams (after the agent stopped), then stops the server. */
   close(): Promise<void>;
 }
 
 /** Binds a gRPC server for `agent` at `address` (e.g. `unix:/path/agent.sock`). */
 export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
   const server = new grpc.Server(channelOptions(maxPayloadBytes));
-  const streams = new Set<grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>>();
-  const watchers = new Set<() => void>();
-  server.addService(agentService().service, agentHandlers(agent, hooks, streams, watchers));
+  const closers = new Set<() => void>();
+  const limits: ServeLimits = { maxPayloadBytes, replyBufferBytes: DEFAULTS.replyBufferBytes, watchBufferBytes: DEFAULTS.watchBufferBytes };
+  server.addService(agentService().service, agentHandlers(agent, hooks, limits, closers));
+  server.addService(healthServiceDefinition(), healthHandlers(agent, closers));
   await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
   });
   return {
     close: () =>
       new Promise<void>((resolve) => {
-        // Clients keep their Exchange and WatchEvents streams open; end them so the server can stop.
-        for (const s of streams) s.end();
-        streams.clear();
-        for (const end of watchers) end();
-        watchers.clear();
+        // Clients keep their Exchange, WatchEvents and health Watch streams open; end them so the server can stop.
+        for (const end of [...closers]) end();
+        closers.clear();
         const force = setTimeout(() => server.forceShutdown(), 2_000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -1,6 +1,7 @@
 // The client-side half of a call, shared by the embedded and the remote client: encode the
 // arguments, honour an AbortSignal (listeners always removed), decode the answer, and turn a
 // push-style chunk sink into an async iterator with backpressure-free buffering.
+import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import { decodeValue, encodeArgs, type EncodedValue } from '../protocol/values.js';
 import type { CallSink } from '../worker/channel.js';
@@ -21,8 +22,8 @@ export interface CallHandle {
 
 export function toRawRequest(tool: string, args: Record<string, unknown> | undefined, options: CallOptions): RawRequest {
   if (typeof tool !== 'string' || tool.length === 0) throw new SnakepitError('INVALID_ARGUMENTS', 'tool name must be a non-empty string');
-  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
-    throw new SnakepitError('INVALID_ARGUMENTS', `timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}`);
+  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0 && Math.ceil(options.timeoutMs) <= DEFAULTS.maxTimeoutMs)) {
+    throw new SnakepitError('INVALID_ARGUMENTS', `timeoutMs must be a positive number of milliseconds up to ${DEFAULTS.maxTimeoutMs} (~24.8 days, the longest timer), got ${options.timeoutMs}`);
   }
   return {
     tool,

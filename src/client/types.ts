@@ -5,8 +5,12 @@ import type { AgentEvent } from '../agent/events.js';
 
 export type { AgentStats, ToolInfo, AgentEvent };
 
-/** One item of a watch stream: a stats snapshot (at once, then every interval) or an event. */
-export type WatchUpdate = { type: 'stats'; stats: AgentStats } | { type: 'event'; event: AgentEvent };
+/**
+ * One item of a watch stream: a stats snapshot (at once, then every interval), an event, or
+ * `lagged`: the consumer read too slowly, `dropped` events were left out (and snapshots
+ * coalesced); a fresh snapshot follows.
+ */
+export type WatchUpdate = { type: 'stats'; stats: AgentStats } | { type: 'event'; event: AgentEvent } | { type: 'lagged'; dropped: number };
 
 export interface WatchOptions {
   /** Interval of stats snapshots, ms (default DEFAULTS.watchIntervalMs). */

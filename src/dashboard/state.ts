@@ -166,6 +166,8 @@ export function describeEvent(e: AgentEvent): { text: string; tone: Tone } | nul
       return { text: `pool ${e.pool} degraded: ${firstLine(e.reason)}`, tone: 'bad' };
     case 'agent.draining':
       return { text: `agent draining${e.deadlineMs ? ` (deadline ${e.deadlineMs} ms)` : ''}`, tone: 'warn' };
+    case 'agent.stopping':
+      return { text: 'agent stopping', tone: 'warn' };
     case 'agent.stopped':
       return { text: 'agent stopped', tone: 'warn' };
     case 'worker.spawned':

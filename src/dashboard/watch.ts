@@ -63,8 +63,10 @@ export function useAgentWatch(
           if (u.type === 'stats') {
             delay = backoff.initialMs;
             dispatch({ type: 'stats', stats: u.stats, at: now() });
-          } else {
+          } else if (u.type === 'event') {
             dispatch({ type: 'event', event: u.event, at: now() });
+          } else {
+            dispatch({ type: 'notice', text: `the view fell behind: ${u.dropped} events skipped`, tone: 'warn', at: now(), log: true });
           }
         }
         if (stalled) reason = `no snapshot for ${Math.round(stallMs / 1000)} s`;

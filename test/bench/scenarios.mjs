@@ -390,4 +390,68 @@ const memory = {
   },
 };
 
-export const scenarios = [tiny, spawnPerCall, viaGrpc, binary, coldStart, replace, cli, memory];
+
+const large = {
+  name: 'large',
+  title: 'Large payloads through the daemon: per-MiB time of a round trip, 8 vs 48 MiB (bytes and a JSON string)',
+  async run(ctx) {
+    const d = await daemon(1);
+    const rounds = ctx.quick ? 2 : 4;
+    const rows = [];
+    const targets = [];
+    try {
+      for (const kind of ['bytes', 'string']) {
+        const perMiB = { 8: [], 48: [] };
+        for (let r = 0; r < rounds; r++) {
+          for (const mib of [8, 48]) {
+            const value = kind === 'bytes' ? Buffer.alloc(mib * MiB, 7) : 'x'.repeat(mib * MiB);
+            const t0 = performance.now();
+            const back = await d.client.execute('echo', { value }, { timeoutMs: 120_000 });
+            const ms = performance.now() - t0;
+            if (back.length !== value.length) throw new Error(`echo of ${mib} MiB came back with ${back.length} bytes`);
+            perMiB[mib].push(ms / mib);
+          }
+        }
+        const small = median(perMiB[8]);
+        const big = median(perMiB[48]);
+        rows.push({ value: kind, '8 MiB ms/MiB': round(small, 2), '48 MiB ms/MiB': round(big, 2), ratio: round(big / small, 2), '48 MiB round trip ms': Math.round(big * 48) });
+        targets.push(target(`48 MiB / 8 MiB per-MiB time (${kind})`, big / small, 2, '<='));
+      }
+    } finally {
+      d.close();
+    }
+    return { rows, targets };
+  },
+};
+
+const slowReader = {
+  name: 'slowreader',
+  title: 'Agent RSS growth under clients that never read: streaming calls, watchers, unread replies',
+  async run(ctx) {
+    const { laneFlood } = await import('./slow-reader.mjs');
+    const d = await daemon(2);
+    try {
+      await drive((i) => d.client.execute('add', { a: i, b: 1 }), 500, 8);
+      await sleep(300);
+      const before = rssMiB(d.pid);
+      const peer = await laneFlood(d.home, { streams: ctx.quick ? 50 : 200, watchers: 20, calls: ctx.quick ? 20_000 : 100_000 });
+      await sleep(ctx.quick ? 3_000 : 6_000);
+      const during = rssMiB(d.pid);
+      // Others are still served while the slow peers hold their connections.
+      const t0 = performance.now();
+      await drive((i) => d.client.execute('add', { a: i, b: 1 }), 200, 4);
+      const servedMs = performance.now() - t0;
+      peer.close();
+      await sleep(1_000);
+      const after = rssMiB(d.pid);
+      return {
+        rows: [{ 'RSS before MiB': round(before), 'RSS with slow readers MiB': round(during), 'RSS after they left MiB': round(after), 'growth MiB': round(during - before), '200 calls by others ms': Math.round(servedMs) }],
+        targets: [target('agent RSS growth under slow readers', during - before, 64, '<=', ' MiB')],
+      };
+    } finally {
+      d.close();
+    }
+  },
+};
+
+export const scenarios = [tiny, spawnPerCall, viaGrpc, binary, coldStart, replace, cli, memory, large, slowReader];
