@@ -136,8 +136,11 @@ function serveConnection(agent: Agent, socket: Socket, limits: LaneLimits, budge
     send: (replies) => {
       if (socket.destroyed || !socket.writable) return;
       const body = encodeMessage('ServerBatch', { replies });
+      // One writev for both, without copying the body behind its prefix.
+      socket.cork();
       socket.write(messagePrefix(body.length));
       socket.write(body);
+      socket.uncork();
     },
     backlog: () => socket.writableLength,
     pause: () => hold('replies', true),

@@ -313,9 +313,9 @@ export function healthHandlers(agent: Agent, closers: Set<() => void>): grpc.Unt
       const known = HEALTH_SERVICES.has(call.request.service);
       let last = known ? status() : SERVICE_UNKNOWN;
       call.write({ status: last });
-      if (!known) return; // the standard: stay open, the service may appear later (ours never do)
+      // An unknown service stays SERVICE_UNKNOWN (the standard keeps the stream open for it).
       const unsubscribe = agent.onEvent((e) => {
-        if (!HEALTH_EVENTS.has(e.type)) return;
+        if (!known || !HEALTH_EVENTS.has(e.type)) return;
         const now = e.type === 'agent.stopped' ? NOT_SERVING : status();
         // A status is a few bytes: a watcher that never reads holds at most one per change.
         if (now !== last) call.write({ status: (last = now) });
