@@ -14,7 +14,7 @@ import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
 import { reapWorkerGroup } from './reap.js';
 import { SessionTable, type Affinity } from './sessions.js';
-import { WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
+import { exitCause, WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
 
 export interface PoolOptions {
   name: string;
@@ -511,7 +511,7 @@ export class Pool {
       const onExit = (exit: WorkerExit): void => {
         // The replacement died before it was ready: keep the old worker; a later check retries.
         slot.replacement = undefined;
-        const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+        const how = exitCause(exit.code, exit.signal);
         this.logger.log('error', slot.id, `replacement exited with ${how} before it was ready; keeping pid ${old.pid}`);
         settle(`exit ${how}${exit.stderrTail ? `:\n${exit.stderrTail}` : ''}`);
       };
@@ -568,7 +568,7 @@ export class Pool {
     if (upFor >= this.options.restartResetMs) slot.crashStreak = 0;
     slot.crashStreak++;
     if (exit.duringStartup) slot.startupFailures++;
-    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const how = exitCause(exit.code, exit.signal);
     // Exit code 3 is the runtime's "could not import the tools module": retrying cannot help.
     if (exit.duringStartup && (exit.code === 3 || slot.startupFailures >= this.options.maxStartupFailures)) {
       const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
-import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
+import { closedChannel, type CallFrame, type CallSink, type ReadyInfo, type WorkerChannel, type WorkerTransport } from '../worker/channel.js';
 import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
@@ -63,7 +63,8 @@ export class WorkerHandle extends EventEmitter {
   /** Recycle limits drawn for this worker (set by the pool). */
   limits: RecycleLimits = { requests: 0, ttlMs: 0 };
   private readonly inflight = new Map<number, CallSink>();
-  private readonly child: ChildProcess;
+  /** Undefined when spawn() itself threw (the worker never existed). */
+  private readonly child: ChildProcess | undefined;
   private readonly channel: WorkerChannel;
   private readonly stderrTail: string[] = [];
   private failure: string | undefined;
@@ -80,30 +81,6 @@ export class WorkerHandle extends EventEmitter {
   ) {
     super();
     const transport = transportFor(spec.transport);
-    const prepared = transport.prepare(id);
-    const args = ['-m', 'snakepit', ...prepared.args];
-    if (spec.tools) args.push('--tools', spec.tools);
-    if (spec.threads > 1) args.push('--threads', String(spec.threads));
-    this.cmdline = [spec.python, ...args];
-    const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
-    this.child = spawn(spec.python, args, {
-      cwd: spec.cwd,
-      env: {
-        ...process.env,
-        ...spec.env,
-        PYTHONPATH: pythonPath,
-        PYTHONUNBUFFERED: '1',
-        SNAKEPIT_WORKER_ID: id,
-        SNAKEPIT_AGENT_PID: String(process.pid),
-        SNAKEPIT_RUN_ID: spec.runId,
-        // The worker refuses to send a frame the agent would reject, answering ERROR instead.
-        SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
-        ...prepared.env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
-      // Own process group: a stop signals the whole group, tools' children included.
-      detached: true,
-    });
     let finish!: (exit: WorkerExit) => void;
     this.exited = new Promise((resolve) => (finish = resolve));
     let finished = false;
@@ -112,20 +89,65 @@ export class WorkerHandle extends EventEmitter {
       finished = true;
       finish(this.onExit(code, signal));
     };
-    this.child.once('exit', (code, signal) => {
+    let prepared: ReturnType<WorkerTransport['prepare']> | undefined;
+    let child: ChildProcess | undefined;
+    const args = ['-m', 'snakepit'];
+    try {
+      prepared = transport.prepare(id);
+      args.push(...prepared.args);
+      if (spec.tools) args.push('--tools', spec.tools);
+      if (spec.threads > 1) args.push('--threads', String(spec.threads));
+      const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
+      child = spawn(spec.python, args, {
+        cwd: spec.cwd,
+        env: {
+          ...process.env,
+          ...spec.env,
+          PYTHONPATH: pythonPath,
+          PYTHONUNBUFFERED: '1',
+          SNAKEPIT_WORKER_ID: id,
+          SNAKEPIT_AGENT_PID: String(process.pid),
+          SNAKEPIT_RUN_ID: spec.runId,
+          // The worker refuses to send a frame the agent would reject, answering ERROR instead.
+          SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
+          ...prepared.env,
+        },
+        stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
+        // Own process group: a stop signals the whole group, tools' children included.
+        detached: true,
+      });
+    } catch (err) {
+      // spawn() throws for some failures (e.g. EINVAL, a bad cwd type): a start failure too.
+      this.failure = `could not start ${spec.python}: ${(err as Error).message}`;
+    }
+    this.cmdline = [spec.python, ...args];
+    this.child = child;
+    if (child) {
+      child.once('error', (err) => {
+        this.failure = `could not start ${spec.python}: ${err.message}`;
+        this.logger.log('error', id, this.failure);
+        if (child.pid === undefined) done(null, null);
+      });
+    }
+    if (!child || !prepared || !hasPipes(child, 3 + prepared.extraPipes)) {
+      // Out of file descriptors (EMFILE / ENFILE), Node hands back a child without stdio and
+      // emits 'error' on the next tick; a throw above left no child at all. Either way this is a
+      // worker that failed to start (the pool backs off and, after the usual count, marks itself
+      // degraded), never an exception in the agent.
+      this.channel = closedChannel();
+      if (prepared) transport.discard?.(prepared);
+      if (!child) setImmediate(() => done(null, null));
+      return;
+    }
+    child.once('exit', (code, signal) => {
       // Frames the worker wrote just before dying may still be in transit: read them first
       // (bounded, in case a tool's own child inherited the channel).
       void within(this.channel.ended, 100).then(() => done(code, signal));
     });
-    this.child.once('error', (err) => {
-      this.failure = `could not start ${spec.python}: ${err.message}`;
-      this.logger.log('error', id, this.failure);
-      if (this.child.pid === undefined) done(null, null);
-    });
-    this.child.stdin!.on('error', () => {});
-    this.pipeLines(this.child.stdout!, 'stdout');
-    this.pipeLines(this.child.stderr!, 'stderr');
-    this.channel = transport.open(this.child, prepared, {
+    child.stdin!.on('error', () => {});
+    this.pipeLines(child.stdout!, 'stdout');
+    this.pipeLines(child.stderr!, 'stderr');
+    this.channel = transport.open(child, prepared, {
       ready: (info) => this.onReady(info),
       frame: (callId, kind, value) => this.onFrame(callId, kind, value),
       callError: (callId, info) => this.settle(callId)?.error(info),
@@ -143,7 +165,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.child?.pid;
   }
 
   get inFlight(): number {
@@ -189,8 +211,9 @@ export class WorkerHandle extends EventEmitter {
 
   /** Resident set size of the Python process itself, from /proc (0 when unknown). */
   rssBytes(): number {
-    if (!this.child.pid || this.state === 'exited') return 0;
-    return rssBytes(this.child.pid);
+    const pid = this.pid;
+    if (!pid || this.state === 'exited') return 0;
+    return rssBytes(pid);
   }
 
   /**
@@ -205,7 +228,7 @@ export class WorkerHandle extends EventEmitter {
       if (this.inflight.size > 0) await within(this.drained(), graceMs);
       this.state = 'stopping';
       this.channel.shutdown();
-      this.child.stdin?.end();
+      this.child?.stdin?.end();
     }
     if (await within(this.exited, killGraceMs)) return this.exited;
     this.signalGroup('SIGTERM');
@@ -221,7 +244,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
+    const pid = this.pid;
     if (!pid || this.state === 'exited') return;
     try {
       process.kill(-pid, signal);
@@ -255,7 +278,7 @@ export class WorkerHandle extends EventEmitter {
     this.capacity = Math.max(1, info.threads || 1);
     this.readyAt = Date.now();
     this.state = 'ready';
-    this.logger.log('info', this.id, `ready (pid ${this.child.pid}, ${info.tools.length} tools from ${info.module}, python ${info.python}) in ${this.readyAt - this.startedAt} ms`);
+    this.logger.log('info', this.id, `ready (pid ${this.pid}, ${info.tools.length} tools from ${info.module}, python ${info.python}) in ${this.readyAt - this.startedAt} ms`);
     this.emit('ready', info);
   }
 
@@ -299,11 +322,11 @@ export class WorkerHandle extends EventEmitter {
       stderrTail: this.stderrTail.join('\n'),
       reason: this.failure,
     };
-    const how = signal ? `signal ${signal}` : `code ${code}`;
-    this.logger.log(expected ? 'info' : 'warn', this.id, `exited with ${how}${this.failure ? ` (${this.failure})` : ''}`);
+    const how = describeExit(code, signal);
+    this.logger.log(expected ? 'info' : 'warn', this.id, `${how}${this.failure ? ` (${this.failure})` : ''}`);
     const crash: ErrorInfo = {
       code: 'WORKER_CRASHED',
-      message: `worker ${this.id} (pid ${this.child.pid}) exited with ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
+      message: `worker ${this.id} (pid ${this.pid}) ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
     };
     const sinks = [...this.inflight.values()];
     this.inflight.clear();
@@ -332,6 +355,24 @@ export class WorkerHandle extends EventEmitter {
     }
     this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line, { worker: this.id, stream: name });
   }
+}
+
+/** How a worker ended: "signal SIGKILL", "code 3", or that spawn() failed (no process, no code). */
+export function exitCause(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `signal ${signal}`;
+  if (code !== null) return `code ${code}`;
+  return 'no process (spawn failed)';
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return code === null && signal === null ? 'could not be started' : `exited with ${exitCause(code, signal)}`;
+}
+
+/** True when spawn() gave the child every pipe it was asked for (it does not when out of fds). */
+function hasPipes(child: ChildProcess, count: number): boolean {
+  // Out of fds, `stdio` itself is missing.
+  for (let i = 0; i < count; i++) if (!child.stdio?.[i]) return false;
+  return true;
 }
 
 /**
