@@ -215,7 +215,7 @@ export class Pool {
     this.pendingStart = [];
     this.failStartup('the pool was stopped before its workers were ready');
     const all = [...this.slots.flatMap((s) => [s.worker, s.replacement]), ...this.retiring].filter((w): w is WorkerHandle => !!w);
-    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs)));
+    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs, 'the pool stopped')));
     await Promise.all([...this.reaping]);
   }
 
@@ -505,7 +505,7 @@ export class Pool {
         this.sessions.loseWorker(old);
         this.releasePinned(old);
         this.emit({ type: 'worker.recycled', pool: this.name, worker: slot.id, pid: old.pid ?? 0, reason });
-        void old.stop(graceMs, this.options.killGraceMs).then(() => this.retiring.delete(old));
+        void old.stop(graceMs, this.options.killGraceMs, `recycled: ${reason}`).then(() => this.retiring.delete(old));
         settle();
       };
       const onExit = (exit: WorkerExit): void => {

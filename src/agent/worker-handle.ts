@@ -69,6 +69,8 @@ export class WorkerHandle extends EventEmitter {
   private readonly stderrTail: string[] = [];
   private failure: string | undefined;
   private expectedExit = false;
+  /** Why the agent stopped the worker (a recycle's reason), for its exit line. */
+  private stopReason: string | undefined;
   readonly exited: Promise<WorkerExit>;
   /** The command line the worker was started with (recorded in the process registry). */
   readonly cmdline: string[];
@@ -220,9 +222,10 @@ export class WorkerHandle extends EventEmitter {
    * Stops the worker: no new calls, in-flight calls get `graceMs` to finish, then SHUTDOWN and
    * stdin EOF, then SIGTERM to the process group, then SIGKILL after `killGraceMs`.
    */
-  async stop(graceMs: number, killGraceMs: number): Promise<WorkerExit> {
+  async stop(graceMs: number, killGraceMs: number, why?: string): Promise<WorkerExit> {
     if (this.state === 'exited') return this.exited;
     this.expectedExit = true;
+    this.stopReason ??= why;
     if (this.state !== 'stopping') {
       this.state = 'draining';
       if (this.inflight.size > 0) await within(this.drained(), graceMs);
@@ -304,6 +307,12 @@ export class WorkerHandle extends EventEmitter {
   }
 
   private onChannelFailed(err: Error): void {
+    if (this.state === 'stopping') {
+      // SHUTDOWN was sent (a recycle, a drain, the agent's stop): a pipe that breaks now is the
+      // worker leaving, and stop() escalates to signals by itself if it does not leave in time.
+      this.logger.log('debug', this.id, `channel closed while stopping: ${err.message}`);
+      return;
+    }
     const message = `worker protocol failed: ${err.message}`;
     this.logger.log('error', this.id, `${message}; killing the worker`);
     this.kill(message);
@@ -323,7 +332,8 @@ export class WorkerHandle extends EventEmitter {
       reason: this.failure,
     };
     const how = describeExit(code, signal);
-    this.logger.log(expected ? 'info' : 'warn', this.id, `${how}${this.failure ? ` (${this.failure})` : ''}`);
+    const note = this.failure ?? (expected ? this.stopReason : undefined);
+    this.logger.log(expected ? 'info' : 'warn', this.id, `${how}${note ? ` (${note})` : ''}`);
     const crash: ErrorInfo = {
       code: 'WORKER_CRASHED',
       message: `worker ${this.id} (pid ${this.pid}) ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
