@@ -78,6 +78,12 @@ export const DEFAULTS = {
   metricsHost: '127.0.0.1',
   /** Lines of a failed worker's stderr kept to explain a startup failure. */
   stderrTailLines: 40,
+  /**
+   * Longest line of a worker's stdout / stderr logged as one record, bytes. A longer line (a `\r`
+   * progress bar never ends one) is cut and continues in the next record, so printing costs the
+   * agent linear time and bounded memory.
+   */
+  logLineMaxBytes: 16 * 1024,
 } as const;
 
 /** Environment variables read by Snakepit. */

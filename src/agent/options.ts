@@ -119,6 +119,7 @@ export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
       // Room for the frame header around a payload of the maximum size.
       maxFrameBytes: maxPayloadBytes + 64 * 1024,
       stderrTailLines: DEFAULTS.stderrTailLines,
+      logLineMaxBytes: DEFAULTS.logLineMaxBytes,
     },
     affinity: s.affinity ?? DEFAULTS.affinity,
     maxQueue: s.maxQueue ?? DEFAULTS.maxQueue,

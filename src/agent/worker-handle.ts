@@ -13,6 +13,7 @@ import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
+import { LineSplitter } from './log-lines.js';
 import type { RecycleLimits } from './lifecycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
@@ -31,6 +32,8 @@ export interface WorkerSpec {
   runId: string;
   maxFrameBytes: number;
   stderrTailLines: number;
+  /** Longest line of worker output logged as one record; the rest follows as a continuation. */
+  logLineMaxBytes: number;
 }
 
 export interface WorkerExit {
@@ -345,16 +348,14 @@ export class WorkerHandle extends EventEmitter {
     return exit;
   }
 
+  /** Logs what the worker prints, line by line; over-long lines are cut (see log-lines.ts). */
   private pipeLines(stream: Readable, name: 'stdout' | 'stderr'): void {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) this.line(name, line);
+    const lines = new LineSplitter(this.spec.logLineMaxBytes);
+    stream.on('data', (chunk: Buffer) => {
+      for (const l of lines.push(chunk)) this.line(name, l.continued ? `… ${l.text}` : l.text);
     });
     stream.on('end', () => {
-      if (rest) this.line(name, rest);
+      for (const l of lines.end()) this.line(name, l.continued ? `… ${l.text}` : l.text);
     });
   }
 
