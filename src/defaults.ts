@@ -41,6 +41,12 @@ export const DEFAULTS = {
    * used first. 0 = strictly one call per worker at a time.
    */
   pipeline: 8,
+  /**
+   * Times a call goes back to the queue because the worker it waited in (pipelined) died before
+   * starting it. Such a call never ran, so requeueing it is always safe; the bound only stops a
+   * call from circling forever while workers keep dying.
+   */
+  maxRequeues: 10,
   /** Interval of worker heartbeats (PING), ms. */
   heartbeatMs: 2_000,
   /** Heartbeats missed in a row before a worker is killed and replaced. */

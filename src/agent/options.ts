@@ -140,6 +140,7 @@ export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
     heartbeatMs: s.heartbeatMs ?? DEFAULTS.heartbeatMs,
     heartbeatMisses: s.heartbeatMisses ?? DEFAULTS.heartbeatMisses,
     cancelGraceMs: s.cancelGraceMs ?? DEFAULTS.cancelGraceMs,
+    maxRequeues: s.maxRequeues ?? DEFAULTS.maxRequeues,
     recycle: {
       maxRequests: s.maxRequests ?? DEFAULTS.maxRequests,
       ttlMs: s.ttlMs ?? DEFAULTS.ttlMs,

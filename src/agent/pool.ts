@@ -13,6 +13,7 @@ import { drawLimits, recycleReason, type RecyclePolicy } from './lifecycle.js';
 import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
 import { reapWorkerGroup } from './reap.js';
+import { requeueVerdict } from './requeue.js';
 import { SessionTable, type Affinity } from './sessions.js';
 import { exitCause, WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
 
@@ -43,6 +44,8 @@ export interface PoolOptions {
   heartbeatMisses: number;
   /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
   cancelGraceMs: number;
+  /** Times a call that a dying worker never started goes back to the queue before it fails. */
+  maxRequeues: number;
   recycle: RecyclePolicy;
 }
 
@@ -71,7 +74,10 @@ interface Tracked {
   pinned: WorkerHandle | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
+  /** Dispatches so far (a generation number: answers of an earlier dispatch are ignored). */
   attempts: number;
+  /** Of those, dispatches to workers that died before starting the call (requeue.ts). */
+  requeues: number;
   chunks: number;
 }
 
@@ -128,6 +134,8 @@ export class Pool {
   private idleWaiters: Array<() => void> = [];
   /** Slots not spawned yet during a batched startup. */
   private pendingStart: Slot[] = [];
+  /** Calls of a worker that just died which it never started; requeued once its exit is handled. */
+  private neverStarted: Tracked[] = [];
 
   constructor(
     readonly options: PoolOptions,
@@ -160,7 +168,7 @@ export class Pool {
   }
 
   submit(call: PoolCall): CallControl {
-    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, pinned: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, chunks: 0 };
+    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, pinned: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, requeues: 0, chunks: 0 };
     const control: CallControl = { cancel: () => this.cancel(t) };
     if (this.stopping) return this.reject(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is stopping` }, control);
     if (this.draining) return this.reject(t, { code: 'DRAINING', message: `pool '${this.name}' is draining and takes no new calls` }, control);
@@ -248,7 +256,8 @@ export class Pool {
 
   // ── routing ────────────────────────────────────────────────────────────
 
-  private place(t: Tracked): void {
+  /** Routes a call; `front` (requeued calls) queues it at that position instead of last. */
+  private place(t: Tracked, front?: { at: number }): void {
     const session = t.call.session;
     const affinity = this.options.affinity;
     if (session !== null) {
@@ -269,7 +278,7 @@ export class Pool {
         if (affinity === 'strict-queue') {
           t.pinned = own;
           if (own.accepting) return this.dispatch(t, own);
-          return this.enqueue(t);
+          return this.enqueue(t, front);
         }
         // hint: any free worker first, else wait in the session worker's own pipeline.
         const free = this.pick(true);
@@ -279,12 +288,13 @@ export class Pool {
     }
     const worker = this.pick(true) ?? this.pick(false);
     if (worker) return this.dispatch(t, worker);
-    this.enqueue(t);
+    this.enqueue(t, front);
   }
 
-  private enqueue(t: Tracked): void {
+  private enqueue(t: Tracked, front?: { at: number }): void {
     const now = Date.now();
-    if (!this.queue.push(t, now)) {
+    if (front) this.queue.insert(front.at++, t, now);
+    else if (!this.queue.push(t, now)) {
       this.finish(t, { code: 'QUEUE_FULL', message: `pool '${this.name}' queue is full (${this.options.maxQueue} calls waiting); retry later` });
       return;
     }
@@ -354,7 +364,7 @@ export class Pool {
         end: () => current() && this.finish(t, undefined, () => t.call.sink.end()),
         error: (info) => {
           if (!current()) return;
-          if (info.code === 'WORKER_CRASHED' && t.call.idempotent && t.attempts < 2 && t.chunks === 0 && !this.stopping) {
+          if (info.code === 'WORKER_CRASHED' && t.call.idempotent && t.attempts - t.requeues < 2 && t.chunks === 0 && !this.stopping) {
             this.logger.log('warn', this.name, `retrying idempotent call to '${t.call.tool}' after: ${info.message}`);
             this.running--;
             t.state = 'queued';
@@ -364,8 +374,48 @@ export class Pool {
           }
           this.finish(t, info);
         },
+        neverStarted: () => {
+          if (current()) this.neverStarted.push(t);
+        },
       },
     );
+  }
+
+  /**
+   * Calls that a worker which just died had not started (requeue.ts) go back to the front of the
+   * queue, oldest first, with their deadline; or fail if the pool stops, the deadline passed,
+   * their strict session lost its worker, or they were requeued maxRequeues times already.
+   */
+  private requeueNeverStarted(dead: WorkerHandle): void {
+    const lost = this.neverStarted.splice(0);
+    if (lost.length === 0) return;
+    const front = { at: 0 };
+    let requeued = 0;
+    for (const t of lost) {
+      if (t.state !== 'running') continue; // cancelled or timed out meanwhile
+      const now = Date.now();
+      const session = t.call.session;
+      const strictSessionLost = this.options.affinity !== 'hint' && session !== null && (t.pinned === dead || this.sessions.lookup(session, now).kind === 'lost');
+      const verdict = requeueVerdict(
+        { tool: t.call.tool, session, deadline: t.call.deadline, requeues: t.requeues },
+        { now, pool: this.name, stopping: this.stopping, maxRequeues: this.options.maxRequeues, strictSessionLost, workerId: dead.id },
+      );
+      if (!verdict.requeue) {
+        if (verdict.error.code === 'SESSION_WORKER_LOST') this.sessions.forget(session!);
+        this.finish(t, verdict.error);
+        continue;
+      }
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      this.running--;
+      t.state = 'queued';
+      t.worker = undefined;
+      t.pinned = undefined;
+      t.requeues++;
+      requeued++;
+      this.place(t, front);
+    }
+    if (requeued) this.logger.log('info', dead.id, `requeued ${requeued} call(s) it had not started`);
   }
 
   private cancel(t: Tracked): void {
@@ -561,6 +611,7 @@ export class Pool {
   private onWorkerExit(slot: Slot, worker: WorkerHandle, exit: WorkerExit): void {
     this.reap(worker);
     this.sessions.loseWorker(worker);
+    this.requeueNeverStarted(worker);
     this.releasePinned(worker);
     this.emit({ type: 'worker.exited', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, code: exit.code, signal: exit.signal, expected: exit.expected, reason: exit.reason ?? null });
     if (this.stopping || exit.expected || slot.worker !== worker) return;

@@ -14,6 +14,7 @@ import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
 import { LineSplitter } from './log-lines.js';
+import { splitUnanswered } from './requeue.js';
 import type { RecycleLimits } from './lifecycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
@@ -47,6 +48,15 @@ export interface WorkerExit {
   reason: string | undefined;
 }
 
+/** The pool's side of one call sent to this worker. */
+export interface WorkerCallSink extends CallSink {
+  /**
+   * The worker died before it could have started the call (it was still waiting inside the
+   * worker: see requeue.ts), so the call never ran. Replaces `error` for such calls.
+   */
+  neverStarted(info: ErrorInfo): void;
+}
+
 export declare interface WorkerHandle {
   on(event: 'ready', listener: (info: ReadyInfo) => void): this;
   on(event: 'idle', listener: () => void): this;
@@ -65,7 +75,10 @@ export class WorkerHandle extends EventEmitter {
   startTime = 0;
   /** Recycle limits drawn for this worker (set by the pool). */
   limits: RecycleLimits = { requests: 0, ttlMs: 0 };
-  private readonly inflight = new Map<number, CallSink>();
+  /** Unanswered calls in the order they were sent (a Map keeps insertion order). */
+  private readonly inflight = new Map<number, WorkerCallSink>();
+  /** False once some answers of the worker may be lost (broken channel, output not read to the end). */
+  private answersComplete = true;
   /** Undefined when spawn() itself threw (the worker never existed). */
   private readonly child: ChildProcess | undefined;
   private readonly channel: WorkerChannel;
@@ -147,7 +160,10 @@ export class WorkerHandle extends EventEmitter {
     child.once('exit', (code, signal) => {
       // Frames the worker wrote just before dying may still be in transit: read them first
       // (bounded, in case a tool's own child inherited the channel).
-      void within(this.channel.ended, 100).then(() => done(code, signal));
+      void within(this.channel.ended, 100).then((all) => {
+        if (!all) this.answersComplete = false;
+        done(code, signal);
+      });
     });
     child.stdin!.on('error', () => {});
     this.pipeLines(child.stdout!, 'stdout');
@@ -191,7 +207,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   /** Sends a call. The caller has checked `accepting`. */
-  run(call: CallFrame, sink: CallSink): void {
+  run(call: CallFrame, sink: WorkerCallSink): void {
     this.inflight.set(call.id, sink);
     this.requests++;
     if (this.inflight.size >= this.capacity) this.state = 'busy';
@@ -317,6 +333,8 @@ export class WorkerHandle extends EventEmitter {
       return;
     }
     const message = `worker protocol failed: ${err.message}`;
+    // Frames after the bad one are not read: which calls finished is no longer known.
+    this.answersComplete = false;
     this.logger.log('error', this.id, `${message}; killing the worker`);
     this.kill(message);
   }
@@ -341,9 +359,11 @@ export class WorkerHandle extends EventEmitter {
       code: 'WORKER_CRASHED',
       message: `worker ${this.id} (pid ${this.pid}) ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
     };
-    const sinks = [...this.inflight.values()];
+    const { mayHaveStarted, neverStarted } = splitUnanswered([...this.inflight.values()], this.capacity, this.answersComplete);
     this.inflight.clear();
-    for (const sink of sinks) sink.error(crash);
+    for (const sink of mayHaveStarted) sink.error(crash);
+    const notRun: ErrorInfo = { code: 'WORKER_CRASHED', message: `worker ${this.id} (pid ${this.pid}) ${how} before it started the call` };
+    for (const sink of neverStarted) sink.neverStarted(notRun);
     this.emit('exit', exit);
     return exit;
   }

@@ -20,6 +20,7 @@ export const POOL_FIELDS = {
   threads: { type: 'integer', min: 1, doc: 'concurrent calls per worker; the module must declare itself thread safe' },
   affinity: { type: 'enum', values: ['hint', 'strict-queue', 'strict-fail-fast'], doc: 'session affinity mode' },
   pipeline: { type: 'integer', min: 0, doc: 'calls sent ahead to a busy worker when no worker is free (0 = one call at a time)' },
+  maxRequeues: { type: 'integer', min: 0, doc: 'times a call that a dying worker never started goes back to the queue' },
   maxQueue: { type: 'integer', min: 0, doc: 'calls waiting for a worker before QUEUE_FULL' },
   queueTimeoutMs: { type: 'integer', min: 1, doc: 'longest wait in the queue before QUEUE_TIMEOUT, ms' },
   workerStartTimeoutMs: { type: 'integer', min: 1, doc: 'spawn → ready limit per worker, ms' },
