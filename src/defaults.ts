@@ -13,6 +13,12 @@ export const DEFAULTS = {
   queueTimeoutMs: 10_000,
   /** How long a worker may take from spawn to its ready frame before it counts as failed, ms. */
   workerStartTimeoutMs: 30_000,
+  /**
+   * A worker not ready within workerStartTimeoutMs is asked for its Python stacks (SIGUSR1) and
+   * gets this long to print them before it is killed, ms: its start failure then says where it
+   * hangs (e.g. the line of the tools module stuck on import).
+   */
+  stackDumpWaitMs: 500,
   /** Graceful stop: time for in-flight calls to finish before workers get SIGTERM, ms. */
   stopGraceMs: 5_000,
   /** After SIGTERM, time before a worker's process group gets SIGKILL, ms. */

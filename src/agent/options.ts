@@ -125,6 +125,7 @@ export function poolOptions(plan: PoolPlan, python: string): PoolOptions {
     maxQueue: s.maxQueue ?? DEFAULTS.maxQueue,
     queueTimeoutMs: s.queueTimeoutMs ?? DEFAULTS.queueTimeoutMs,
     workerStartTimeoutMs: s.workerStartTimeoutMs ?? DEFAULTS.workerStartTimeoutMs,
+    stackDumpWaitMs: s.stackDumpWaitMs ?? DEFAULTS.stackDumpWaitMs,
     startBatch: s.startBatch ?? DEFAULTS.startBatch,
     stopGraceMs: s.stopGraceMs ?? DEFAULTS.stopGraceMs,
     killGraceMs: s.killGraceMs ?? DEFAULTS.killGraceMs,

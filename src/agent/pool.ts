@@ -44,6 +44,8 @@ export interface PoolOptions {
   heartbeatMisses: number;
   /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
   cancelGraceMs: number;
+  /** A worker not ready in time gets this long to print its Python stacks before it is killed, ms. */
+  stackDumpWaitMs: number;
   /** Times a call that a dying worker never started goes back to the queue before it fails. */
   maxRequeues: number;
   recycle: RecyclePolicy;
@@ -582,7 +584,7 @@ export class Pool {
       this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline });
     }
     const startTimer = setTimeout(() => {
-      if (worker.state === 'starting') worker.kill(`not ready within ${this.options.workerStartTimeoutMs} ms`);
+      if (worker.state === 'starting') worker.killUnready(`not ready within ${this.options.workerStartTimeoutMs} ms`, this.options.stackDumpWaitMs);
     }, this.options.workerStartTimeoutMs);
     worker.on('ready', (info) => {
       clearTimeout(startTimer);
@@ -621,9 +623,14 @@ export class Pool {
     if (exit.duringStartup) slot.startupFailures++;
     const how = exitCause(exit.code, exit.signal);
     // Exit code 3 is the runtime's "could not import the tools module": retrying cannot help.
-    if (exit.duringStartup && (exit.code === 3 || slot.startupFailures >= this.options.maxStartupFailures)) {
-      const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
-      this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
+    // Nor, while the pool is starting (`up` waits), can waiting again for a worker that hung.
+    const hungAtStart = exit.startTimedOut && this.readyWaiters.length > 0;
+    if (exit.duringStartup && (exit.code === 3 || hungAtStart || slot.startupFailures >= this.options.maxStartupFailures)) {
+      if (hungAtStart) this.degraded = hangReport(slot.id, this.options.spec.tools, exit);
+      else {
+        const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
+        this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
+      }
       this.logger.log('error', this.name, `pool degraded: ${this.degraded}`);
       this.emit({ type: 'pool.degraded', pool: this.name, reason: this.degraded });
       this.failStartup(this.degraded);
@@ -665,4 +672,12 @@ export class Pool {
   private failStartup(reason: string): void {
     for (const w of this.readyWaiters.splice(0)) w.reject(new SnakepitError('WORKER_START_FAILED', reason));
   }
+}
+
+/** Why a pool could not start: a worker hung before it was ready, and where (its Python stack). */
+function hangReport(workerId: string, tools: string | undefined, exit: WorkerExit): string {
+  const module = tools ?? 'snakepit.demo';
+  const head = `worker ${workerId} (tools module ${module}) hung while starting: ${exit.reason ?? 'not ready in time'}`;
+  const stack = exit.stuck ? `\nits Python stack (most recent call first):\n${exit.stuck.stack}` : '';
+  return `${head}${stack}${exit.stderrTail ? `\nstderr before that:\n${exit.stderrTail}` : ''}`;
 }

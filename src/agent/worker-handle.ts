@@ -15,6 +15,7 @@ import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
 import { LineSplitter } from './log-lines.js';
 import { splitUnanswered } from './requeue.js';
+import { parseStacks, stuckAt, type Stuck } from './stacks.js';
 import type { RecycleLimits } from './lifecycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
@@ -46,6 +47,10 @@ export interface WorkerExit {
   expected: boolean;
   stderrTail: string;
   reason: string | undefined;
+  /** It was killed for not being ready in time (workerStartTimeoutMs). */
+  startTimedOut: boolean;
+  /** Where it was stuck then, from the Python stacks it printed (undefined if it printed none). */
+  stuck: Stuck | undefined;
 }
 
 /** The pool's side of one call sent to this worker. */
@@ -87,6 +92,11 @@ export class WorkerHandle extends EventEmitter {
   private expectedExit = false;
   /** Why the agent stopped the worker (a recycle's reason), for its exit line. */
   private stopReason: string | undefined;
+  /** Set while a worker that did not start in time prints its stacks (killUnready). */
+  private stackLines: string[] | undefined;
+  private stackTimer: NodeJS.Timeout | undefined;
+  private startTimedOut = false;
+  private stuck: Stuck | undefined;
   readonly exited: Promise<WorkerExit>;
   /** The command line the worker was started with (recorded in the process registry). */
   readonly cmdline: string[];
@@ -259,6 +269,29 @@ export class WorkerHandle extends EventEmitter {
     return this.exited;
   }
 
+  /**
+   * A worker that is not ready in time: asks it where it is stuck (SIGUSR1: it prints every
+   * thread's Python stack on stderr, see worker.py), gives it `waitMs` to do so, then kills it.
+   * The exit says where it was stuck (`WorkerExit.stuck`), typically a tools module that hangs on
+   * import.
+   */
+  killUnready(reason: string, waitMs: number): void {
+    if (this.state !== 'starting' || this.startTimedOut) return;
+    this.startTimedOut = true;
+    this.stackLines = [];
+    this.logger.log('warn', this.id, `${reason}: asking for its Python stacks (SIGUSR1), then killing it`);
+    const pid = this.pid;
+    try {
+      if (pid) process.kill(pid, 'SIGUSR1'); // the process only, not the tools' children
+    } catch {
+      /* already gone */
+    }
+    this.stackTimer = setTimeout(() => {
+      this.stuck = stuckAt(parseStacks(this.stackLines ?? []), this.spec.tools);
+      this.kill(`${reason}${this.stuck ? `, stuck in ${this.stuck.where}` : ' (it printed no Python stack)'}`);
+    }, waitMs);
+  }
+
   /** Kills the process group at once (used when a worker is wedged or the agent must go now). */
   kill(reason: string): void {
     this.failure ??= reason;
@@ -340,6 +373,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
+    clearTimeout(this.stackTimer);
     const duringStartup = this.state === 'starting';
     const expected = this.expectedExit;
     this.state = 'exited';
@@ -351,6 +385,8 @@ export class WorkerHandle extends EventEmitter {
       expected,
       stderrTail: this.stderrTail.join('\n'),
       reason: this.failure,
+      startTimedOut: this.startTimedOut,
+      stuck: this.stuck,
     };
     const how = describeExit(code, signal);
     const note = this.failure ?? (expected ? this.stopReason : undefined);
@@ -380,13 +416,19 @@ export class WorkerHandle extends EventEmitter {
   }
 
   private line(name: 'stdout' | 'stderr', line: string): void {
-    if (name === 'stderr') {
+    if (name === 'stderr' && this.stackLines) {
+      // A stack dump: read by killUnready, kept out of the stderr tail (that shows what came before).
+      if (this.stackLines.length < MAX_STACK_LINES) this.stackLines.push(line);
+    } else if (name === 'stderr') {
       this.stderrTail.push(line);
       if (this.stderrTail.length > this.spec.stderrTailLines) this.stderrTail.shift();
     }
     this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line, { worker: this.id, stream: name });
   }
 }
+
+/** Lines of a stack dump read (all threads of a worker; a deep stack is ~100 lines). */
+const MAX_STACK_LINES = 2_000;
 
 /** How a worker ended: "signal SIGKILL", "code 3", or that spawn() failed (no process, no code). */
 export function exitCause(code: number | null, signal: NodeJS.Signals | null): string {

@@ -24,6 +24,7 @@ export const POOL_FIELDS = {
   maxQueue: { type: 'integer', min: 0, doc: 'calls waiting for a worker before QUEUE_FULL' },
   queueTimeoutMs: { type: 'integer', min: 1, doc: 'longest wait in the queue before QUEUE_TIMEOUT, ms' },
   workerStartTimeoutMs: { type: 'integer', min: 1, doc: 'spawn → ready limit per worker, ms' },
+  stackDumpWaitMs: { type: 'integer', min: 0, doc: 'a worker not ready in time gets this long to print its Python stacks before it is killed, ms' },
   startBatch: { type: 'integer', min: 1, doc: 'workers spawned at once while the pool starts' },
   stopGraceMs: { type: 'integer', min: 0, doc: 'on stop, time for in-flight calls to finish, ms' },
   killGraceMs: { type: 'integer', min: 0, doc: 'after SHUTDOWN / SIGTERM, time before the harder step, ms' },
