@@ -5,6 +5,8 @@ import { availableParallelism } from 'node:os';
 export const DEFAULTS = {
   /** Workers per pool (`--workers`): one per CPU. */
   workers: availableParallelism(),
+  /** Concurrent calls per worker (`--threads`); more than 1 needs a module declared thread safe. */
+  threads: 1,
   /** Largest frame or payload accepted from a worker or a client, in bytes (`PAYLOAD_TOO_LARGE`). */
   maxPayloadBytes: 64 * 1024 * 1024,
   /** Calls waiting for a free worker before new ones fail with `QUEUE_FULL`. */

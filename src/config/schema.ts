@@ -38,6 +38,13 @@ export const POOL_FIELDS = {
   ttlMs: { type: 'integer', min: 0, doc: 'recycle a worker after this long, ms (0 = never)' },
   maxRssMb: { type: 'number', min: 0, doc: 'recycle a worker above this resident memory, MiB (0 = never)' },
   recycleJitter: { type: 'number', min: 0, max: 1, doc: 'random extra fraction of maxRequests / ttlMs per worker' },
+  restartBackoffMs: { type: 'integer', min: 0, doc: 'restart delay after the second crash in a row, doubling per further crash, ms' },
+  restartBackoffMaxMs: { type: 'integer', min: 0, doc: 'cap of the restart delay, ms' },
+  restartResetMs: { type: 'integer', min: 1, doc: 'a worker up this long has its crash count reset, ms' },
+  maxStartupFailures: { type: 'integer', min: 1, doc: 'deaths during startup in a row before the pool is degraded' },
+  latencyWindow: { type: 'integer', min: 1, doc: 'calls in the latency percentiles of stats' },
+  stderrTailLines: { type: 'integer', min: 0, doc: 'lines of a failed worker stderr quoted when it cannot start' },
+  logLineMaxBytes: { type: 'integer', min: 4, doc: 'longest line of worker output logged as one record, bytes' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type PoolField = keyof typeof POOL_FIELDS;
