@@ -97,7 +97,13 @@ class Executor:
             try:
                 self._fail(ctx, *_exception_info(exc))
             except BaseException:
-                pass
+                # Every call gets an answer before its thread takes the next one (the ordering
+                # rule of docs/worker-protocol.md): a plain one if even the report failed.
+                try:
+                    self.inflight.pop(ctx.call_id, None)
+                    self._error(ctx.call_id, "INTERNAL", "internal error in the worker")
+                except BaseException:
+                    pass
 
     # ------------------------------------------------------------------ one call
 

@@ -169,8 +169,9 @@ export class WorkerHandle extends EventEmitter {
     }
     child.once('exit', (code, signal) => {
       // Frames the worker wrote just before dying may still be in transit: read them first
-      // (bounded, in case a tool's own child inherited the channel).
-      void within(this.channel.ended, 100).then((all) => {
+      // (bounded, in case a tool's own child inherited the channel). They say which calls
+      // finished, so the calls it never started can be requeued (requeue.ts).
+      void within(this.channel.ended, DRAIN_AFTER_EXIT_MS).then((all) => {
         if (!all) this.answersComplete = false;
         done(code, signal);
       });
@@ -426,6 +427,13 @@ export class WorkerHandle extends EventEmitter {
     this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line, { worker: this.id, stream: name });
   }
 }
+
+/**
+ * Longest wait, after a worker exited, for the rest of its output (its channel's end). It ends at
+ * once unless a process the worker forked still holds the pipe; past this, unanswered calls all
+ * count as possibly started.
+ */
+const DRAIN_AFTER_EXIT_MS = 500;
 
 /** Lines of a stack dump read (all threads of a worker; a deep stack is ~100 lines). */
 const MAX_STACK_LINES = 2_000;
