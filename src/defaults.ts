@@ -5,6 +5,8 @@ import { availableParallelism } from 'node:os';
 export const DEFAULTS = {
   /** Workers per pool (`--workers`): one per CPU. */
   workers: availableParallelism(),
+  /** Concurrent calls per worker (`--threads`); more than 1 needs a module declared thread safe. */
+  threads: 1,
   /** Largest frame or payload accepted from a worker or a client, in bytes (`PAYLOAD_TOO_LARGE`). */
   maxPayloadBytes: 64 * 1024 * 1024,
   /** Calls waiting for a free worker before new ones fail with `QUEUE_FULL`. */
@@ -13,6 +15,12 @@ export const DEFAULTS = {
   queueTimeoutMs: 10_000,
   /** How long a worker may take from spawn to its ready frame before it counts as failed, ms. */
   workerStartTimeoutMs: 30_000,
+  /**
+   * A worker not ready within workerStartTimeoutMs is asked for its Python stacks (SIGUSR1) and
+   * gets this long to print them before it is killed, ms: its start failure then says where it
+   * hangs (e.g. the line of the tools module stuck on import).
+   */
+  stackDumpWaitMs: 500,
   /** Graceful stop: time for in-flight calls to finish before workers get SIGTERM, ms. */
   stopGraceMs: 5_000,
   /** After SIGTERM, time before a worker's process group gets SIGKILL, ms. */
@@ -41,6 +49,12 @@ export const DEFAULTS = {
    * used first. 0 = strictly one call per worker at a time.
    */
   pipeline: 8,
+  /**
+   * Times a call goes back to the queue because the worker it waited in (pipelined) died before
+   * starting it. Such a call never ran, so requeueing it is always safe; the bound only stops a
+   * call from circling forever while workers keep dying.
+   */
+  maxRequeues: 10,
   /** Interval of worker heartbeats (PING), ms. */
   heartbeatMs: 2_000,
   /** Heartbeats missed in a row before a worker is killed and replaced. */
@@ -106,6 +120,12 @@ export const DEFAULTS = {
   /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
   watchIntervalMinMs: 50,
   watchIntervalMaxMs: 60_000,
+  /**
+   * Longest line of a worker's stdout / stderr logged as one record, bytes. A longer line (a `\r`
+   * progress bar never ends one) is cut and continues in the next record, so printing costs the
+   * agent linear time and bounded memory.
+   */
+  logLineMaxBytes: 16 * 1024,
 } as const;
 
 /** Environment variables read by Snakepit. */

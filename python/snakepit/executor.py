@@ -67,15 +67,24 @@ class Executor:
     # ------------------------------------------------------------------ thread loop
 
     def thread_main(self, queue):
-        """Body of one call thread: run queued contexts in order until a None arrives."""
+        """Body of one call thread: run queued contexts in order until a None arrives.
+
+        The ordering rule of docs/worker-protocol.md: calls are taken in the order received, and a
+        call's answers have left the process before its thread takes the next one (the pipe sink
+        writes them before returning; a sink that buffers, like gRPC's, has a flush()). With N
+        threads, only the N oldest unanswered calls can be running, which is how the agent knows
+        which calls a dead worker never started."""
         enc = PayloadEncoder()
         get = queue.get
         run_safely = self.run_safely
+        flush = getattr(self.sink, "flush", None)
         while True:
             ctx = get()
             if ctx is None:
                 return
             run_safely(ctx, enc)
+            if flush is not None:
+                flush()
 
     def run_safely(self, ctx, enc):
         """Run one call on this thread; a runtime bug is reported and the worker keeps serving."""
@@ -88,7 +97,13 @@ class Executor:
             try:
                 self._fail(ctx, *_exception_info(exc))
             except BaseException:
-                pass
+                # Every call gets an answer before its thread takes the next one (the ordering
+                # rule of docs/worker-protocol.md): a plain one if even the report failed.
+                try:
+                    self.inflight.pop(ctx.call_id, None)
+                    self._error(ctx.call_id, "INTERNAL", "internal error in the worker")
+                except BaseException:
+                    pass
 
     # ------------------------------------------------------------------ one call
 

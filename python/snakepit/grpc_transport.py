@@ -60,11 +60,19 @@ def import_grpc():
 class StreamSink:
     """The gRPC transport's output: answers become WorkerMessages on an unbounded queue that the
     Connect handler yields from. Messages are built on the sending thread (a call thread or the
-    reader), so the handler thread only hands them to grpcio."""
+    reader), so the handler thread only hands them to grpcio.
+
+    flush() is the ordering rule of docs/worker-protocol.md for this transport: a call thread
+    takes its next call only once its answers have left the process (grpcio asks the handler for
+    the next message only after the send of the previous one completed), so an answer queued
+    here can never be lost to a SIGKILL while a later call already runs."""
 
     def __init__(self, pb):
         self._queue = queue.SimpleQueue()
-        self._put = self._queue.put
+        self._sent_cond = threading.Condition()
+        self._queued = 0  # messages put on the queue so far
+        self._sent = 0    # of those, sent by grpcio
+        self._over = False
         self._Message = pb.WorkerMessage
         self._Ready = pb.Ready
         self._Value = pb.CallValue
@@ -72,6 +80,18 @@ class StreamSink:
         self._Error = pb.CallError
         self._Pong = pb.Pong
         self._Log = pb.LogRecord
+
+    def _put(self, msg):
+        with self._sent_cond:  # counted in queue order, so flush() waits for exactly these
+            self._queued += 1
+            self._queue.put(msg)
+
+    def flush(self):
+        """Wait until every message queued so far has been sent (or the stream is over)."""
+        with self._sent_cond:
+            target = self._queued
+            while self._sent < target and not self._over:
+                self._sent_cond.wait(1.0)
 
     def ready(self, payload):
         self._put(self.ready_message(payload))
@@ -108,15 +128,29 @@ class StreamSink:
 
     def close(self):
         """No more messages: the Connect stream ends (status OK) once the queue is drained."""
-        self._put(None)
+        self._queue.put(None)
 
     def messages(self):
         get = self._queue.get
-        while True:
-            msg = get()
-            if msg is None:
-                return
-            yield msg
+        cond = self._sent_cond
+        try:
+            while True:
+                msg = get()
+                if msg is None:
+                    return
+                yield msg
+                # grpcio resumes us only after the send of `msg` completed.
+                with cond:
+                    self._sent += 1
+                    cond.notify_all()
+        finally:
+            self.stream_over()
+
+    def stream_over(self):
+        """The stream ended (however): nothing more will be sent, flush() waits no longer."""
+        with self._sent_cond:
+            self._over = True
+            self._sent_cond.notify_all()
 
 
 class GrpcWorker(_worker.Worker):
@@ -175,7 +209,7 @@ class GrpcWorker(_worker.Worker):
         if not first:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           "this worker already serves an agent (one Connect stream per worker)")
-        context.add_callback(self._rpc_over.set)  # runs when the RPC is over, however it ends
+        context.add_callback(self._on_rpc_over)  # runs when the RPC is over, however it ends
         threading.Thread(target=self._read, args=(requests,), name="snakepit-reader", daemon=True).start()
         try:
             # READY first (ahead of anything already queued), then every answer as it is sent.
@@ -184,6 +218,10 @@ class GrpcWorker(_worker.Worker):
                 yield msg
         finally:
             self._stream_over.set()
+
+    def _on_rpc_over(self):
+        self.sink.stream_over()
+        self._rpc_over.set()
 
     def _read(self, requests):
         """The reader: the agent's messages, in order, as the pipe reader handles frames."""

@@ -26,6 +26,8 @@ from .protocol import CALL, CANCEL, PING, SHUTDOWN, encode_value
 IN_FD = 3
 OUT_FD = 4
 CONTROL_FD = 5
+# The agent's "where are you stuck?" signal (docs/worker-protocol.md, "Worker command line").
+STACKS_SIGNAL = signal.SIGUSR1
 # CANCELs that arrived before their CALL was read; cleared if it ever grows this large (only a
 # CANCEL racing its call's answer can leave an entry behind).
 MAX_EARLY_CANCELS = 4096
@@ -60,6 +62,7 @@ def start_process(pipes):
 
 def load_tools(spec, threads):
     """Import the tool module: (module_name, tools), or exit 3 with the reason on stderr."""
+    _dump_stacks_on(STACKS_SIGNAL)
     from . import loader
     try:
         return loader.load(spec, threads)
@@ -283,6 +286,18 @@ class PipeWorker(Worker):
 
 
 # ---------------------------------------------------------------------------- process guards
+
+def _dump_stacks_on(signum):
+    """On `signum`, print every thread's Python stack on stderr and carry on (faulthandler, so it
+    works even while a C call holds the GIL). Set before the tools module is imported: the agent
+    sends it to a worker that is not ready within workerStartTimeoutMs, to report where a module
+    that hangs on import is stuck, before it kills the worker."""
+    try:
+        import faulthandler
+        faulthandler.register(signum, file=sys.stderr, all_threads=True)
+    except (ImportError, AttributeError, ValueError, OSError, RuntimeError):
+        pass  # no faulthandler (or no such signal here): the agent only misses the stacks
+
 
 def _guard_parent():
     """Die with the agent: PR_SET_PDEATHSIG on Linux, and bail out if it is already gone."""

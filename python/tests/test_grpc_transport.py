@@ -398,6 +398,38 @@ class GrpcLifetimeTest(unittest.TestCase):
             self.assertEqual(w.roundtrip("add", {"a": 20, "b": 22}).result.json, b"42")
 
 
+@needs_grpc
+class StreamSinkOrderingTest(unittest.TestCase):
+    """The ordering rule the agent relies on to requeue calls a dead worker never started: a call
+    thread takes its next call only once its answers were sent (docs/worker-protocol.md)."""
+
+    def test_flush_waits_until_grpcio_asked_for_the_next_message(self):
+        from snakepit.grpc_transport import StreamSink
+        sink = StreamSink(pb)
+        stream = sink.messages()
+        sink.result(1, b"1", None)
+        sink.end(2)
+        flushed = threading.Event()
+        threading.Thread(target=lambda: (sink.flush(), flushed.set()), daemon=True).start()
+        self.assertEqual(next(stream).result.id, 1)  # yielded: grpcio is sending it
+        self.assertFalse(flushed.wait(0.2))
+        self.assertEqual(next(stream).end.id, 2)  # resumed: the first send completed
+        self.assertFalse(flushed.wait(0.2))       # the second one is still being sent
+        sink.close()
+        self.assertEqual(list(stream), [])        # resumed once more, then the stream ends
+        self.assertTrue(flushed.wait(2))
+
+    def test_flush_returns_once_the_stream_is_over(self):
+        from snakepit.grpc_transport import StreamSink
+        sink = StreamSink(pb)
+        sink.result(1, b"1", None)
+        flushed = threading.Event()
+        threading.Thread(target=lambda: (sink.flush(), flushed.set()), daemon=True).start()
+        self.assertFalse(flushed.wait(0.2))
+        sink.stream_over()  # the RPC ended: nothing will be sent any more
+        self.assertTrue(flushed.wait(2))
+
+
 class GrpcCommandLineTest(unittest.TestCase):
     """No grpcio needed: what happens before the server starts."""
 

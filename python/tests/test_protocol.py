@@ -7,7 +7,7 @@ import unittest
 
 from snakepit import protocol
 from snakepit.protocol import (
-    CALL, CHUNK, LOG, PONG, RESULT, FrameReader, FrameWriter, PayloadEncoder, ProtocolError,
+    CALL, CHUNK, LOG, PONG, RESULT, FrameReader, FrameSink, FrameWriter, PayloadEncoder, ProtocolError,
     decode_value, encode_frame, encode_json, encode_value)
 
 
@@ -155,6 +155,28 @@ class FrameReaderTest(unittest.TestCase):
         kind, cid, head, payload, blobs = got[0]
         self.assertEqual(decode_value(payload, blobs), {"text": text, "data": blob})
 
+    def test_a_frame_spanning_reads_is_kept_as_chunks_not_a_growing_buffer(self):
+        blob = os.urandom(1 << 20)
+        frame = encode_frame(RESULT, 9, b"", b'{"$blob":0}', [blob]) + encode_frame(PONG, 3)
+        reader = FrameReader()
+        got = []
+        for i in range(0, len(frame), 4096):
+            got += reader.feed(frame[i:i + 4096])
+            self.assertTrue(all(type(c) in (bytes, memoryview) for c in reader._chunks))
+        self.assertEqual([g[:2] for g in got], [(RESULT, 9), (PONG, 3)])
+        self.assertEqual(got[0][4], [blob])
+        self.assertEqual(reader.pending(), 0)
+
+    def test_a_buffer_the_caller_reuses_never_changes_what_was_kept(self):
+        data = self.stream()
+        buf = bytearray(data[:30])
+        reader = FrameReader()
+        got = reader.feed(buf)
+        buf[:] = b"\xff" * len(buf)  # the caller reuses (and could resize) its buffer
+        buf.extend(b"more")
+        got += reader.feed(bytearray(data[30:]))
+        self.assertEqual(got, FrameReader().feed(data))
+
     def test_frame_over_the_limit_is_a_protocol_error(self):
         reader = FrameReader(max_frame=1000)
         reader.feed(encode_frame(RESULT, 1, b"", b"1" * 987))  # body of exactly 1000 bytes: fine
@@ -176,6 +198,31 @@ class FrameReaderTest(unittest.TestCase):
 
 
 class FrameWriterTest(unittest.TestCase):
+    def test_large_values_go_out_as_parts_identical_to_the_joined_frame(self):
+        r, w = os.pipe()
+        sink = FrameSink(FrameWriter(w))
+        blob = os.urandom(300000)  # several pipe buffers: writev writes it in parts
+        text = b'"' + b"y" * 100000 + b'"'
+        out = []
+
+        def drain():
+            while True:
+                data = os.read(r, 1 << 16)
+                if not data:
+                    return
+                out.append(data)
+
+        t = threading.Thread(target=drain)
+        t.start()
+        sink.result(5, b'{"a":{"$blob":0},"b":{"$blob":1}}', [blob, b"tail"])
+        sink.chunk(6, text, None)
+        sink.result(7, b"1", None)
+        os.close(w)
+        t.join()
+        os.close(r)
+        self.assertEqual(b"".join(out), encode_frame(RESULT, 5, b"", b'{"a":{"$blob":0},"b":{"$blob":1}}', [blob, b"tail"])
+                         + encode_frame(CHUNK, 6, b"", text) + encode_frame(RESULT, 7, b"", b"1"))
+
     def test_threads_never_interleave_frames(self):
         r, w = os.pipe()
         writer = FrameWriter(w)

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -467,6 +468,29 @@ class LifecycleTest(unittest.TestCase):
             err = w.err()
             self.assertIn("Traceback (most recent call last)", err)
             self.assertIn("this_module_does_not_exist_anywhere", err)
+
+    def test_sigusr1_prints_where_a_hanging_import_is_stuck(self):
+        path = write_module("hanging_tools.py", '''
+            import threading
+            from snakepit import tool
+
+            def wait_forever():
+                threading.Event().wait()
+
+            wait_forever()
+        ''')
+        with Worker(["--tools", path], wait_ready=False) as w:
+            time.sleep(1.0)  # past interpreter start-up: the handler is armed before the import
+            deadline = time.monotonic() + 10
+            while "hanging_tools.py" not in w.err() and time.monotonic() < deadline:
+                self.assertIsNone(w.proc.poll(), w.err())
+                os.kill(w.proc.pid, signal.SIGUSR1)
+                time.sleep(0.2)
+            err = w.err()
+            self.assertIn("(most recent call first)", err)
+            self.assertIn('hanging_tools.py", line 6 in wait_forever', err)
+            self.assertIn('hanging_tools.py", line 8 in <module>', err)
+            self.assertIsNone(w.proc.poll())  # it prints and carries on; the agent kills it
 
     def test_module_without_tools_exits_3(self):
         path = write_module("no_tools.py", "X = 1\n")

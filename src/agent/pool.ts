@@ -13,8 +13,9 @@ import { drawLimits, recycleReason, type RecyclePolicy } from './lifecycle.js';
 import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
 import { reapWorkerGroup } from './reap.js';
+import { requeueVerdict } from './requeue.js';
 import { SessionTable, type Affinity } from './sessions.js';
-import { WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
+import { exitCause, WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
 
 export interface PoolOptions {
   name: string;
@@ -43,6 +44,10 @@ export interface PoolOptions {
   heartbeatMisses: number;
   /** A tool still running this long after its call was cancelled gets its worker recycled, ms. */
   cancelGraceMs: number;
+  /** A worker not ready in time gets this long to print its Python stacks before it is killed, ms. */
+  stackDumpWaitMs: number;
+  /** Times a call that a dying worker never started goes back to the queue before it fails. */
+  maxRequeues: number;
   recycle: RecyclePolicy;
 }
 
@@ -71,7 +76,10 @@ interface Tracked {
   pinned: WorkerHandle | undefined;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
+  /** Dispatches so far (a generation number: answers of an earlier dispatch are ignored). */
   attempts: number;
+  /** Of those, dispatches to workers that died before starting the call (requeue.ts). */
+  requeues: number;
   chunks: number;
 }
 
@@ -128,6 +136,8 @@ export class Pool {
   private idleWaiters: Array<() => void> = [];
   /** Slots not spawned yet during a batched startup. */
   private pendingStart: Slot[] = [];
+  /** Calls of a worker that just died which it never started; requeued once its exit is handled. */
+  private neverStarted: Tracked[] = [];
 
   constructor(
     readonly options: PoolOptions,
@@ -160,7 +170,7 @@ export class Pool {
   }
 
   submit(call: PoolCall): CallControl {
-    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, pinned: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, chunks: 0 };
+    const t: Tracked = { call, id: 0, state: 'queued', worker: undefined, pinned: undefined, timer: undefined, startedAt: Date.now(), attempts: 0, requeues: 0, chunks: 0 };
     const control: CallControl = { cancel: () => this.cancel(t) };
     if (this.stopping) return this.reject(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is stopping` }, control);
     if (this.draining) return this.reject(t, { code: 'DRAINING', message: `pool '${this.name}' is draining and takes no new calls` }, control);
@@ -215,7 +225,7 @@ export class Pool {
     this.pendingStart = [];
     this.failStartup('the pool was stopped before its workers were ready');
     const all = [...this.slots.flatMap((s) => [s.worker, s.replacement]), ...this.retiring].filter((w): w is WorkerHandle => !!w);
-    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs)));
+    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs, 'the pool stopped')));
     await Promise.all([...this.reaping]);
   }
 
@@ -248,7 +258,8 @@ export class Pool {
 
   // ── routing ────────────────────────────────────────────────────────────
 
-  private place(t: Tracked): void {
+  /** Routes a call; `front` (requeued calls) queues it at that position instead of last. */
+  private place(t: Tracked, front?: { at: number }): void {
     const session = t.call.session;
     const affinity = this.options.affinity;
     if (session !== null) {
@@ -269,7 +280,7 @@ export class Pool {
         if (affinity === 'strict-queue') {
           t.pinned = own;
           if (own.accepting) return this.dispatch(t, own);
-          return this.enqueue(t);
+          return this.enqueue(t, front);
         }
         // hint: any free worker first, else wait in the session worker's own pipeline.
         const free = this.pick(true);
@@ -279,12 +290,13 @@ export class Pool {
     }
     const worker = this.pick(true) ?? this.pick(false);
     if (worker) return this.dispatch(t, worker);
-    this.enqueue(t);
+    this.enqueue(t, front);
   }
 
-  private enqueue(t: Tracked): void {
+  private enqueue(t: Tracked, front?: { at: number }): void {
     const now = Date.now();
-    if (!this.queue.push(t, now)) {
+    if (front) this.queue.insert(front.at++, t, now);
+    else if (!this.queue.push(t, now)) {
       this.finish(t, { code: 'QUEUE_FULL', message: `pool '${this.name}' queue is full (${this.options.maxQueue} calls waiting); retry later` });
       return;
     }
@@ -354,7 +366,7 @@ export class Pool {
         end: () => current() && this.finish(t, undefined, () => t.call.sink.end()),
         error: (info) => {
           if (!current()) return;
-          if (info.code === 'WORKER_CRASHED' && t.call.idempotent && t.attempts < 2 && t.chunks === 0 && !this.stopping) {
+          if (info.code === 'WORKER_CRASHED' && t.call.idempotent && t.attempts - t.requeues < 2 && t.chunks === 0 && !this.stopping) {
             this.logger.log('warn', this.name, `retrying idempotent call to '${t.call.tool}' after: ${info.message}`);
             this.running--;
             t.state = 'queued';
@@ -364,8 +376,48 @@ export class Pool {
           }
           this.finish(t, info);
         },
+        neverStarted: () => {
+          if (current()) this.neverStarted.push(t);
+        },
       },
     );
+  }
+
+  /**
+   * Calls that a worker which just died had not started (requeue.ts) go back to the front of the
+   * queue, oldest first, with their deadline; or fail if the pool stops, the deadline passed,
+   * their strict session lost its worker, or they were requeued maxRequeues times already.
+   */
+  private requeueNeverStarted(dead: WorkerHandle): void {
+    const lost = this.neverStarted.splice(0);
+    if (lost.length === 0) return;
+    const front = { at: 0 };
+    let requeued = 0;
+    for (const t of lost) {
+      if (t.state !== 'running') continue; // cancelled or timed out meanwhile
+      const now = Date.now();
+      const session = t.call.session;
+      const strictSessionLost = this.options.affinity !== 'hint' && session !== null && (t.pinned === dead || this.sessions.lookup(session, now).kind === 'lost');
+      const verdict = requeueVerdict(
+        { tool: t.call.tool, session, deadline: t.call.deadline, requeues: t.requeues },
+        { now, pool: this.name, stopping: this.stopping, maxRequeues: this.options.maxRequeues, strictSessionLost, workerId: dead.id },
+      );
+      if (!verdict.requeue) {
+        if (verdict.error.code === 'SESSION_WORKER_LOST') this.sessions.forget(session!);
+        this.finish(t, verdict.error);
+        continue;
+      }
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      this.running--;
+      t.state = 'queued';
+      t.worker = undefined;
+      t.pinned = undefined;
+      t.requeues++;
+      requeued++;
+      this.place(t, front);
+    }
+    if (requeued) this.logger.log('info', dead.id, `requeued ${requeued} call(s) it had not started`);
   }
 
   private cancel(t: Tracked): void {
@@ -505,13 +557,13 @@ export class Pool {
         this.sessions.loseWorker(old);
         this.releasePinned(old);
         this.emit({ type: 'worker.recycled', pool: this.name, worker: slot.id, pid: old.pid ?? 0, reason });
-        void old.stop(graceMs, this.options.killGraceMs).then(() => this.retiring.delete(old));
+        void old.stop(graceMs, this.options.killGraceMs, `recycled: ${reason}`).then(() => this.retiring.delete(old));
         settle();
       };
       const onExit = (exit: WorkerExit): void => {
         // The replacement died before it was ready: keep the old worker; a later check retries.
         slot.replacement = undefined;
-        const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+        const how = exitCause(exit.code, exit.signal);
         this.logger.log('error', slot.id, `replacement exited with ${how} before it was ready; keeping pid ${old.pid}`);
         settle(`exit ${how}${exit.stderrTail ? `:\n${exit.stderrTail}` : ''}`);
       };
@@ -532,7 +584,7 @@ export class Pool {
       this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline });
     }
     const startTimer = setTimeout(() => {
-      if (worker.state === 'starting') worker.kill(`not ready within ${this.options.workerStartTimeoutMs} ms`);
+      if (worker.state === 'starting') worker.killUnready(`not ready within ${this.options.workerStartTimeoutMs} ms`, this.options.stackDumpWaitMs);
     }, this.options.workerStartTimeoutMs);
     worker.on('ready', (info) => {
       clearTimeout(startTimer);
@@ -561,6 +613,7 @@ export class Pool {
   private onWorkerExit(slot: Slot, worker: WorkerHandle, exit: WorkerExit): void {
     this.reap(worker);
     this.sessions.loseWorker(worker);
+    this.requeueNeverStarted(worker);
     this.releasePinned(worker);
     this.emit({ type: 'worker.exited', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, code: exit.code, signal: exit.signal, expected: exit.expected, reason: exit.reason ?? null });
     if (this.stopping || exit.expected || slot.worker !== worker) return;
@@ -568,11 +621,16 @@ export class Pool {
     if (upFor >= this.options.restartResetMs) slot.crashStreak = 0;
     slot.crashStreak++;
     if (exit.duringStartup) slot.startupFailures++;
-    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const how = exitCause(exit.code, exit.signal);
     // Exit code 3 is the runtime's "could not import the tools module": retrying cannot help.
-    if (exit.duringStartup && (exit.code === 3 || slot.startupFailures >= this.options.maxStartupFailures)) {
-      const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
-      this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
+    // Nor, while the pool is starting (`up` waits), can waiting again for a worker that hung.
+    const hungAtStart = exit.startTimedOut && this.readyWaiters.length > 0;
+    if (exit.duringStartup && (exit.code === 3 || hungAtStart || slot.startupFailures >= this.options.maxStartupFailures)) {
+      if (hungAtStart) this.degraded = hangReport(slot.id, this.options.spec.tools, exit);
+      else {
+        const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
+        this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
+      }
       this.logger.log('error', this.name, `pool degraded: ${this.degraded}`);
       this.emit({ type: 'pool.degraded', pool: this.name, reason: this.degraded });
       this.failStartup(this.degraded);
@@ -614,4 +672,12 @@ export class Pool {
   private failStartup(reason: string): void {
     for (const w of this.readyWaiters.splice(0)) w.reject(new SnakepitError('WORKER_START_FAILED', reason));
   }
+}
+
+/** Why a pool could not start: a worker hung before it was ready, and where (its Python stack). */
+function hangReport(workerId: string, tools: string | undefined, exit: WorkerExit): string {
+  const module = tools ?? 'snakepit.demo';
+  const head = `worker ${workerId} (tools module ${module}) hung while starting: ${exit.reason ?? 'not ready in time'}`;
+  const stack = exit.stuck ? `\nits Python stack (most recent call first):\n${exit.stuck.stack}` : '';
+  return `${head}${stack}${exit.stderrTail ? `\nstderr before that:\n${exit.stderrTail}` : ''}`;
 }

@@ -22,6 +22,14 @@ export class CallQueue<T> {
     return true;
   }
 
+  /**
+   * Puts an item back at position `index` (0 = next out) whatever `maxQueue` says: a call the
+   * pool had already accepted, whose worker died before it started, keeps its place in line.
+   */
+  insert(index: number, item: T, now: number): void {
+    this.entries.splice(Math.min(index, this.entries.length), 0, { item, enqueuedAt: now });
+  }
+
   /** Removes and returns the oldest item accepted by `fits` (affinity-aware pop). */
   popFirst(fits: (item: T) => boolean): T | undefined {
     const i = this.entries.findIndex((e) => fits(e.item));

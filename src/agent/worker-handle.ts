@@ -8,11 +8,14 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
-import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/channel.js';
+import { closedChannel, type CallFrame, type CallSink, type ReadyInfo, type WorkerChannel, type WorkerTransport } from '../worker/channel.js';
 import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
 import { Heartbeat } from './health.js';
+import { LineSplitter } from './log-lines.js';
+import { splitUnanswered } from './requeue.js';
+import { parseStacks, stuckAt, type Stuck } from './stacks.js';
 import type { RecycleLimits } from './lifecycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopping' | 'exited';
@@ -31,6 +34,8 @@ export interface WorkerSpec {
   runId: string;
   maxFrameBytes: number;
   stderrTailLines: number;
+  /** Longest line of worker output logged as one record; the rest follows as a continuation. */
+  logLineMaxBytes: number;
 }
 
 export interface WorkerExit {
@@ -42,6 +47,19 @@ export interface WorkerExit {
   expected: boolean;
   stderrTail: string;
   reason: string | undefined;
+  /** It was killed for not being ready in time (workerStartTimeoutMs). */
+  startTimedOut: boolean;
+  /** Where it was stuck then, from the Python stacks it printed (undefined if it printed none). */
+  stuck: Stuck | undefined;
+}
+
+/** The pool's side of one call sent to this worker. */
+export interface WorkerCallSink extends CallSink {
+  /**
+   * The worker died before it could have started the call (it was still waiting inside the
+   * worker: see requeue.ts), so the call never ran. Replaces `error` for such calls.
+   */
+  neverStarted(info: ErrorInfo): void;
 }
 
 export declare interface WorkerHandle {
@@ -62,12 +80,23 @@ export class WorkerHandle extends EventEmitter {
   startTime = 0;
   /** Recycle limits drawn for this worker (set by the pool). */
   limits: RecycleLimits = { requests: 0, ttlMs: 0 };
-  private readonly inflight = new Map<number, CallSink>();
-  private readonly child: ChildProcess;
+  /** Unanswered calls in the order they were sent (a Map keeps insertion order). */
+  private readonly inflight = new Map<number, WorkerCallSink>();
+  /** False once some answers of the worker may be lost (broken channel, output not read to the end). */
+  private answersComplete = true;
+  /** Undefined when spawn() itself threw (the worker never existed). */
+  private readonly child: ChildProcess | undefined;
   private readonly channel: WorkerChannel;
   private readonly stderrTail: string[] = [];
   private failure: string | undefined;
   private expectedExit = false;
+  /** Why the agent stopped the worker (a recycle's reason), for its exit line. */
+  private stopReason: string | undefined;
+  /** Set while a worker that did not start in time prints its stacks (killUnready). */
+  private stackLines: string[] | undefined;
+  private stackTimer: NodeJS.Timeout | undefined;
+  private startTimedOut = false;
+  private stuck: Stuck | undefined;
   readonly exited: Promise<WorkerExit>;
   /** The command line the worker was started with (recorded in the process registry). */
   readonly cmdline: string[];
@@ -80,30 +109,6 @@ export class WorkerHandle extends EventEmitter {
   ) {
     super();
     const transport = transportFor(spec.transport);
-    const prepared = transport.prepare(id);
-    const args = ['-m', 'snakepit', ...prepared.args];
-    if (spec.tools) args.push('--tools', spec.tools);
-    if (spec.threads > 1) args.push('--threads', String(spec.threads));
-    this.cmdline = [spec.python, ...args];
-    const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
-    this.child = spawn(spec.python, args, {
-      cwd: spec.cwd,
-      env: {
-        ...process.env,
-        ...spec.env,
-        PYTHONPATH: pythonPath,
-        PYTHONUNBUFFERED: '1',
-        SNAKEPIT_WORKER_ID: id,
-        SNAKEPIT_AGENT_PID: String(process.pid),
-        SNAKEPIT_RUN_ID: spec.runId,
-        // The worker refuses to send a frame the agent would reject, answering ERROR instead.
-        SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
-        ...prepared.env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
-      // Own process group: a stop signals the whole group, tools' children included.
-      detached: true,
-    });
     let finish!: (exit: WorkerExit) => void;
     this.exited = new Promise((resolve) => (finish = resolve));
     let finished = false;
@@ -112,20 +117,69 @@ export class WorkerHandle extends EventEmitter {
       finished = true;
       finish(this.onExit(code, signal));
     };
-    this.child.once('exit', (code, signal) => {
+    let prepared: ReturnType<WorkerTransport['prepare']> | undefined;
+    let child: ChildProcess | undefined;
+    const args = ['-m', 'snakepit'];
+    try {
+      prepared = transport.prepare(id);
+      args.push(...prepared.args);
+      if (spec.tools) args.push('--tools', spec.tools);
+      if (spec.threads > 1) args.push('--threads', String(spec.threads));
+      const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
+      child = spawn(spec.python, args, {
+        cwd: spec.cwd,
+        env: {
+          ...process.env,
+          ...spec.env,
+          PYTHONPATH: pythonPath,
+          PYTHONUNBUFFERED: '1',
+          SNAKEPIT_WORKER_ID: id,
+          SNAKEPIT_AGENT_PID: String(process.pid),
+          SNAKEPIT_RUN_ID: spec.runId,
+          // The worker refuses to send a frame the agent would reject, answering ERROR instead.
+          SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
+          ...prepared.env,
+        },
+        stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
+        // Own process group: a stop signals the whole group, tools' children included.
+        detached: true,
+      });
+    } catch (err) {
+      // spawn() throws for some failures (e.g. EINVAL, a bad cwd type): a start failure too.
+      this.failure = `could not start ${spec.python}: ${(err as Error).message}`;
+    }
+    this.cmdline = [spec.python, ...args];
+    this.child = child;
+    if (child) {
+      child.once('error', (err) => {
+        this.failure = `could not start ${spec.python}: ${err.message}`;
+        this.logger.log('error', id, this.failure);
+        if (child.pid === undefined) done(null, null);
+      });
+    }
+    if (!child || !prepared || !hasPipes(child, 3 + prepared.extraPipes)) {
+      // Out of file descriptors (EMFILE / ENFILE), Node hands back a child without stdio and
+      // emits 'error' on the next tick; a throw above left no child at all. Either way this is a
+      // worker that failed to start (the pool backs off and, after the usual count, marks itself
+      // degraded), never an exception in the agent.
+      this.channel = closedChannel();
+      if (prepared) transport.discard?.(prepared);
+      if (!child) setImmediate(() => done(null, null));
+      return;
+    }
+    child.once('exit', (code, signal) => {
       // Frames the worker wrote just before dying may still be in transit: read them first
-      // (bounded, in case a tool's own child inherited the channel).
-      void within(this.channel.ended, 100).then(() => done(code, signal));
+      // (bounded, in case a tool's own child inherited the channel). They say which calls
+      // finished, so the calls it never started can be requeued (requeue.ts).
+      void within(this.channel.ended, DRAIN_AFTER_EXIT_MS).then((all) => {
+        if (!all) this.answersComplete = false;
+        done(code, signal);
+      });
     });
-    this.child.once('error', (err) => {
-      this.failure = `could not start ${spec.python}: ${err.message}`;
-      this.logger.log('error', id, this.failure);
-      if (this.child.pid === undefined) done(null, null);
-    });
-    this.child.stdin!.on('error', () => {});
-    this.pipeLines(this.child.stdout!, 'stdout');
-    this.pipeLines(this.child.stderr!, 'stderr');
-    this.channel = transport.open(this.child, prepared, {
+    child.stdin!.on('error', () => {});
+    this.pipeLines(child.stdout!, 'stdout');
+    this.pipeLines(child.stderr!, 'stderr');
+    this.channel = transport.open(child, prepared, {
       ready: (info) => this.onReady(info),
       frame: (callId, kind, value) => this.onFrame(callId, kind, value),
       callError: (callId, info) => this.settle(callId)?.error(info),
@@ -143,7 +197,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.child?.pid;
   }
 
   get inFlight(): number {
@@ -164,7 +218,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   /** Sends a call. The caller has checked `accepting`. */
-  run(call: CallFrame, sink: CallSink): void {
+  run(call: CallFrame, sink: WorkerCallSink): void {
     this.inflight.set(call.id, sink);
     this.requests++;
     if (this.inflight.size >= this.capacity) this.state = 'busy';
@@ -189,29 +243,54 @@ export class WorkerHandle extends EventEmitter {
 
   /** Resident set size of the Python process itself, from /proc (0 when unknown). */
   rssBytes(): number {
-    if (!this.child.pid || this.state === 'exited') return 0;
-    return rssBytes(this.child.pid);
+    const pid = this.pid;
+    if (!pid || this.state === 'exited') return 0;
+    return rssBytes(pid);
   }
 
   /**
    * Stops the worker: no new calls, in-flight calls get `graceMs` to finish, then SHUTDOWN and
    * stdin EOF, then SIGTERM to the process group, then SIGKILL after `killGraceMs`.
    */
-  async stop(graceMs: number, killGraceMs: number): Promise<WorkerExit> {
+  async stop(graceMs: number, killGraceMs: number, why?: string): Promise<WorkerExit> {
     if (this.state === 'exited') return this.exited;
     this.expectedExit = true;
+    this.stopReason ??= why;
     if (this.state !== 'stopping') {
       this.state = 'draining';
       if (this.inflight.size > 0) await within(this.drained(), graceMs);
       this.state = 'stopping';
       this.channel.shutdown();
-      this.child.stdin?.end();
+      this.child?.stdin?.end();
     }
     if (await within(this.exited, killGraceMs)) return this.exited;
     this.signalGroup('SIGTERM');
     if (await within(this.exited, killGraceMs)) return this.exited;
     this.signalGroup('SIGKILL');
     return this.exited;
+  }
+
+  /**
+   * A worker that is not ready in time: asks it where it is stuck (SIGUSR1: it prints every
+   * thread's Python stack on stderr, see worker.py), gives it `waitMs` to do so, then kills it.
+   * The exit says where it was stuck (`WorkerExit.stuck`), typically a tools module that hangs on
+   * import.
+   */
+  killUnready(reason: string, waitMs: number): void {
+    if (this.state !== 'starting' || this.startTimedOut) return;
+    this.startTimedOut = true;
+    this.stackLines = [];
+    this.logger.log('warn', this.id, `${reason}: asking for its Python stacks (SIGUSR1), then killing it`);
+    const pid = this.pid;
+    try {
+      if (pid) process.kill(pid, 'SIGUSR1'); // the process only, not the tools' children
+    } catch {
+      /* already gone */
+    }
+    this.stackTimer = setTimeout(() => {
+      this.stuck = stuckAt(parseStacks(this.stackLines ?? []), this.spec.tools);
+      this.kill(`${reason}${this.stuck ? `, stuck in ${this.stuck.where}` : ' (it printed no Python stack)'}`);
+    }, waitMs);
   }
 
   /** Kills the process group at once (used when a worker is wedged or the agent must go now). */
@@ -221,7 +300,7 @@ export class WorkerHandle extends EventEmitter {
   }
 
   signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
+    const pid = this.pid;
     if (!pid || this.state === 'exited') return;
     try {
       process.kill(-pid, signal);
@@ -255,7 +334,7 @@ export class WorkerHandle extends EventEmitter {
     this.capacity = Math.max(1, info.threads || 1);
     this.readyAt = Date.now();
     this.state = 'ready';
-    this.logger.log('info', this.id, `ready (pid ${this.child.pid}, ${info.tools.length} tools from ${info.module}, python ${info.python}) in ${this.readyAt - this.startedAt} ms`);
+    this.logger.log('info', this.id, `ready (pid ${this.pid}, ${info.tools.length} tools from ${info.module}, python ${info.python}) in ${this.readyAt - this.startedAt} ms`);
     this.emit('ready', info);
   }
 
@@ -281,12 +360,21 @@ export class WorkerHandle extends EventEmitter {
   }
 
   private onChannelFailed(err: Error): void {
+    if (this.state === 'stopping') {
+      // SHUTDOWN was sent (a recycle, a drain, the agent's stop): a pipe that breaks now is the
+      // worker leaving, and stop() escalates to signals by itself if it does not leave in time.
+      this.logger.log('debug', this.id, `channel closed while stopping: ${err.message}`);
+      return;
+    }
     const message = `worker protocol failed: ${err.message}`;
+    // Frames after the bad one are not read: which calls finished is no longer known.
+    this.answersComplete = false;
     this.logger.log('error', this.id, `${message}; killing the worker`);
     this.kill(message);
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
+    clearTimeout(this.stackTimer);
     const duringStartup = this.state === 'starting';
     const expected = this.expectedExit;
     this.state = 'exited';
@@ -298,40 +386,74 @@ export class WorkerHandle extends EventEmitter {
       expected,
       stderrTail: this.stderrTail.join('\n'),
       reason: this.failure,
+      startTimedOut: this.startTimedOut,
+      stuck: this.stuck,
     };
-    const how = signal ? `signal ${signal}` : `code ${code}`;
-    this.logger.log(expected ? 'info' : 'warn', this.id, `exited with ${how}${this.failure ? ` (${this.failure})` : ''}`);
+    const how = describeExit(code, signal);
+    const note = this.failure ?? (expected ? this.stopReason : undefined);
+    this.logger.log(expected ? 'info' : 'warn', this.id, `${how}${note ? ` (${note})` : ''}`);
     const crash: ErrorInfo = {
       code: 'WORKER_CRASHED',
-      message: `worker ${this.id} (pid ${this.child.pid}) exited with ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
+      message: `worker ${this.id} (pid ${this.pid}) ${how} while running the call${this.failure ? `: ${this.failure}` : ''}`,
     };
-    const sinks = [...this.inflight.values()];
+    const { mayHaveStarted, neverStarted } = splitUnanswered([...this.inflight.values()], this.capacity, this.answersComplete);
     this.inflight.clear();
-    for (const sink of sinks) sink.error(crash);
+    for (const sink of mayHaveStarted) sink.error(crash);
+    const notRun: ErrorInfo = { code: 'WORKER_CRASHED', message: `worker ${this.id} (pid ${this.pid}) ${how} before it started the call` };
+    for (const sink of neverStarted) sink.neverStarted(notRun);
     this.emit('exit', exit);
     return exit;
   }
 
+  /** Logs what the worker prints, line by line; over-long lines are cut (see log-lines.ts). */
   private pipeLines(stream: Readable, name: 'stdout' | 'stderr'): void {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) this.line(name, line);
+    const lines = new LineSplitter(this.spec.logLineMaxBytes);
+    stream.on('data', (chunk: Buffer) => {
+      for (const l of lines.push(chunk)) this.line(name, l.continued ? `… ${l.text}` : l.text);
     });
     stream.on('end', () => {
-      if (rest) this.line(name, rest);
+      for (const l of lines.end()) this.line(name, l.continued ? `… ${l.text}` : l.text);
     });
   }
 
   private line(name: 'stdout' | 'stderr', line: string): void {
-    if (name === 'stderr') {
+    if (name === 'stderr' && this.stackLines) {
+      // A stack dump: read by killUnready, kept out of the stderr tail (that shows what came before).
+      if (this.stackLines.length < MAX_STACK_LINES) this.stackLines.push(line);
+    } else if (name === 'stderr') {
       this.stderrTail.push(line);
       if (this.stderrTail.length > this.spec.stderrTailLines) this.stderrTail.shift();
     }
     this.logger.log(name === 'stderr' ? 'warn' : 'info', `${this.id} ${name}`, line, { worker: this.id, stream: name });
   }
+}
+
+/**
+ * Longest wait, after a worker exited, for the rest of its output (its channel's end). It ends at
+ * once unless a process the worker forked still holds the pipe; past this, unanswered calls all
+ * count as possibly started.
+ */
+const DRAIN_AFTER_EXIT_MS = 500;
+
+/** Lines of a stack dump read (all threads of a worker; a deep stack is ~100 lines). */
+const MAX_STACK_LINES = 2_000;
+
+/** How a worker ended: "signal SIGKILL", "code 3", or that spawn() failed (no process, no code). */
+export function exitCause(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `signal ${signal}`;
+  if (code !== null) return `code ${code}`;
+  return 'no process (spawn failed)';
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return code === null && signal === null ? 'could not be started' : `exited with ${exitCause(code, signal)}`;
+}
+
+/** True when spawn() gave the child every pipe it was asked for (it does not when out of fds). */
+function hasPipes(child: ChildProcess, count: number): boolean {
+  // Out of fds, `stdio` itself is missing.
+  for (let i = 0; i < count; i++) if (!child.stdio?.[i]) return false;
+  return true;
 }
 
 /**

@@ -20,9 +20,11 @@ export const POOL_FIELDS = {
   threads: { type: 'integer', min: 1, doc: 'concurrent calls per worker; the module must declare itself thread safe' },
   affinity: { type: 'enum', values: ['hint', 'strict-queue', 'strict-fail-fast'], doc: 'session affinity mode' },
   pipeline: { type: 'integer', min: 0, doc: 'calls sent ahead to a busy worker when no worker is free (0 = one call at a time)' },
+  maxRequeues: { type: 'integer', min: 0, doc: 'times a call that a dying worker never started goes back to the queue' },
   maxQueue: { type: 'integer', min: 0, doc: 'calls waiting for a worker before QUEUE_FULL' },
   queueTimeoutMs: { type: 'integer', min: 1, doc: 'longest wait in the queue before QUEUE_TIMEOUT, ms' },
   workerStartTimeoutMs: { type: 'integer', min: 1, doc: 'spawn → ready limit per worker, ms' },
+  stackDumpWaitMs: { type: 'integer', min: 0, doc: 'a worker not ready in time gets this long to print its Python stacks before it is killed, ms' },
   startBatch: { type: 'integer', min: 1, doc: 'workers spawned at once while the pool starts' },
   stopGraceMs: { type: 'integer', min: 0, doc: 'on stop, time for in-flight calls to finish, ms' },
   killGraceMs: { type: 'integer', min: 0, doc: 'after SHUTDOWN / SIGTERM, time before the harder step, ms' },
@@ -36,6 +38,13 @@ export const POOL_FIELDS = {
   ttlMs: { type: 'integer', min: 0, doc: 'recycle a worker after this long, ms (0 = never)' },
   maxRssMb: { type: 'number', min: 0, doc: 'recycle a worker above this resident memory, MiB (0 = never)' },
   recycleJitter: { type: 'number', min: 0, max: 1, doc: 'random extra fraction of maxRequests / ttlMs per worker' },
+  restartBackoffMs: { type: 'integer', min: 0, doc: 'restart delay after the second crash in a row, doubling per further crash, ms' },
+  restartBackoffMaxMs: { type: 'integer', min: 0, doc: 'cap of the restart delay, ms' },
+  restartResetMs: { type: 'integer', min: 1, doc: 'a worker up this long has its crash count reset, ms' },
+  maxStartupFailures: { type: 'integer', min: 1, doc: 'deaths during startup in a row before the pool is degraded' },
+  latencyWindow: { type: 'integer', min: 1, doc: 'calls in the latency percentiles of stats' },
+  stderrTailLines: { type: 'integer', min: 0, doc: 'lines of a failed worker stderr quoted when it cannot start' },
+  logLineMaxBytes: { type: 'integer', min: 4, doc: 'longest line of worker output logged as one record, bytes' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type PoolField = keyof typeof POOL_FIELDS;

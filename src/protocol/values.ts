@@ -15,22 +15,25 @@ export function encodeValue(value: unknown): EncodedValue {
   if (!containsBytes(value, 0)) {
     return { json: Buffer.from(JSON.stringify(value)), blobs: [] };
   }
-  // The bytes are swapped for placeholders before JSON.stringify sees them: a replacer would be
-  // too late, since stringify calls Buffer#toJSON first (an array of one number per byte: a
-  // 48 MiB value cost seconds and hundreds of MiB that way).
+  // Bytes are swapped for {"$blob": i} before stringifying, in a copy of the containers that
+  // hold them: a replacer would come too late, after JSON.stringify already called Buffer's
+  // toJSON, which builds an array of every byte (seconds and gigabytes for a 48 MiB blob).
   const blobs: Buffer[] = [];
-  return { json: Buffer.from(JSON.stringify(withPlaceholders(value, blobs, 0))), blobs };
+  return { json: Buffer.from(JSON.stringify(withBlobRefs(value, blobs, 0))), blobs };
 }
 
-function withPlaceholders(value: unknown, blobs: Buffer[], depth: number): unknown {
+/** `value` with every Uint8Array replaced by a blob reference (pushed onto `blobs`). */
+function withBlobRefs(value: unknown, blobs: Buffer[], depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
   if (value instanceof Uint8Array) {
     blobs.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     return { $blob: blobs.length - 1 };
   }
-  if (value === null || typeof value !== 'object' || !containsBytes(value, depth)) return value;
-  if (Array.isArray(value)) return value.map((v) => withPlaceholders(v, blobs, depth + 1));
+  // As JSON.stringify would: an object with its own toJSON (a Date) is what toJSON makes it.
+  if (depth > 64 || typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  if (Array.isArray(value)) return value.map((v) => withBlobRefs(v, blobs, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = withPlaceholders(v, blobs, depth + 1);
+  for (const k of Object.keys(value)) out[k] = withBlobRefs((value as Record<string, unknown>)[k], blobs, depth + 1);
   return out;
 }
 

@@ -83,6 +83,13 @@ export interface WorkerTransport {
   readonly name: string;
   /** Command-line arguments for `python -m snakepit`, and how many pipes beyond stdio to create. */
   prepare(workerId: string): { args: string[]; env: Record<string, string>; extraPipes: number };
+  /** Releases what `prepare` reserved when the worker could not be spawned (no channel opened). */
+  discard?(prepared: { args: string[]; env: Record<string, string> }): void;
   /** Opens the channel to a just-spawned worker (its stdio includes the extra pipes). */
   open(child: import('node:child_process').ChildProcess, prepared: { args: string[]; env: Record<string, string> }, events: WorkerChannelEvents, maxFrameBytes: number): WorkerChannel;
+}
+
+/** The channel of a worker that was never spawned: nothing to read, writes go nowhere. */
+export function closedChannel(): WorkerChannel {
+  return { ended: Promise.resolve(), send() {}, cancel() {}, ping() {}, shutdown() {}, close() {} };
 }

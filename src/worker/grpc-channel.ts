@@ -299,6 +299,10 @@ function listenAddress(args: string[]): string {
 export const grpcTransport: WorkerTransport = {
   name: 'grpc',
   prepare: (workerId) => ({ args: ['--transport', 'grpc', '--listen', `unix:${reserveSocketPath(workerId)}`], env: {}, extraPipes: 0 }),
+  discard: (prepared) => {
+    const address = listenAddress(prepared.args);
+    if (address.startsWith('unix:')) releaseSocketPath(address.slice('unix:'.length));
+  },
   open: (child, prepared, events, maxFrameBytes) => {
     const address = listenAddress(prepared.args);
     return new GrpcChannel(address, address.startsWith('unix:') ? address.slice('unix:'.length) : undefined, child, events, maxFrameBytes);

@@ -10,11 +10,20 @@ import type { EncodedValue } from '../protocol/values.js';
 import type { CallFrame, ReadyInfo, WorkerChannel, WorkerChannelEvents, WorkerTransport } from './channel.js';
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * How long a worker whose input pipes broke (ECONNRESET / EPIPE: its end is closed) may take to
+ * exit before the channel counts as failed. A worker that exits leaves such errors behind
+ * whenever agent frames were still unread in its pipe (e.g. a SHUTDOWN behind a stubborn call).
+ */
+const EXIT_AFTER_DISCONNECT_MS = 1_000;
 
 export class PipeChannel implements WorkerChannel {
   private readonly decoder: FrameDecoder;
   private corked = false;
   private closed = false;
+  /** The worker's input side is gone: writes are dropped, its answers are still read. */
+  private disconnected = false;
+  private failTimer: NodeJS.Timeout | undefined;
   readonly ended: Promise<void>;
 
   constructor(
@@ -32,8 +41,8 @@ export class PipeChannel implements WorkerChannel {
     });
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.on('error', (err) => this.fail(err));
-    out.on('error', (err) => this.fail(err));
-    if (control !== out) control.on('error', (err) => this.fail(err));
+    out.on('error', (err) => this.onWriteSideError(err));
+    if (control !== out) control.on('error', (err) => this.onWriteSideError(err));
     (out as Socket).setNoDelay?.(true);
   }
 
@@ -55,6 +64,7 @@ export class PipeChannel implements WorkerChannel {
   }
 
   close(): void {
+    clearTimeout(this.failTimer);
     this.closed = true;
     this.input.removeAllListeners('data');
     this.input.destroy();
@@ -64,12 +74,12 @@ export class PipeChannel implements WorkerChannel {
 
   private writeControl(parts: Buffer[]): void {
     if (this.control === this.out) return this.write(parts);
-    if (this.closed || this.control.destroyed) return;
+    if (this.closed || this.disconnected || this.control.destroyed) return;
     for (const p of parts) this.control.write(p);
   }
 
   private write(parts: Buffer[]): void {
-    if (this.closed || this.out.destroyed) return;
+    if (this.closed || this.disconnected || this.out.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.out.cork();
@@ -137,7 +147,21 @@ export class PipeChannel implements WorkerChannel {
     }
   }
 
+  /**
+   * An error on a pipe towards the worker. ECONNRESET / EPIPE mean the worker closed its end,
+   * which it does by exiting: stop writing but keep reading its answers (they tell the agent
+   * which calls finished), and fail only if the process lingers on without its input.
+   */
+  private onWriteSideError(err: NodeJS.ErrnoException): void {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') return this.fail(err);
+    if (this.closed || this.disconnected) return;
+    this.disconnected = true;
+    this.failTimer = setTimeout(() => this.fail(err), EXIT_AFTER_DISCONNECT_MS);
+    this.failTimer.unref();
+  }
+
   private fail(err: Error): void {
+    clearTimeout(this.failTimer);
     if (this.closed) return;
     this.closed = true;
     this.input.removeAllListeners('data');

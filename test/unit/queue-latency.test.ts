@@ -35,3 +35,15 @@ describe('nearestNames', () => {
     expect(nearestNames('zzzzzz', ['add', 'echo'])).toEqual([]);
   });
 });
+
+describe('CallQueue.insert', () => {
+  it('puts accepted calls back at a position, even past maxQueue', () => {
+    const q = new CallQueue<string>(2);
+    q.push('c', 0);
+    q.push('d', 0);
+    q.insert(0, 'a', 1);
+    q.insert(1, 'b', 1);
+    expect(q.depth).toBe(4);
+    expect(q.clear()).toEqual(['a', 'b', 'c', 'd']);
+  });
+});

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeValue, encodeArgs, encodeValue } from '../../src/protocol/values.js';
 
 describe('values with binary parts', () => {
@@ -24,5 +24,20 @@ describe('values with binary parts', () => {
     expect(encodeArgs(undefined).json.toString()).toBe('{}');
     expect(() => encodeArgs([1, 2])).toThrowError(/object of named parameters/);
     expect(() => encodeArgs('x')).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENTS' }) as unknown as Error);
+  });
+
+  it('never turns a blob into a JSON array of its bytes (Buffer#toJSON), so big blobs cost no more than their copy', () => {
+    const toJSON = vi.spyOn(Buffer.prototype, 'toJSON');
+    try {
+      const big = Buffer.alloc(8 * 1024 * 1024, 1);
+      const when = new Date(0);
+      const enc = encodeValue({ value: big, list: [big, 1], when, gone: undefined });
+      expect(toJSON).not.toHaveBeenCalled();
+      expect(enc.json.toString()).toBe('{"value":{"$blob":0},"list":[{"$blob":1},1],"when":"1970-01-01T00:00:00.000Z"}');
+      expect(enc.blobs[0]).toBe(big);
+      expect(encodeValue(big).json.toString()).toBe('{"$blob":0}');
+    } finally {
+      toJSON.mockRestore();
+    }
   });
 });
