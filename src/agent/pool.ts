@@ -362,8 +362,8 @@ export class Pool {
           t.chunks++;
           t.call.sink.chunk(v);
         },
-        result: (v) => current() && this.finish(t, undefined, () => t.call.sink.result(v)),
-        end: () => current() && this.finish(t, undefined, () => t.call.sink.end()),
+        result: (v) => current() && this.finish(t, this.late(t), () => t.call.sink.result(v)),
+        end: () => current() && this.finish(t, this.late(t), () => t.call.sink.end()),
         error: (info) => {
           if (!current()) return;
           if (info.code === 'WORKER_CRASHED' && t.call.idempotent && t.attempts - t.requeues < 2 && t.chunks === 0 && !this.stopping) {
@@ -418,6 +418,17 @@ export class Pool {
       this.place(t, front);
     }
     if (requeued) this.logger.log('info', dead.id, `requeued ${requeued} call(s) it had not started`);
+  }
+
+  /**
+   * A TIMEOUT for an answer that arrived after the call's deadline. The tool sees the same
+   * deadline (ctx.cancelled turns true at it) and often answers right then; on a busy machine that
+   * answer and the agent's own timer become ready together and the answer could win, so a call
+   * succeeded past its timeout. The deadline decides, not the order of events.
+   */
+  private late(t: Tracked): ErrorInfo | undefined {
+    if (t.call.deadline === null || Date.now() < t.call.deadline) return undefined;
+    return { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${Date.now() - t.startedAt} ms (its answer came after the deadline)` };
   }
 
   private cancel(t: Tracked): void {
