@@ -13,6 +13,7 @@ import { drawLimits, recycleReason, type RecyclePolicy } from './lifecycle.js';
 import type { AgentLogger } from './log.js';
 import { CallQueue } from './queue.js';
 import { reapWorkerGroup } from './reap.js';
+import { lateAnswer } from './deadlines.js';
 import { requeueVerdict } from './requeue.js';
 import { SessionTable, type Affinity } from './sessions.js';
 import { exitCause, WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
@@ -420,15 +421,9 @@ export class Pool {
     if (requeued) this.logger.log('info', dead.id, `requeued ${requeued} call(s) it had not started`);
   }
 
-  /**
-   * A TIMEOUT for an answer that arrived after the call's deadline. The tool sees the same
-   * deadline (ctx.cancelled turns true at it) and often answers right then; on a busy machine that
-   * answer and the agent's own timer become ready together and the answer could win, so a call
-   * succeeded past its timeout. The deadline decides, not the order of events.
-   */
+  /** TIMEOUT for an answer that came after the call's deadline (deadlines.ts). */
   private late(t: Tracked): ErrorInfo | undefined {
-    if (t.call.deadline === null || Date.now() < t.call.deadline) return undefined;
-    return { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${Date.now() - t.startedAt} ms (its answer came after the deadline)` };
+    return lateAnswer({ tool: t.call.tool, deadline: t.call.deadline, startedAt: t.startedAt }, Date.now());
   }
 
   private cancel(t: Tracked): void {
