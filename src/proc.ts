@@ -45,11 +45,32 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
-/** State, process group and start time in one read of /proc/PID/stat, or undefined. */
-export function processFacts(pid: number): { state: string; pgid: number; startTime: number } | undefined {
+/** State, parent, process group, session and start time in one read of /proc/PID/stat, or undefined. */
+export function processFacts(pid: number): { state: string; ppid: number; pgid: number; sid: number; startTime: number } | undefined {
   const f = statFields(pid);
   if (!f) return undefined;
-  return { state: f[0]!, pgid: Number(f[2]), startTime: Number(f[19]) };
+  return { state: f[0]!, ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), startTime: Number(f[19]) };
+}
+
+/**
+ * The real, effective and saved uids of a process (/proc/PID/status "Uid:"), or undefined when it
+ * is gone. Root can read (and signal) every process, so "is it another user's" is asked here
+ * explicitly rather than left to EPERM.
+ */
+export function processUids(pid: number): number[] | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The uid a process runs as when all its uids agree, else -1 (mixed: setuid), undefined when gone. */
+export function processUid(pid: number): number | undefined {
+  const uids = processUids(pid);
+  if (!uids) return undefined;
+  return uids.every((u) => u === uids[0]) ? uids[0] : -1;
 }
 
 /** Process group id (/proc/PID/stat field 5), or undefined when the process does not exist. */

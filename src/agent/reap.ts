@@ -3,7 +3,7 @@
 // children behind in its group; the pool reaps them right away, so they never outlive their
 // worker for long, whether or not the agent keeps a registry.
 import { isAlive } from '../proc.js';
-import { scanRuns, type Found } from './ownership.js';
+import { maySignalGroup, readFacts, refusal, scanRuns, selfFacts, type Found, type SelfFacts } from './ownership.js';
 
 /** Time to wait for SIGKILL to take effect before a process counts as surviving, ms. */
 const KILL_SETTLE_MS = 1_000;
@@ -11,19 +11,26 @@ const POLL_MS = 25;
 
 /**
  * TERM, wait up to `graceMs`, KILL. A group is signalled as a whole only while its leader is a
- * proven, live worker; everything else is signalled by pid. Identity (pid + start time) is
- * re-checked before every signal, so a pid reused meanwhile is never hit.
+ * proven, live worker; everything else is signalled by pid. Identity (pid + start time) and the
+ * `refusal` rules are re-checked from /proc right before every signal, so a pid reused meanwhile,
+ * pid 1, our own group or another user's process is never hit, whatever the caller passed in.
  */
-export async function killProven(targets: Found[], graceMs: number): Promise<{ killed: Found[]; survived: Found[] }> {
+export async function killProven(targets: Found[], graceMs: number, self: SelfFacts = selfFacts()): Promise<{ killed: Found[]; survived: Found[] }> {
   const alive = (t: Found): boolean => isAlive(t.pid, t.startTime);
+  /** Still the process we proved, and still allowed to be signalled. */
+  const signallable = (t: Found): boolean => {
+    const now = readFacts(t.pid);
+    return now !== undefined && now.startTime === t.startTime && refusal(now, self) === undefined;
+  };
   const leaders = targets.filter((t) => t.rule === 'worker' && t.pid === t.pgid);
   const signal = (sig: NodeJS.Signals): void => {
     const signalled = new Set<number>();
     for (const l of leaders) {
-      if (!alive(l)) continue;
+      const now = readFacts(l.pid);
+      if (!now || now.startTime !== l.startTime || now.pgid !== l.pid || refusal(now, self) || !maySignalGroup(l.pgid, self)) continue;
       if (trySignal(-l.pgid, sig)) signalled.add(l.pgid);
     }
-    for (const t of targets) if (!signalled.has(t.pgid) && alive(t)) trySignal(t.pid, sig);
+    for (const t of targets) if (!signalled.has(t.pgid) && signallable(t)) trySignal(t.pid, sig);
   };
   signal('SIGTERM');
   await until(() => !targets.some(alive), graceMs);
@@ -35,6 +42,8 @@ export async function killProven(targets: Found[], graceMs: number): Promise<{ k
 }
 
 function trySignal(pid: number, sig: NodeJS.Signals): boolean {
+  // The last line of defence: 0, 1 and -1 address the caller's group, init and every process.
+  if (!Number.isInteger(pid) || Math.abs(pid) <= 1) return false;
   try {
     process.kill(pid, sig);
     return true;
