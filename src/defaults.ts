@@ -68,6 +68,13 @@ export const DEFAULTS = {
   daemonReadyTimeoutMs: 60_000,
   /** How long `snakepit down` waits for the agent process to exit, ms. */
   daemonStopTimeoutMs: 20_000,
+  /**
+   * How a worker's descendants are contained so cleanup finds every one (`SNAKEPIT_CONTAINMENT`):
+   * `auto` (a cgroup v2 per worker, else cgroup v1 `pids`, else a child subreaper), or one of
+   * `cgroup2`, `cgroup1`, `subreaper` (a cgroup kind the machine does not allow falls back to the
+   * subreaper).
+   */
+  containment: 'auto' as 'auto' | 'cgroup2' | 'cgroup1' | 'subreaper',
   /** `doctor cleanup` and `up`: after SIGTERM, time orphans of dead runs get before SIGKILL, ms. */
   cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
@@ -87,4 +94,6 @@ export const ENV = {
   configDir: 'SNAKEPIT_CONFIG_DIR',
   /** Overrides DEFAULTS.logMaxBytes for the daemon's log file (read by src/daemon/run.ts). */
   logMaxBytes: 'SNAKEPIT_LOG_MAX_BYTES',
+  /** Overrides DEFAULTS.containment (read by src/agent/containment.ts). */
+  containment: 'SNAKEPIT_CONTAINMENT',
 } as const;

@@ -4,6 +4,7 @@
 // forged): a process counts only when the registry's facts and /proc agree, and some processes are
 // never ours whatever the registry says (`refusal`: pid or group ≤ 1, this process, its group or
 // session, another user's). `isOurs` and `refusal` are pure; `scanRuns` feeds them facts from /proc.
+import { cgroupMembers, provenCgroup, type ContainmentKind } from './containment.js';
 import { environValue, isAlive, listPids, processFacts, processUid } from '../proc.js';
 
 /** One worker as the registry recorded it at spawn. */
@@ -19,6 +20,10 @@ export interface WorkerRecord {
   spawnedAt: string;
   /** Set when the worker exited while its process group may still hold a tool's children. */
   exitedAt?: string;
+  /** How its descendants are contained (src/agent/containment.ts); absent in older registries. */
+  containment?: ContainmentKind;
+  /** Its own cgroup directory, where `containment` is a cgroup kind. */
+  cgroup?: string;
 }
 
 /** One agent run: its own identity and its workers, keyed by pid. */
@@ -40,6 +45,8 @@ export interface ProcFacts {
   startTime: number;
   /** SNAKEPIT_RUN_ID from /proc/PID/environ; undefined when unset or unreadable. */
   runIdEnv: string | undefined;
+  /** A recorded worker cgroup, proven ours (`provenCgroup`), that lists this process. */
+  cgroup?: string | undefined;
 }
 
 /** The process that is about to signal: never a target itself, nor its group or session. */
@@ -50,7 +57,7 @@ export interface SelfFacts {
   uid: number;
 }
 
-export type OwnershipRule = 'worker' | 'group' | 'leader-group';
+export type OwnershipRule = 'worker' | 'group' | 'leader-group' | 'cgroup';
 
 /**
  * Why `c` must never be signalled by `self`, whatever the registry says, or undefined. Signalling
@@ -86,6 +93,8 @@ export interface Match {
  *      at spawn) equal a recorded worker's: a record naming some other live process proves nothing;
  *  (b) `group`: its process group is a recorded worker's (which leads it: pgid = pid), it started
  *      no earlier than that worker, and it inherited SNAKEPIT_RUN_ID=<runId>;
+ *  (d) `cgroup`: it sits in the recorded worker's own cgroup (proven ours by the caller) and started
+ *      no earlier than the worker: only descendants are born there, whatever their environment.
  * A record without a start time proves nothing.
  */
 export function matchRun(c: ProcFacts, runId: string, run: RunRecord): Match | undefined {
@@ -97,6 +106,13 @@ export function matchRun(c: ProcFacts, runId: string, run: RunRecord): Match | u
     for (const w of workers) {
       if (w.pgid === w.pid && c.pgid === w.pgid && c.startTime >= w.startTime) {
         return { worker: w, rule: 'group', why: `in the process group of worker ${w.worker} (pgid ${w.pgid}), started after it, SNAKEPIT_RUN_ID=${runId}` };
+      }
+    }
+  }
+  if (c.cgroup !== undefined) {
+    for (const w of workers) {
+      if (w.cgroup === c.cgroup && c.startTime >= w.startTime) {
+        return { worker: w, rule: 'cgroup', why: `in the cgroup of worker ${w.worker} (${w.cgroup}), started after it` };
       }
     }
   }
@@ -142,10 +158,10 @@ export function selfFacts(): SelfFacts {
 }
 
 /** What /proc says about `pid` now (undefined when it is gone or a zombie). */
-export function readFacts(pid: number): ProcFacts | undefined {
+export function readFacts(pid: number, cgroup?: string): ProcFacts | undefined {
   const f = processFacts(pid);
   if (!f || f.state === 'Z') return undefined;
-  return { pid, pgid: f.pgid, sid: f.sid, uid: processUid(pid), startTime: f.startTime, runIdEnv: environValue(pid, 'SNAKEPIT_RUN_ID') };
+  return { pid, pgid: f.pgid, sid: f.sid, uid: processUid(pid), startTime: f.startTime, runIdEnv: environValue(pid, 'SNAKEPIT_RUN_ID'), cgroup };
 }
 
 /**
@@ -157,11 +173,14 @@ export function scanRuns(runs: Record<string, RunRecord>, alive: (run: RunRecord
   const liveness = new Map(Object.entries(runs).map(([id, run]) => [id, alive(run)]));
   const pids = new Set<number>();
   const pgids = new Set<number>();
+  /** Members of proven worker cgroups: pid → cgroup. */
+  const inCgroup = new Map<number, string>();
   for (const [id, run] of Object.entries(runs)) {
     if (liveness.get(id)) continue;
     for (const w of Object.values(run.workers)) {
       pids.add(w.pid);
       pgids.add(w.pgid);
+      if (w.cgroup !== undefined && provenCgroup(w.cgroup, id)) for (const pid of cgroupMembers(w.cgroup)) inCgroup.set(pid, w.cgroup);
     }
   }
   if (pids.size === 0) return [];
@@ -169,8 +188,8 @@ export function scanRuns(runs: Record<string, RunRecord>, alive: (run: RunRecord
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
     const f = processFacts(pid);
-    if (!f || f.state === 'Z' || (!pids.has(pid) && !pgids.has(f.pgid))) continue;
-    const c = readFacts(pid);
+    if (!f || f.state === 'Z' || (!pids.has(pid) && !pgids.has(f.pgid) && !inCgroup.has(pid))) continue;
+    const c = readFacts(pid, inCgroup.get(pid));
     if (c) facts.push(c);
   }
   const found: Found[] = [];

@@ -101,7 +101,17 @@ export class ProcessRegistry {
   record(e: AgentEvent): void {
     if (this.removed) return;
     if (e.type === 'worker.spawned') {
-      this.run.workers[e.pid] = { worker: e.worker, pool: e.pool, pid: e.pid, pgid: e.pgid, startTime: e.startTime, cmdline: e.cmdline, spawnedAt: new Date().toISOString() };
+      this.run.workers[e.pid] = {
+        worker: e.worker,
+        pool: e.pool,
+        pid: e.pid,
+        pgid: e.pgid,
+        startTime: e.startTime,
+        cmdline: e.cmdline,
+        spawnedAt: new Date().toISOString(),
+        ...(e.containment ? { containment: e.containment } : {}),
+        ...(e.cgroup ? { cgroup: e.cgroup } : {}),
+      };
     } else if (e.type === 'worker.exited') {
       const w = this.run.workers[e.pid];
       if (!w || w.exitedAt) return;

@@ -12,6 +12,7 @@ import type { CallFrame, CallSink, ReadyInfo, WorkerChannel } from '../worker/ch
 import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
+import { containWorker, removeCgroup, type ContainmentKind } from './containment.js';
 import { Heartbeat } from './health.js';
 import type { RecycleLimits } from './lifecycle.js';
 
@@ -71,6 +72,8 @@ export class WorkerHandle extends EventEmitter {
   readonly exited: Promise<WorkerExit>;
   /** The command line the worker was started with (recorded in the process registry). */
   readonly cmdline: string[];
+  /** How its descendants are contained (recorded in the process registry; see containment.ts). */
+  readonly contained: { containment: ContainmentKind; cgroup?: string };
 
   constructor(
     readonly id: string,
@@ -86,6 +89,9 @@ export class WorkerHandle extends EventEmitter {
     if (spec.threads > 1) args.push('--threads', String(spec.threads));
     this.cmdline = [spec.python, ...args];
     const pythonPath = [spec.runtimeDir, spec.env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':');
+    const contain = containWorker(spec.runId, id);
+    if (contain.warning) logger.log('warn', id, contain.warning);
+    this.contained = { containment: contain.kind, ...(contain.cgroup ? { cgroup: contain.cgroup } : {}) };
     this.child = spawn(spec.python, args, {
       cwd: spec.cwd,
       env: {
@@ -98,12 +104,15 @@ export class WorkerHandle extends EventEmitter {
         SNAKEPIT_RUN_ID: spec.runId,
         // The worker refuses to send a frame the agent would reject, answering ERROR instead.
         SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
+        ...contain.env,
         ...prepared.env,
       },
       stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
       // Own process group: a stop signals the whole group, tools' children included.
       detached: true,
     });
+    if (this.child.pid !== undefined) contain.adopt(this.child.pid);
+    else if (contain.cgroup) removeCgroup(contain.cgroup);
     let finish!: (exit: WorkerExit) => void;
     this.exited = new Promise((resolve) => (finish = resolve));
     let finished = false;

@@ -37,6 +37,8 @@ export interface AgentInfo {
   startedAt: string;
   logFile: string;
   pools: Array<{ name: string; workers: number; python: string; tools: string | null }>;
+  /** How workers' descendants are contained (src/agent/containment.ts). */
+  containment?: string;
 }
 
 export function resolveHome(home?: string): string {

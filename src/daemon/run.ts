@@ -5,6 +5,7 @@
 // process registry before readiness is announced, so a successor can clean up after a crash.
 import { chmodSync, closeSync, writeSync, fstatSync } from 'node:fs';
 import { Agent } from '../agent/agent.js';
+import { probeContainment } from '../agent/containment.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
@@ -116,7 +117,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     registry.attach(agent);
     const workers = opts.pools.reduce((n, p) => n + p.size, 0);
     const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
-    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}`);
+    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}; containment: ${probeContainment().detail}`);
     if (opts.metricsPort) {
       // Before the workers start: a busy port fails `up` at once, and no event is missed.
       const { serveMetrics } = await import('../metrics/server.js');
@@ -148,6 +149,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       startedAt: new Date(agent.startedAt).toISOString(),
       logFile: paths.logFile,
       pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
+      containment: probeContainment().detail,
     };
     registry.flush();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));

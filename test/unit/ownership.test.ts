@@ -68,9 +68,9 @@ describe('isOurs', () => {
 
 describe('forged registries', () => {
   /** A dead run whose registry entry names `pid` (pgid as given) with the start time /proc reports. */
-  const forged = (pid: number, pgid = pid): RunRecord => ({
+  const forged = (pid: number, pgid = pid, cgroup?: string): RunRecord => ({
     ...run,
-    workers: { [pid]: { worker: 'forged', pool: 'default', pid, pgid, startTime: 100, cmdline: ['x'], spawnedAt: '' } },
+    workers: { [pid]: { worker: 'forged', pool: 'default', pid, pgid, startTime: 100, cmdline: ['x'], spawnedAt: '', ...(cgroup ? { cgroup } : {}) } },
   });
 
   it('pid 1 (init) is never ours, even with its true start time and the run id in its environment', () => {
@@ -105,6 +105,15 @@ describe('forged registries', () => {
 
   it('a group member counts only for a record that leads its group (pgid = pid)', () => {
     expect(ours(facts({ pid: 801, pgid: 800, startTime: 200, runIdEnv: RUN }), false, forged(999, 800))).toBeUndefined();
+  });
+
+  it('(d) a member of the worker’s proven cgroup is ours without the run id; of another cgroup, not', () => {
+    const cg = '/sys/fs/cgroup/unified/snakepit-run-1-default-0-1-0';
+    const withCg = forged(900, 900, cg);
+    expect(ours(facts({ pid: 950, sid: 950, startTime: 200, cgroup: cg }), false, withCg)).toMatchObject({ rule: 'cgroup' });
+    expect(ours(facts({ pid: 950, sid: 950, startTime: 99, cgroup: cg }), false, withCg)).toBeUndefined(); // older than the worker
+    expect(ours(facts({ pid: 950, sid: 950, startTime: 200, cgroup: `${cg}x` }), false, withCg)).toBeUndefined();
+    expect(ours(facts({ pid: 950, sid: 950, startTime: 200, cgroup: cg, uid: 0 }), false, withCg)).toBeUndefined();
   });
 });
 

@@ -17,6 +17,7 @@ export async function doctorCleanupCommand(opts: { home?: string; dryRun?: boole
     if (r.killed.length) text.push(`killed ${r.killed.length} process${r.killed.length === 1 ? '' : 'es'}:`, ...r.killed.map(line));
     if (r.survived.length) text.push(`still alive after SIGKILL (check permissions):`, ...r.survived.map(line));
   }
+  if (r.cgroupsLeft.length) text.push(`cgroups still holding processes (kept in the registry): ${r.cgroupsLeft.join(', ')}`);
   if (r.removedRuns.length) text.push(`forgot ${r.removedRuns.length} dead run${r.removedRuns.length === 1 ? '' : 's'} in the registry`);
   return { json: { ok, home, ...r }, text: text.join('\n'), exitCode: ok ? EXIT.ok : EXIT.failed };
 }
