@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'USAGE',
   'REGISTRY_INVALID',
   'REGISTRY_LOCKED',
+  'HOME_UNSAFE',
   'INTERNAL',
 ] as const;
 

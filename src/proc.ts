@@ -1,7 +1,7 @@
 // Facts about processes read from /proc. A pid alone never identifies a process (pids are
 // reused): a process is "the same" only while its start time (/proc/PID/stat field 22, clock
 // ticks since boot) still matches what was recorded.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 function statFields(pid: number): string[] | undefined {
   try {
@@ -71,6 +71,35 @@ export function processUid(pid: number): number | undefined {
   const uids = processUids(pid);
   if (!uids) return undefined;
   return uids.every((u) => u === uids[0]) ? uids[0] : -1;
+}
+
+/**
+ * Whether process `pid` holds `path` open (one of /proc/PID/fd/* is that very inode). Only the
+ * process that opened a file (or a child it passed the descriptor to) can hold it, so this proves
+ * more than a pid and start time written into a file anyone with access could have copied.
+ */
+export function holdsOpen(pid: number, path: string): boolean {
+  let target: { dev: number; ino: number };
+  try {
+    target = statSync(path);
+  } catch {
+    return false;
+  }
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      if (st.ino === target.ino && st.dev === target.dev) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
 }
 
 /** Process group id (/proc/PID/stat field 5), or undefined when the process does not exist. */

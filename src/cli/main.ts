@@ -171,7 +171,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   const doctor = program
     .command('doctor')
-    .description('check the setup: python, home permissions, agent reachable, version match, stale files, orphans, containment')
+    .description('check the setup: python, home trust and permissions, agent reachable, version match, stale files, orphans, containment')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExit code 1 when a check fails; each failure comes with a fix.\n\nExample:\n  $ snakepit doctor --json')

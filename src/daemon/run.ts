@@ -17,7 +17,7 @@ import { VERSION } from '../paths.js';
 import { reapOwnRun } from './cleanup.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
-import { agentState, ensureHome, homePaths, processStartTime, removeAgentFiles, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
+import { agentState, ensureHome, homePaths, processStartTime, releasePidFile, removeAgentFiles, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
 
 export interface DaemonOptions {
   home: string;
@@ -99,6 +99,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       await lane?.close();
       await server?.close();
       await metrics?.close();
+      releasePidFile();
       removeAgentFiles(paths);
       logger.log('info', 'daemon', 'stopped');
       logFile.close();

@@ -1,12 +1,14 @@
 // `snakepit doctor cleanup [--dry-run]`: kills the processes of dead runs that the home's process
 // registry proves are ours (TERM, then KILL), and nothing else. Exit 1 when one survives.
 import { cleanupOrphans, type Orphan } from '../../daemon/cleanup.js';
-import { resolveHome } from '../../daemon/home.js';
+import { homePaths, resolveHome, verifyHome } from '../../daemon/home.js';
 import { EXIT } from '../../errors.js';
 import type { CommandResult } from '../output.js';
 
 export async function doctorCleanupCommand(opts: { home?: string; dryRun?: boolean }): Promise<CommandResult> {
   const home = resolveHome(opts.home);
+  // A registry in a home someone else can write proves nothing: refuse before reading it.
+  verifyHome(homePaths(home));
   const r = await cleanupOrphans(home, { dryRun: !!opts.dryRun });
   const ok = r.survived.length === 0;
   const line = (o: Orphan): string => `  pid ${o.pid} (pgid ${o.pgid}) ${o.cmdline.join(' ')}\n    ${o.why}`;

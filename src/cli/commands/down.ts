@@ -1,19 +1,23 @@
 // `snakepit down`: stop the home's agent gracefully (in-flight calls finish, workers exit) and
-// wait until its process is gone. With no agent running it says so and succeeds.
+// wait until its process is gone. With no agent running it says so and succeeds. Only a process
+// proven to be the home's agent (src/daemon/home.ts) is ever signalled.
+import { existsSync } from 'node:fs';
 import { connect } from '../../api/client.js';
 import { DEFAULTS } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
-import { agentState, homePaths, isAlive, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import { agentState, homePaths, isAlive, removeAgentFiles, resolveHome, verifyHome } from '../../daemon/home.js';
 import type { CommandResult } from '../output.js';
 
 export async function downCommand(opts: { home?: string }): Promise<CommandResult> {
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
+  if (!existsSync(home)) return { json: { ok: true, stopped: false }, text: `no agent running for ${home}` };
+  verifyHome(paths);
   const state = agentState(paths);
   if (state.state === 'starting') {
-    // Verified by pid and start time: stop it with SIGTERM (it stops its workers on the way out).
+    // Proven (pid, start time, uid, holds agent.pid): SIGTERM stops its workers on the way out.
     process.kill(state.pid, 'SIGTERM');
-    await waitGone(state.pid, undefined);
+    await waitGone(state.pid, state.startTime);
     removeAgentFiles(paths);
     return { json: { ok: true, stopped: true, pid: state.pid }, text: `agent stopped while starting (pid ${state.pid})` };
   }
