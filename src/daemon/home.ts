@@ -71,14 +71,25 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
-/** Unix socket paths are limited to 107 bytes on Linux. */
-const MAX_SOCKET_PATH = 107;
+/**
+ * Unix socket paths: sun_path holds 108 bytes on Linux; Node silently truncates a longer path
+ * (binding a stray file), and a portable path leaves room for the terminating NUL.
+ */
+export const MAX_SOCKET_PATH = 107;
+
+/** Fails when the longest socket the home needs would not fit (checked before anything is made). */
+export function checkSocketPaths(paths: HomePaths): void {
+  const longest = [paths.socket, paths.lane].reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  const bytes = Buffer.byteLength(longest);
+  if (bytes > MAX_SOCKET_PATH) {
+    const room = MAX_SOCKET_PATH - (bytes - Buffer.byteLength(paths.home));
+    throw new SnakepitError('CONFIG_INVALID', `home path is too long for its unix sockets: ${longest} is ${bytes} bytes, the limit is ${MAX_SOCKET_PATH}; use a --home of at most ${room} bytes`);
+  }
+}
 
 /** Makes the home if missing (only what it creates gets mode 0700) and proves it can be trusted. */
 export function ensureHome(paths: HomePaths): void {
-  if (Buffer.byteLength(paths.socket) > MAX_SOCKET_PATH) {
-    throw new SnakepitError('CONFIG_INVALID', `home path is too long for a unix socket (${paths.socket}); use a shorter --home`);
-  }
+  checkSocketPaths(paths);
   makeDirs(paths.home);
   verifyHome(paths);
   makeDirs(paths.logDir); // verified above if it existed (a link or a foreign one is refused)
