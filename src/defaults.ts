@@ -69,6 +69,11 @@ export const DEFAULTS = {
   /** How long `snakepit down` waits for the agent process to exit, ms. */
   daemonStopTimeoutMs: 20_000,
   /**
+   * How long `up` / `down` wait for the home lock while another `up` or `down` on the same home
+   * holds it (its holder is bounded by its own timeouts; a dead holder's lock is broken), ms.
+   */
+  homeLockWaitMs: 300_000,
+  /**
    * How a worker's descendants are contained so cleanup finds every one (`SNAKEPIT_CONTAINMENT`):
    * `auto` (a cgroup v2 per worker, else cgroup v1 `pids`, else a child subreaper), or one of
    * `cgroup2`, `cgroup1`, `subreaper` (a cgroup kind the machine does not allow falls back to the

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'REGISTRY_INVALID',
   'REGISTRY_LOCKED',
   'HOME_UNSAFE',
+  'HOME_LOCKED',
   'INTERNAL',
 ] as const;
 

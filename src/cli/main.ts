@@ -71,7 +71,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit down --home ./.snakepit')
-    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async () => (await import('./commands/down.js')).downCommand(o)));
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async (io) => (await import('./commands/down.js')).downCommand(o, io)));
 
   program
     .command('exec')

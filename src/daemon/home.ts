@@ -12,7 +12,8 @@
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { ENV } from '../defaults.js';
+import { DEFAULTS, ENV } from '../defaults.js';
+import { acquireLock } from '../lockfile.js';
 import { SnakepitError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { holdsOpen, isAlive, processStartTime, processUid } from '../proc.js';
@@ -30,6 +31,8 @@ export interface HomePaths {
   logFile: string;
   /** The process registry: every worker of every run, until proven gone (src/agent/registry.ts). */
   registryFile: string;
+  /** Held by `up` while it starts an agent and by `down` while it stops one (src/lockfile.ts). */
+  lockFile: string;
 }
 
 /** What a running daemon writes about itself once it is ready. */
@@ -68,6 +71,7 @@ export function homePaths(home: string): HomePaths {
     logDir,
     logFile: join(logDir, 'agent.log'),
     registryFile: join(home, 'registry.json'),
+    lockFile: join(home, 'home.lock'),
   };
 }
 
@@ -188,6 +192,19 @@ function entryProblem(path: string, st: Stats, uid: number, what: string): HomeP
   return undefined;
 }
 
+/**
+ * Takes the home lock (`up` while it starts an agent, `down` while it stops one), waiting while
+ * another holder lives; `onWait` gets one line saying who holds it. Resolves with the release.
+ */
+export function lockHome(paths: HomePaths, label: string, onWait: (line: string) => void = () => {}): Promise<() => void> {
+  return acquireLock(paths.lockFile, {
+    label,
+    waitMs: DEFAULTS.homeLockWaitMs,
+    onWait: (h) => onWait(`waiting for pid ${h.pid}${h.label ? ` (${h.label})` : ''} to finish with ${paths.home}…`),
+    timeout: (h) => new SnakepitError('HOME_LOCKED', `${paths.lockFile} stayed locked for ${DEFAULTS.homeLockWaitMs} ms${h ? ` by pid ${h.pid}${h.label ? ` (${h.label})` : ''}` : ''}; try again once it is done`),
+  });
+}
+
 /** Throws HOME_UNSAFE when the home cannot be trusted (see `homeProblem`). */
 export function verifyHome(paths: HomePaths): void {
   const p = homeProblem(paths);
@@ -285,7 +302,12 @@ export function agentState(paths: HomePaths): AgentState {
   return { state: 'none' };
 }
 
-/** Removes the files of an agent that is no longer running. */
+/**
+ * Removes the files of an agent that is no longer running; does nothing while an agent (proven
+ * as in `agentState`) owns the home, so a late caller never deletes a successor's files.
+ */
 export function removeAgentFiles(paths: HomePaths): void {
+  const s = agentState(paths);
+  if (s.state === 'running' || s.state === 'starting') return;
   for (const f of [paths.socket, paths.lane, paths.pidFile, paths.infoFile]) rmSync(f, { force: true });
 }
