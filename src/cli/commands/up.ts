@@ -1,6 +1,7 @@
 // `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
-// output in the home's log file and we wait for its ready line on a private pipe (fd 3), so `up`
-// returns only once workers serve calls, or fails with the reason (e.g. a worker's traceback).
+// output in the home's log file and its options on a private pipe (fd 4, never argv), and we
+// wait for its ready line on another (fd 3), so `up` returns only once workers serve calls, or
+// fails with the reason (e.g. a worker's traceback).
 // The whole start runs under the home lock: a concurrent `up` waits, then reports the agent this
 // one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
@@ -8,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { DEFAULTS } from '../../defaults.js';
 import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
@@ -100,13 +101,17 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
   io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const out = openSync(paths.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
-  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain, JSON.stringify(daemonOpts)], {
+  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain], {
     cwd: process.cwd(),
     detached: true,
-    stdio: ['ignore', out, out, 'pipe'],
+    stdio: ['ignore', out, out, 'pipe', 'pipe'],
     env: process.env,
   });
   closeSync(out);
+  // Options (pools' env: secrets) travel on the pipe, never in argv.
+  const optionsPipe = child.stdio[4] as Writable;
+  optionsPipe.on('error', () => {}); // a daemon that died at once: reported below
+  optionsPipe.end(JSON.stringify(daemonOpts));
   const announcements = child.stdio[3] as Readable;
   const msg = await readAnnouncement(announcements, readyWait, (line) => io.stderr(`  ${line}\n`));
   child.unref();
