@@ -64,8 +64,12 @@ export const DEFAULTS = {
    * with 4 workers and no loss of throughput (override with SNAKEPIT_DAEMON_NODE_FLAGS).
    */
   daemonNodeFlags: '--max-semi-space-size=1',
-  /** How long `snakepit up` waits for the daemon to be ready, ms. */
-  daemonReadyTimeoutMs: 60_000,
+  /**
+   * How long `snakepit up` waits for the daemon to be ready beyond its pools' start budget (the
+   * slowest pool's waves of `startBatch` workers × `workerStartTimeoutMs`), ms; then it stops the
+   * daemon (`SNAKEPIT_DAEMON_READY_TIMEOUT_MS` overrides).
+   */
+  daemonReadyTimeoutMs: 30_000,
   /** How long `snakepit down` waits for the agent process to exit, ms. */
   daemonStopTimeoutMs: 20_000,
   /**
@@ -101,4 +105,6 @@ export const ENV = {
   logMaxBytes: 'SNAKEPIT_LOG_MAX_BYTES',
   /** Overrides DEFAULTS.containment (read by src/agent/containment.ts). */
   containment: 'SNAKEPIT_CONTAINMENT',
+  /** Overrides DEFAULTS.daemonReadyTimeoutMs (read by `snakepit up`). */
+  daemonReadyTimeoutMs: 'SNAKEPIT_DAEMON_READY_TIMEOUT_MS',
 } as const;

@@ -1,7 +1,8 @@
 // `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
 // output in the home's log file and its options on a private pipe (fd 4, never argv), and we
 // wait for its ready line on another (fd 3), so `up` returns only once workers serve calls, or
-// fails with the reason (e.g. a worker's traceback).
+// fails with the reason (e.g. a worker's traceback). If the daemon stays silent longer than its
+// pools can take to start, it is stopped (verified pid, then its process group), never left behind.
 // The whole start runs under the home lock: a concurrent `up` waits, then reports the agent this
 // one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
@@ -10,12 +11,14 @@ import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import { DEFAULTS } from '../../defaults.js';
+import { DEFAULTS, ENV } from '../../defaults.js';
 import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import type { PoolOptions } from '../../agent/pool.js';
-import { agentState, ensureHome, homePaths, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
+import { maySignalGroup, selfFacts } from '../../agent/ownership.js';
+import { processFacts } from '../../proc.js';
+import { agentState, ensureHome, homePaths, isAlive, lockHome, processStartTime, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
 import type { Announcement, DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 
@@ -53,7 +56,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
-  const readyWait = DEFAULTS.daemonReadyTimeoutMs;
+  const readyWait = readyWaitMs(pools, envReadyTimeout());
   const release = await lockHome(paths, 'up', (line) => io.stderr(`${line}\n`));
   let releaseNow = true;
   try {
@@ -96,6 +99,25 @@ async function runningAgent(paths: HomePaths, waitMs: number): Promise<CommandRe
   }
 }
 
+/**
+ * How long `up` waits for the daemon's ready line: the time its slowest pool may take to start
+ * (its workers start in waves of `startBatch`, each wave allowed `workerStartTimeoutMs`) plus
+ * `extraMs` for everything else. Always longer than a pool's own start limit, so a pool that
+ * cannot start reports its own reason before `up` gives up.
+ */
+export function readyWaitMs(pools: ReadonlyArray<Pick<PoolOptions, 'size' | 'startBatch' | 'workerStartTimeoutMs'>>, extraMs: number): number {
+  const budget = Math.max(0, ...pools.map((p) => Math.ceil(p.size / Math.max(1, p.startBatch)) * p.workerStartTimeoutMs));
+  return budget + extraMs;
+}
+
+/** SNAKEPIT_DAEMON_READY_TIMEOUT_MS (a positive integer), else DEFAULTS.daemonReadyTimeoutMs. */
+function envReadyTimeout(): number {
+  const raw = process.env[ENV.daemonReadyTimeoutMs];
+  if (raw === undefined || raw === '') return DEFAULTS.daemonReadyTimeoutMs;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new SnakepitError('CONFIG_INVALID', `invalid setting '${ENV.daemonReadyTimeoutMs}': expected a positive integer (ms), got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
   io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
@@ -108,6 +130,7 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     env: process.env,
   });
   closeSync(out);
+  const startTime = child.pid !== undefined ? processStartTime(child.pid) : undefined;
   // Options (pools' env: secrets) travel on the pipe, never in argv.
   const optionsPipe = child.stdio[4] as Writable;
   optionsPipe.on('error', () => {}); // a daemon that died at once: reported below
@@ -116,6 +139,13 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
   const msg = await readAnnouncement(announcements, readyWait, (line) => io.stderr(`  ${line}\n`));
   child.unref();
   announcements.destroy();
+  if (msg === 'timeout') {
+    const stopped = child.pid !== undefined && startTime !== undefined ? await stopDaemon(child.pid, startTime) : 'gone';
+    removeAgentFiles(paths);
+    await cleanupBeforeStart(paths.home, io);
+    const what = stopped === 'gone' ? 'it had exited meanwhile' : stopped === 'killed' ? `stopped it (pid ${child.pid}, SIGKILL to its process group)` : `stopped it (pid ${child.pid}, SIGTERM)`;
+    throw new SnakepitError('TIMEOUT', `the agent did not report ready within ${readyWait} ms (its pools' start budget plus ${ENV.daemonReadyTimeoutMs}); ${what}. Last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
+  }
   if (!msg) {
     throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
   }
@@ -127,6 +157,34 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) },
     text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
+}
+
+/**
+ * Stops a daemon this `up` spawned and gave up on: SIGTERM (and SIGCONT, should it be stopped) so
+ * it stops its workers, then after `cleanupGraceMs` SIGKILL to its process group (it leads one:
+ * it was spawned detached). Each signal only while pid and start time are still the ones recorded
+ * at spawn.
+ */
+async function stopDaemon(pid: number, startTime: number): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!isAlive(pid, startTime)) return 'gone';
+  const self = selfFacts();
+  const signal = (target: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(target, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  signal(pid, 'SIGTERM');
+  signal(pid, 'SIGCONT');
+  const deadline = Date.now() + DEFAULTS.cleanupGraceMs;
+  while (isAlive(pid, startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  if (!isAlive(pid, startTime)) return 'terminated';
+  const leads = processFacts(pid)?.pgid === pid && maySignalGroup(pid, self);
+  signal(leads ? -pid : pid, 'SIGKILL');
+  const settle = Date.now() + 2_000;
+  while (isAlive(pid, startTime) && Date.now() < settle) await new Promise((r) => setTimeout(r, 25));
+  return 'killed';
 }
 
 async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, releaseLock: () => void): Promise<CommandResult> {
@@ -153,12 +211,12 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, re
   }
 }
 
-/** Reads the daemon's announcements: progress lines (passed on), then ready or failed. */
-function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined> {
+/** Reads the daemon's announcements: progress lines (passed on), then ready or failed; 'timeout' after `timeoutMs`. */
+function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined | 'timeout'> {
   return new Promise((resolve) => {
     let text = '';
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    const done = (v: ReadyMessage | FailedMessage | undefined): void => {
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    const done = (v: ReadyMessage | FailedMessage | undefined | 'timeout'): void => {
       clearTimeout(timer);
       stream.removeAllListeners();
       stream.on('error', () => {});
