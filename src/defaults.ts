@@ -88,6 +88,11 @@ export const DEFAULTS = {
   cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
   logMaxBytes: 10 * 1024 * 1024,
+  /**
+   * Bytes of `logs/crash.log` (the daemon's own stdout/stderr: crash traces, fatal errors) above
+   * which `up` moves it to `crash.log.1` before starting a daemon. Never rotated under a running one.
+   */
+  crashLogMaxBytes: 1024 * 1024,
   /** Lines `snakepit logs` prints (the most recent ones) unless `--lines` says otherwise. */
   logLines: 50,
   /** Interface `up --metrics-port` serves /metrics on (`--metrics-host`): local only by default. */

@@ -33,6 +33,8 @@ export interface HomePaths {
   registryFile: string;
   /** Held by `up` while it starts an agent and by `down` while it stops one (src/lockfile.ts). */
   lockFile: string;
+  /** The daemon's own stdout/stderr (crash traces, fatal errors), never rotated under it. */
+  crashFile: string;
 }
 
 /** What a running daemon writes about itself once it is ready. */
@@ -72,6 +74,7 @@ export function homePaths(home: string): HomePaths {
     logFile: join(logDir, 'agent.log'),
     registryFile: join(home, 'registry.json'),
     lockFile: join(home, 'home.lock'),
+    crashFile: join(logDir, 'crash.log'),
   };
 }
 

@@ -1,6 +1,8 @@
 // The daemon's log file: JSON lines written by pino, rotated by size (one `.1` generation kept).
 // Synchronous appends: log volume is modest and a line is never lost when the process dies right
-// after writing it. `snakepit logs` reads these files (src/cli/commands/logs.ts).
+// after writing it. `snakepit logs` reads these files (src/cli/commands/logs.ts). The daemon's own
+// stderr (crash traces) does not point here, since a rotation would leave it on a deleted file: it
+// goes to logs/crash.log, which is never rotated under a running daemon (src/cli/commands/up.ts).
 import { closeSync, constants, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 
 /** Append, create with 0600, never through a symlink. */

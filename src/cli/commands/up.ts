@@ -1,5 +1,5 @@
 // `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
-// output in the home's log file and its options on a private pipe (fd 4, never argv), and we
+// output in the home's crash file and its options on a private pipe (fd 4, never argv), and we
 // wait for its ready line on another (fd 3), so `up` returns only once workers serve calls, or
 // fails with the reason (e.g. a worker's traceback). If the daemon stays silent longer than its
 // pools can take to start, it is stopped (verified pid, then its process group), never left behind.
@@ -7,7 +7,7 @@
 // one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
@@ -121,7 +121,9 @@ function envReadyTimeout(): number {
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
   io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
-  const out = openSync(paths.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  rotateCrashFile(paths);
+  const crashFrom = sizeOf(paths.crashFile); // what this daemon writes there starts here
+  const out = openSync(paths.crashFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
   const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain], {
     cwd: process.cwd(),
@@ -144,10 +146,10 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     removeAgentFiles(paths);
     await cleanupBeforeStart(paths.home, io);
     const what = stopped === 'gone' ? 'it had exited meanwhile' : stopped === 'killed' ? `stopped it (pid ${child.pid}, SIGKILL to its process group)` : `stopped it (pid ${child.pid}, SIGTERM)`;
-    throw new SnakepitError('TIMEOUT', `the agent did not report ready within ${readyWait} ms (its pools' start budget plus ${ENV.daemonReadyTimeoutMs}); ${what}. Last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
+    throw new SnakepitError('TIMEOUT', `the agent did not report ready within ${readyWait} ms (its pools' start budget plus ${ENV.daemonReadyTimeoutMs}); ${what}. Last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}${crashTail(paths, crashFrom)}`);
   }
   if (!msg) {
-    throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
+    throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}${crashTail(paths, crashFrom)}`);
   }
   if (!msg.ok) {
     if (msg.error.code === 'ALREADY_RUNNING') return { json: { ok: true, alreadyRunning: true }, text: msg.error.message };
@@ -185,6 +187,29 @@ async function stopDaemon(pid: number, startTime: number): Promise<'gone' | 'ter
   const settle = Date.now() + 2_000;
   while (isAlive(pid, startTime) && Date.now() < settle) await new Promise((r) => setTimeout(r, 25));
   return 'killed';
+}
+
+/** Keeps the crash file small: one `.1` generation once it passes `crashLogMaxBytes`. */
+function rotateCrashFile(paths: HomePaths): void {
+  try {
+    if (statSync(paths.crashFile).size > DEFAULTS.crashLogMaxBytes) renameSync(paths.crashFile, `${paths.crashFile}.1`);
+  } catch {
+    /* none yet */
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What the daemon wrote to the crash file since `from` (its own output only), as a quote. */
+function crashTail(paths: HomePaths, from: number): string {
+  const text = Buffer.from(readFileSafe(paths.crashFile)).subarray(from).toString('utf8').trimEnd();
+  return text ? `\nthe daemon's own output (${paths.crashFile}):\n${text.split('\n').slice(-20).join('\n')}` : '';
 }
 
 async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, releaseLock: () => void): Promise<CommandResult> {
