@@ -97,6 +97,7 @@ export function checkSocketPaths(paths: HomePaths): void {
 /** Makes the home if missing (only what it creates gets mode 0700) and proves it can be trusted. */
 export function ensureHome(paths: HomePaths): void {
   checkSocketPaths(paths);
+  verifyHome(paths); // its parents, before anything is made under them
   makeDirs(paths.home);
   verifyHome(paths);
   makeDirs(paths.logDir); // verified above if it existed (a link or a foreign one is refused)
@@ -129,13 +130,23 @@ export interface HomeProblem {
  * only lstat/stat/readdir, nothing is changed.
  */
 export function homeProblem(paths: HomePaths, uid = process.getuid?.() ?? 0): HomeProblem | undefined {
+  const useOwn = 'use a home of your own: --home DIR or SNAKEPIT_HOME';
+  // Parents first (those that exist): whoever can write one could replace the home, even one
+  // that does not exist yet.
+  for (let d = dirname(paths.home); ; d = dirname(d)) {
+    const p = statSafe(d);
+    if (p) {
+      if (p.uid !== uid && p.uid !== 0) return { path: d, detail: `${d}, a parent of home ${paths.home}, is owned by ${who(p.uid)}, not by you (${who(uid)}) or root; its owner could replace the home`, fix: useOwn };
+      if (p.mode & 0o022 && !(p.mode & 0o1000)) return { path: d, detail: `${d}, a parent of home ${paths.home}, is writable by others (mode ${octal(p.mode)}, owner ${who(p.uid)}) without the sticky bit`, fix: `chmod go-w ${d}, or ${useOwn}` };
+    }
+    if (dirname(d) === d) break;
+  }
   let st: Stats;
   try {
     st = lstatSync(paths.home);
   } catch {
     return undefined; // does not exist yet: `up` creates it
   }
-  const useOwn = 'use a home of your own: --home DIR or SNAKEPIT_HOME';
   if (st.isSymbolicLink()) {
     let target = '?';
     try {
@@ -146,14 +157,6 @@ export function homeProblem(paths: HomePaths, uid = process.getuid?.() ?? 0): Ho
     return { path: paths.home, detail: `home ${paths.home} is a symbolic link (to ${target}), owned by ${who(st.uid)}; a symlinked home is refused`, fix: `pass the real directory (--home ${target.startsWith('/') ? target : 'REAL_DIR'}) if it is yours, else ${useOwn}` };
   }
   if (!st.isDirectory()) return { path: paths.home, detail: `home ${paths.home} is not a directory (owned by ${who(st.uid)})`, fix: useOwn };
-  for (let d = dirname(paths.home); ; d = dirname(d)) {
-    const p = statSafe(d);
-    if (p) {
-      if (p.uid !== uid && p.uid !== 0) return { path: d, detail: `${d}, a parent of home ${paths.home}, is owned by ${who(p.uid)}, not by you (${who(uid)}) or root; its owner could replace the home`, fix: useOwn };
-      if (p.mode & 0o022 && !(p.mode & 0o1000)) return { path: d, detail: `${d}, a parent of home ${paths.home}, is writable by others (mode ${octal(p.mode)}, owner ${who(p.uid)}) without the sticky bit`, fix: `chmod go-w ${d}, or ${useOwn}` };
-    }
-    if (dirname(d) === d) break;
-  }
   const bad = entryProblem(paths.home, st, uid, 'home');
   if (bad) return bad;
   for (const dir of [paths.home, paths.logDir]) {

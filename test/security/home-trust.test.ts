@@ -92,6 +92,22 @@ describe('a home that is not ours', () => {
   });
 });
 
+describe('a home under a directory of another user', () => {
+  it('is refused before anything is made there', async () => {
+    const parent = join(dir.path, 'theirs');
+    mkdirSync(parent, { mode: 0o755 });
+    chmodSync(parent, 0o755);
+    chownSync(parent, NOBODY, NOBODY);
+    const r = await runCli(['up', '--workers', '1', '--home', join(parent, 'h'), '--json'], { env });
+    expect(r.code).not.toBe(0);
+    expect((JSON.parse(r.stdout) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'HOME_UNSAFE',
+      message: expect.stringContaining(`${parent}, a parent of home ${join(parent, 'h')}, is owned by uid ${NOBODY} (nobody)`),
+    });
+    expect(readdirSync(parent)).toEqual([]);
+  });
+});
+
 describe('agent.pid naming a live, unrelated process', () => {
   const home = join(dir.path, 'decoyed');
 
