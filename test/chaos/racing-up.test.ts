@@ -3,9 +3,9 @@
 // winner kept running unreachable. With the home lock: 10 concurrent `up`s start exactly one agent
 // and all exit 0; a `down` racing an `up` stops the agent that `up` started; nothing is left.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PYTHON, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
+import { FIXTURES, PYTHON, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
 import { Recorded, daemonsIn, processesIn, runCgroups } from '../security/helpers.js';
 
 const dir = tempDir('sp-race-');
@@ -57,6 +57,22 @@ describe('racing up and down on one home', () => {
     expect(JSON.parse(down.stdout)).toMatchObject({ ok: true, stopped: true, pid });
     expect(pidAlive(pid!)).toBe(false);
     await leavesNothing([runIdOf(ups[0]!.stdout)]);
+  });
+
+  it('an up arriving while another one’s agent is still starting waits for it and reports it', async () => {
+    const slow = { ...env, SLOW_IMPORT_S: '1.5' };
+    const first = runCli(['up', '--workers', '1', '--tools', join(FIXTURES, 'slow_import_tools.py'), '--home', home, '--json'], { env: slow, cwd });
+    await waitFor(() => existsSync(join(home, 'agent.pid')), 10_000, 5); // its daemon runs, not ready yet
+    const second = await runCli(['up', '--workers', '1', '--home', home, '--json'], { env, cwd });
+    const a = await first;
+    expect(a.code, a.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    const started = JSON.parse(a.stdout) as { pid: number; runId: string };
+    recorded.add(started.pid, ...processesIn(cwd));
+    expect(JSON.parse(second.stdout)).toMatchObject({ alreadyRunning: true, pid: started.pid });
+    expect(second.stderr).toMatch(/waiting for pid \d+ \(up\)/);
+    expect((await cli('down')).code).toBe(0);
+    await leavesNothing([started.runId]);
   });
 
   it('a down started right after an up stops the agent that up started', async () => {

@@ -41,9 +41,11 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
-  // Already running: answer at once (read-only, no lock needed; re-checked under the lock).
-  const early = await runningAgent(paths, 0);
-  if (early) return early;
+  // Already running: answer at once (read-only, no lock needed); anything else is decided under it.
+  if (agentState(paths).state === 'running') {
+    const early = await runningAgent(paths, 0);
+    if (early) return early;
+  }
   const cwd = process.cwd();
   // Project config: --config, else snakepit.config.json in the current directory if present.
   // Resolved before taking the lock, so a bad config fails at once.
