@@ -9,11 +9,14 @@
 //  - `subreaper`: no writable cgroup. The worker makes itself a child subreaper
 //    (PR_SET_CHILD_SUBREAPER) so orphans re-parent to it, and kills them whenever it leaves
 //    (python/snakepit/containment.py). Not covered: a worker killed by SIGKILL itself.
-// The worker joins its cgroup itself before importing any tool code (SNAKEPIT_CGROUP), and the
-// agent also moves it right after spawn. The cgroup path is recorded in the process registry; a
-// recorded path is believed only when `provenCgroup` can check it is one of ours (under a cgroup
-// mount, not a symlink, owned by us, named after the run), and is removed once empty.
-import { lstatSync, mkdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
+// The worker joins its cgroup itself (SNAKEPIT_CGROUP) first thing in start_process, before any
+// tool code is imported. The agent does not move it: a write to cgroup.procs takes the kernel's
+// cgroup threadgroup lock (measured here: 0.25 ms median, up to 17 ms on cgroup v2) and would
+// block the agent's event loop at every spawn. The cgroup path is recorded in the process
+// registry; a recorded path is believed only when `provenCgroup` can check it is one of ours
+// (under a cgroup mount, not a symlink, owned by us, named after the run), and is removed once
+// empty.
+import { lstatSync, mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { DEFAULTS, ENV } from '../defaults.js';
 
@@ -37,8 +40,6 @@ export interface WorkerContainment {
   cgroup: string | undefined;
   /** Environment the worker needs to contain itself. */
   env: Record<string, string>;
-  /** Moves the spawned process into the cgroup (the worker also joins it itself). */
-  adopt(pid: number): void;
   /** A problem to log (the worker still starts), e.g. a cgroup that could not be made. */
   warning: string | undefined;
 }
@@ -124,7 +125,7 @@ let seq = 0;
 
 /** Makes the containment of one worker about to be spawned. Never throws: it degrades. */
 export function containWorker(runId: string, workerId: string, plan: ContainmentPlan = probeContainment()): WorkerContainment {
-  const subreaper = (warning?: string): WorkerContainment => ({ kind: 'subreaper', cgroup: undefined, env: { SNAKEPIT_SUBREAPER: '1' }, adopt: () => {}, warning });
+  const subreaper = (warning?: string): WorkerContainment => ({ kind: 'subreaper', cgroup: undefined, env: { SNAKEPIT_SUBREAPER: '1' }, warning });
   if (plan.kind === 'subreaper' || !plan.base) return subreaper();
   const dir = join(plan.base, `${cgroupPrefix(runId)}${workerId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${seq++}`);
   try {
@@ -132,19 +133,7 @@ export function containWorker(runId: string, workerId: string, plan: Containment
   } catch (err) {
     return subreaper(`could not make cgroup ${dir} (${(err as Error).message}); this worker uses a child subreaper`);
   }
-  return {
-    kind: plan.kind,
-    cgroup: dir,
-    env: { SNAKEPIT_CGROUP: dir },
-    adopt(pid: number): void {
-      try {
-        writeFileSync(join(dir, 'cgroup.procs'), String(pid));
-      } catch {
-        /* the worker joins by itself (and says so on stderr if it cannot) */
-      }
-    },
-    warning: undefined,
-  };
+  return { kind: plan.kind, cgroup: dir, env: { SNAKEPIT_CGROUP: dir }, warning: undefined };
 }
 
 /** Worker cgroups of run `runId` are named `snakepit-<runId>-…`. */

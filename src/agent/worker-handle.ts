@@ -111,8 +111,7 @@ export class WorkerHandle extends EventEmitter {
       // Own process group: a stop signals the whole group, tools' children included.
       detached: true,
     });
-    if (this.child.pid !== undefined) contain.adopt(this.child.pid);
-    else if (contain.cgroup) removeCgroup(contain.cgroup);
+    if (this.child.pid === undefined && contain.cgroup) removeCgroup(contain.cgroup); // it joins by itself
     let finish!: (exit: WorkerExit) => void;
     this.exited = new Promise((resolve) => (finish = resolve));
     let finished = false;
