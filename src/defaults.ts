@@ -78,14 +78,35 @@ export const DEFAULTS = {
    * with 4 workers and no loss of throughput (override with SNAKEPIT_DAEMON_NODE_FLAGS).
    */
   daemonNodeFlags: '--max-semi-space-size=1',
-  /** How long `snakepit up` waits for the daemon to be ready, ms. */
-  daemonReadyTimeoutMs: 60_000,
+  /**
+   * How long `snakepit up` waits for the daemon to be ready beyond its pools' start budget (the
+   * slowest pool's waves of `startBatch` workers × `workerStartTimeoutMs`), ms; then it stops the
+   * daemon (`SNAKEPIT_DAEMON_READY_TIMEOUT_MS` overrides).
+   */
+  daemonReadyTimeoutMs: 30_000,
   /** How long `snakepit down` waits for the agent process to exit, ms. */
   daemonStopTimeoutMs: 20_000,
+  /**
+   * How long `up` / `down` wait for the home lock while another `up` or `down` on the same home
+   * holds it (its holder is bounded by its own timeouts; a dead holder's lock is broken), ms.
+   */
+  homeLockWaitMs: 300_000,
+  /**
+   * How a worker's descendants are contained so cleanup finds every one (`SNAKEPIT_CONTAINMENT`):
+   * `auto` (a cgroup v2 per worker, else cgroup v1 `pids`, else a child subreaper), or one of
+   * `cgroup2`, `cgroup1`, `subreaper` (a cgroup kind the machine does not allow falls back to the
+   * subreaper).
+   */
+  containment: 'auto' as 'auto' | 'cgroup2' | 'cgroup1' | 'subreaper',
   /** `doctor cleanup` and `up`: after SIGTERM, time orphans of dead runs get before SIGKILL, ms. */
   cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
   logMaxBytes: 10 * 1024 * 1024,
+  /**
+   * Bytes of `logs/crash.log` (the daemon's own stdout/stderr: crash traces, fatal errors) above
+   * which `up` moves it to `crash.log.1` before starting a daemon. Never rotated under a running one.
+   */
+  crashLogMaxBytes: 1024 * 1024,
   /** Lines `snakepit logs` prints (the most recent ones) unless `--lines` says otherwise. */
   logLines: 50,
   /** Interface `up --metrics-port` serves /metrics on (`--metrics-host`): local only by default. */
@@ -135,4 +156,8 @@ export const ENV = {
   configDir: 'SNAKEPIT_CONFIG_DIR',
   /** Overrides DEFAULTS.logMaxBytes for the daemon's log file (read by src/daemon/run.ts). */
   logMaxBytes: 'SNAKEPIT_LOG_MAX_BYTES',
+  /** Overrides DEFAULTS.containment (read by src/agent/containment.ts). */
+  containment: 'SNAKEPIT_CONTAINMENT',
+  /** Overrides DEFAULTS.daemonReadyTimeoutMs (read by `snakepit up`). */
+  daemonReadyTimeoutMs: 'SNAKEPIT_DAEMON_READY_TIMEOUT_MS',
 } as const;

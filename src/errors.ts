@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'USAGE',
   'REGISTRY_INVALID',
   'REGISTRY_LOCKED',
+  'HOME_UNSAFE',
+  'HOME_LOCKED',
   'INTERNAL',
 ] as const;
 

@@ -6,7 +6,8 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, data, { mode });
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, data, { mode, flag: 'wx' }); // never through something planted under the temp name
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

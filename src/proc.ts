@@ -1,7 +1,7 @@
 // Facts about processes read from /proc. A pid alone never identifies a process (pids are
 // reused): a process is "the same" only while its start time (/proc/PID/stat field 22, clock
 // ticks since boot) still matches what was recorded.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 function statFields(pid: number): string[] | undefined {
   try {
@@ -45,11 +45,61 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
-/** State, process group and start time in one read of /proc/PID/stat, or undefined. */
-export function processFacts(pid: number): { state: string; pgid: number; startTime: number } | undefined {
+/** State, parent, process group, session and start time in one read of /proc/PID/stat, or undefined. */
+export function processFacts(pid: number): { state: string; ppid: number; pgid: number; sid: number; startTime: number } | undefined {
   const f = statFields(pid);
   if (!f) return undefined;
-  return { state: f[0]!, pgid: Number(f[2]), startTime: Number(f[19]) };
+  return { state: f[0]!, ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), startTime: Number(f[19]) };
+}
+
+/**
+ * The real, effective and saved uids of a process (/proc/PID/status "Uid:"), or undefined when it
+ * is gone. Root can read (and signal) every process, so "is it another user's" is asked here
+ * explicitly rather than left to EPERM.
+ */
+export function processUids(pid: number): number[] | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The uid a process runs as when all its uids agree, else -1 (mixed: setuid), undefined when gone. */
+export function processUid(pid: number): number | undefined {
+  const uids = processUids(pid);
+  if (!uids) return undefined;
+  return uids.every((u) => u === uids[0]) ? uids[0] : -1;
+}
+
+/**
+ * Whether process `pid` holds `path` open (one of /proc/PID/fd/* is that very inode). Only the
+ * process that opened a file (or a child it passed the descriptor to) can hold it, so this proves
+ * more than a pid and start time written into a file anyone with access could have copied.
+ */
+export function holdsOpen(pid: number, path: string): boolean {
+  let target: { dev: number; ino: number };
+  try {
+    target = statSync(path);
+  } catch {
+    return false;
+  }
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      if (st.ino === target.ino && st.dev === target.dev) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
 }
 
 /** Process group id (/proc/PID/stat field 5), or undefined when the process does not exist. */

@@ -372,6 +372,8 @@ def _close(it):
 
 
 def _exit_quietly():
+    from . import containment
+    containment.before_exit()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

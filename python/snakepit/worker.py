@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from . import __version__, logs, protocol
+from . import __version__, containment, logs, protocol
 from .executor import Executor, new_context
 from .protocol import PayloadEncoder
 from .protocol import CALL, CANCEL, PING, SHUTDOWN, encode_value
@@ -49,6 +49,7 @@ def start_process(pipes):
     it is already gone), watch stdin for EOF, line-buffered logs, Ctrl-C left to the agent.
     `pipes`: also insist on fds 3/4 (exit 2 without them)."""
     _guard_parent()
+    containment.contain()  # before any tool code runs: its descendants must be born contained
     if pipes:
         _check_fds()
     for stream in (sys.stdout, sys.stderr):
@@ -383,6 +384,7 @@ def _env_int(name, default):
 
 def _exit(code):
     """Flush the log streams (best effort) and leave at once, whatever other threads do."""
+    containment.before_exit()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -1,9 +1,10 @@
 // The one catalog of agent events. Stats, the process registry, logs and (later) WatchEvents
 // and /metrics all derive from these, so every consumer sees the same facts.
+import type { ContainmentKind } from './containment.js';
 
 export type AgentEvent =
   /** A worker process was spawned (before it is ready). `startTime` is /proc/PID/stat field 22. */
-  | { type: 'worker.spawned'; pool: string; worker: string; pid: number; pgid: number; startTime: number; cmdline: string[] }
+  | { type: 'worker.spawned'; pool: string; worker: string; pid: number; pgid: number; startTime: number; cmdline: string[]; containment?: ContainmentKind; cgroup?: string }
   | { type: 'worker.ready'; pool: string; worker: string; pid: number; startupMs: number }
   | { type: 'worker.exited'; pool: string; worker: string; pid: number; code: number | null; signal: string | null; expected: boolean; reason: string | null }
   | { type: 'worker.recycled'; pool: string; worker: string; pid: number; reason: string }

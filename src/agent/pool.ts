@@ -587,7 +587,7 @@ export class Pool {
     if (worker.pid !== undefined) {
       // Detached: the worker leads its own process group (pgid = pid).
       worker.startTime = processStartTime(worker.pid) ?? 0;
-      this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline });
+      this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, ...worker.contained });
     }
     const startTimer = setTimeout(() => {
       if (worker.state === 'starting') worker.killUnready(`not ready within ${this.options.workerStartTimeoutMs} ms`, this.options.stackDumpWaitMs);
@@ -660,7 +660,7 @@ export class Pool {
   /** Kills what a tool left in the exited worker's process group (proven ours by /proc). */
   private reap(worker: WorkerHandle): void {
     if (worker.pid === undefined) return;
-    const record = { id: worker.id, pool: this.name, pid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline };
+    const record = { id: worker.id, pool: this.name, pid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, cgroup: worker.contained.cgroup };
     const done = reapWorkerGroup(this.options.spec.runId, record, this.options.killGraceMs).then(
       (killed) => {
         if (killed.length) this.logger.log('info', worker.id, `reaped ${killed.length} process(es) left in its group: ${killed.map((k) => k.pid).join(', ')}`);

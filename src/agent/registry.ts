@@ -7,11 +7,13 @@
 // children may outlive their worker, and without the entry nothing could prove them ours. A
 // graceful agent stop reaps its own groups and removes the whole run (src/daemon/run.ts).
 // Writes are coalesced (one write per burst of events), atomic (temp file + rename, mode 0600)
-// and serialized across processes by a lock file, since `doctor cleanup` edits the same file.
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// and serialized across processes by a lock file (src/lockfile.ts), since `doctor cleanup` edits
+// the same file.
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { SnakepitError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
-import { isAlive, processStartTime } from '../proc.js';
+import { withLockSync } from '../lockfile.js';
+import { processStartTime } from '../proc.js';
 import type { AgentEvent, EventSink } from './events.js';
 import { scanRuns, type RunRecord } from './ownership.js';
 
@@ -99,7 +101,17 @@ export class ProcessRegistry {
   record(e: AgentEvent): void {
     if (this.removed) return;
     if (e.type === 'worker.spawned') {
-      this.run.workers[e.pid] = { worker: e.worker, pool: e.pool, pid: e.pid, pgid: e.pgid, startTime: e.startTime, cmdline: e.cmdline, spawnedAt: new Date().toISOString() };
+      this.run.workers[e.pid] = {
+        worker: e.worker,
+        pool: e.pool,
+        pid: e.pid,
+        pgid: e.pgid,
+        startTime: e.startTime,
+        cmdline: e.cmdline,
+        spawnedAt: new Date().toISOString(),
+        ...(e.containment ? { containment: e.containment } : {}),
+        ...(e.cgroup ? { cgroup: e.cgroup } : {}),
+      };
     } else if (e.type === 'worker.exited') {
       const w = this.run.workers[e.pid];
       if (!w || w.exitedAt) return;
@@ -198,50 +210,8 @@ export class ProcessRegistry {
   }
 }
 
-// ── lock ───────────────────────────────────────────────────────────────────
-
-/**
- * Runs `fn` holding `<file>.lock`. The lock is created by link(2) from a complete temp file, so it
- * always names its holder ("PID STARTTIME"); a lock whose holder is dead is broken.
- */
+/** Runs `fn` holding `<file>.lock` (src/lockfile.ts); a dead holder's lock is broken. */
 function withLock<T>(file: string, fn: () => T): T {
   const lock = `${file}.lock`;
-  const mine = `${lock}.${process.pid}`;
-  writeFileSync(mine, `${process.pid} ${processStartTime(process.pid) ?? 0}\n`, { mode: 0o600 });
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  try {
-    for (;;) {
-      try {
-        linkSync(mine, lock);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      if (holderDead(lock)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new SnakepitError('REGISTRY_LOCKED', `process registry ${file} stayed locked for ${LOCK_WAIT_MS} ms (${lock}); try again`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  } finally {
-    rmSync(mine, { force: true });
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { force: true });
-  }
-}
-
-function holderDead(lock: string): boolean {
-  let text: string;
-  try {
-    text = readFileSync(lock, 'utf8');
-  } catch {
-    return false; // released meanwhile: just retry
-  }
-  const [pid, startTime] = text.trim().split(/\s+/).map(Number);
-  if (!pid || pid === process.pid) return true; // garbage, or left by an earlier process with our pid
-  return !isAlive(pid, startTime || undefined);
+  return withLockSync(lock, 'registry', LOCK_WAIT_MS, () => new SnakepitError('REGISTRY_LOCKED', `process registry ${file} stayed locked for ${LOCK_WAIT_MS} ms (${lock}); try again`), fn);
 }

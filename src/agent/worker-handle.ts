@@ -12,6 +12,7 @@ import { closedChannel, type CallFrame, type CallSink, type ReadyInfo, type Work
 import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
+import { containWorker, removeCgroup, type ContainmentKind } from './containment.js';
 import { Heartbeat } from './health.js';
 import { LineSplitter } from './log-lines.js';
 import { splitUnanswered } from './requeue.js';
@@ -100,6 +101,8 @@ export class WorkerHandle extends EventEmitter {
   readonly exited: Promise<WorkerExit>;
   /** The command line the worker was started with (recorded in the process registry). */
   readonly cmdline: string[];
+  /** How its descendants are contained (recorded in the process registry; see containment.ts). */
+  readonly contained: { containment: ContainmentKind; cgroup?: string };
 
   constructor(
     readonly id: string,
@@ -120,6 +123,9 @@ export class WorkerHandle extends EventEmitter {
     let prepared: ReturnType<WorkerTransport['prepare']> | undefined;
     let child: ChildProcess | undefined;
     const args = ['-m', 'snakepit'];
+    const contain = containWorker(spec.runId, id);
+    if (contain.warning) logger.log('warn', id, contain.warning);
+    this.contained = { containment: contain.kind, ...(contain.cgroup ? { cgroup: contain.cgroup } : {}) };
     try {
       prepared = transport.prepare(id);
       args.push(...prepared.args);
@@ -138,6 +144,7 @@ export class WorkerHandle extends EventEmitter {
           SNAKEPIT_RUN_ID: spec.runId,
           // The worker refuses to send a frame the agent would reject, answering ERROR instead.
           SNAKEPIT_MAX_FRAME_BYTES: String(spec.maxFrameBytes),
+          ...contain.env,
           ...prepared.env,
         },
         stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: prepared.extraPipes }, () => 'pipe' as const)],
@@ -150,6 +157,8 @@ export class WorkerHandle extends EventEmitter {
     }
     this.cmdline = [spec.python, ...args];
     this.child = child;
+    // The worker joins its cgroup by itself: one that never ran leaves it empty.
+    if (child?.pid === undefined && contain.cgroup) removeCgroup(contain.cgroup);
     if (child) {
       child.once('error', (err) => {
         this.failure = `could not start ${spec.python}: ${err.message}`;

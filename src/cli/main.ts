@@ -71,7 +71,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit down --home ./.snakepit')
-    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async () => (await import('./commands/down.js')).downCommand(o)));
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async (io) => (await import('./commands/down.js')).downCommand(o, io)));
 
   program
     .command('exec')
@@ -171,7 +171,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   const doctor = program
     .command('doctor')
-    .description('check the setup: python, home permissions, agent reachable, version match, stale files, orphans')
+    .description('check the setup: python, home trust and permissions, agent reachable, version match, stale files, orphans, containment')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExit code 1 when a check fails; each failure comes with a fix.\n\nExample:\n  $ snakepit doctor --json')

@@ -1,7 +1,12 @@
 // The daemon's log file: JSON lines written by pino, rotated by size (one `.1` generation kept).
 // Synchronous appends: log volume is modest and a line is never lost when the process dies right
-// after writing it. `snakepit logs` reads these files (src/cli/commands/logs.ts).
-import { closeSync, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+// after writing it. `snakepit logs` reads these files (src/cli/commands/logs.ts). The daemon's own
+// stderr (crash traces) does not point here, since a rotation would leave it on a deleted file: it
+// goes to logs/crash.log, which is never rotated under a running daemon (src/cli/commands/up.ts).
+import { closeSync, constants, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+
+/** Append, create with 0600, never through a symlink. */
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 import { pino } from 'pino';
 import { formatRecord, type AgentLogger, type LogRecord } from '../agent/log.js';
 
@@ -15,7 +20,7 @@ export class LogFile {
   ) {
     this.bytes = existsSync(path) ? statSync(path).size : 0;
     if (this.bytes >= maxBytes) this.rotate();
-    this.fd = openSync(path, 'a', 0o600);
+    this.fd = openSync(path, APPEND, 0o600);
   }
 
   write(line: string): void {
@@ -23,7 +28,7 @@ export class LogFile {
     if (this.bytes + buf.length > this.maxBytes && this.bytes > 0) {
       closeSync(this.fd);
       this.rotate();
-      this.fd = openSync(this.path, 'a', 0o600);
+      this.fd = openSync(this.path, APPEND, 0o600);
     }
     writeSync(this.fd, buf);
     this.bytes += buf.length;

@@ -1,17 +1,38 @@
-// Entry of the detached daemon process that `snakepit up` spawns. Options arrive as JSON in argv.
+// Entry of the detached daemon process that `snakepit up` spawns. Its options arrive as JSON on
+// an inherited pipe (fd 4), read to EOF before anything else: never on the command line, which
+// every user can read in /proc/PID/cmdline (the pools' `env` may hold API keys).
+import { Socket } from 'node:net';
+import { fstatSync } from 'node:fs';
 import { runDaemon, announceOnFd3, type DaemonOptions } from './run.js';
 
-const raw = process.argv[2];
-if (!raw) {
-  process.stderr.write('snakepit daemon: missing options (this process is started by `snakepit up`)\n');
-  process.exit(2);
+/** The fd `snakepit up` writes the daemon's options to. */
+export const OPTIONS_FD = 4;
+
+function readOptions(): Promise<string> {
+  try {
+    fstatSync(OPTIONS_FD);
+  } catch {
+    return Promise.reject(new Error('missing options (this process is started by `snakepit up`)'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const pipe = new Socket({ fd: OPTIONS_FD, readable: true, writable: false });
+    pipe.on('data', (c: Buffer) => chunks.push(c));
+    pipe.on('end', () => {
+      pipe.destroy();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    pipe.on('error', reject);
+  });
 }
-const opts = JSON.parse(raw) as DaemonOptions;
+
 process.title = 'snakepit-agent';
-runDaemon(opts, announceOnFd3).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`snakepit daemon crashed: ${err.stack ?? err.message}\n`);
-    process.exit(1);
-  },
-);
+readOptions()
+  .then((raw) => runDaemon(JSON.parse(raw) as DaemonOptions, announceOnFd3))
+  .then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`snakepit daemon crashed: ${err.stack ?? err.message}\n`);
+      process.exit(1);
+    },
+  );

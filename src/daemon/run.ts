@@ -3,8 +3,11 @@
 // readiness (or the reason it failed) on fd 3 when its parent asked for it, writes its pid and
 // agent.json, and removes them when it stops. Every worker it starts is recorded in the home's
 // process registry before readiness is announced, so a successor can clean up after a crash.
-import { chmodSync, closeSync, writeSync, fstatSync } from 'node:fs';
+// It runs under the home lock its `up` holds while it starts, and it removes only the files it
+// created itself: a daemon that fails to start never deletes another agent's socket or files.
+import { chmodSync, closeSync, rmSync, writeSync, fstatSync } from 'node:fs';
 import { Agent } from '../agent/agent.js';
+import { probeContainment } from '../agent/containment.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
@@ -16,7 +19,7 @@ import { VERSION } from '../paths.js';
 import { reapOwnRun } from './cleanup.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
-import { agentState, ensureHome, homePaths, processStartTime, removeAgentFiles, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
+import { agentState, ensureHome, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
 
 export interface DaemonOptions {
   home: string;
@@ -68,13 +71,21 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   const logger: AgentLogger = jsonFileLogger(logFile, opts.echoLogs ? (line) => process.stderr.write(line) : undefined);
 
   const existing = agentState(paths);
-  if (existing.state === 'running') {
-    announce({ ok: false, error: { code: 'ALREADY_RUNNING', message: `an agent already runs for home ${paths.home} (pid ${existing.info.pid})` } });
+  if (existing.state === 'running' || existing.state === 'starting') {
+    const pid = existing.state === 'running' ? existing.info.pid : existing.pid;
+    announce({ ok: false, error: { code: 'ALREADY_RUNNING', message: `an agent already runs for home ${paths.home} (pid ${pid})` } });
     logFile.close();
     return 0;
   }
-  removeAgentFiles(paths);
+  /** Files this daemon made; the only ones it removes when it stops (or fails to start). */
+  const created = new Set<string>();
+  const removeCreated = (): void => {
+    releasePidFile();
+    for (const f of created) rmSync(f, { force: true });
+    created.clear();
+  };
   writePidFile(paths);
+  created.add(paths.pidFile);
 
   let agent: Agent | undefined;
   let registry: ProcessRegistry | undefined;
@@ -98,7 +109,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       await lane?.close();
       await server?.close();
       await metrics?.close();
-      removeAgentFiles(paths);
+      removeCreated();
       logger.log('info', 'daemon', 'stopped');
       logFile.close();
       resolveExit(0);
@@ -116,7 +127,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     registry.attach(agent);
     const workers = opts.pools.reduce((n, p) => n + p.size, 0);
     const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
-    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}`);
+    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}; containment: ${probeContainment().detail}`);
     if (opts.metricsPort) {
       // Before the workers start: a busy port fails `up` at once, and no event is missed.
       const { serveMetrics } = await import('../metrics/server.js');
@@ -135,8 +146,10 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
     server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
+    created.add(paths.socket);
     chmodSync(paths.socket, 0o600);
     lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + 64 * 1024);
+    created.add(paths.lane);
     const info: AgentInfo = {
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,
@@ -148,9 +161,11 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       startedAt: new Date(agent.startedAt).toISOString(),
       logFile: paths.logFile,
       pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
+      containment: probeContainment().detail,
     };
     registry.flush();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));
+    created.add(paths.infoFile);
     logger.log('info', 'daemon', `listening on ${address}`);
     announce({ ok: true, pid: process.pid, address, workers, runId: agent.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}) });
   } catch (err) {

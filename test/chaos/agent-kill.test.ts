@@ -111,7 +111,7 @@ describe('orphans of a SIGKILLed agent', () => {
     const doc = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }> };
     expect(doc.ok).toBe(false);
     const byName = Object.fromEntries(doc.checks.map((c) => [c.name, c]));
-    expect(Object.keys(byName)).toEqual(['python', 'home', 'agent', 'version', 'stale files', 'orphans']);
+    expect(Object.keys(byName)).toEqual(['python', 'home', 'agent', 'version', 'stale files', 'orphans', 'containment']);
     expect(byName.orphans).toMatchObject({ ok: false, fix: expect.stringContaining('doctor cleanup') });
     expect(byName.orphans!.detail).toContain(`pid ${gc} `);
     for (const d of decoys) expect(byName.orphans!.detail).not.toContain(`pid ${d} `);

@@ -67,7 +67,7 @@ describe('cleanupOrphans', () => {
     const found = findOrphans(home);
     expect(found.map((o) => o.pid).sort()).toEqual([leader, ...members].sort());
     expect(new Set(found.map((o) => o.runId))).toEqual(new Set(['R']));
-    expect(found.find((o) => o.pid === leader)?.why).toMatch(/pid and start time match/);
+    expect(found.find((o) => o.pid === leader)?.why).toMatch(/pid, start time and SNAKEPIT_RUN_ID match/);
 
     const r = await cleanupOrphans(home, { graceMs: 2000 });
     expect(r.killed.map((o) => o.pid).sort()).toEqual([leader, ...members].sort());

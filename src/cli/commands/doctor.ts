@@ -1,10 +1,11 @@
-// `snakepit doctor`: checks the setup one item at a time (python, home permissions, agent
-// reachable, version match, stale files, orphans) and says how to fix each problem. "No agent
-// running" is information, not a failure. Exit 1 when any check fails.
+// `snakepit doctor`: checks the setup one item at a time (python, home trust and permissions,
+// agent reachable, version match, stale files, orphans, containment) and says how to fix each
+// problem. "No agent running" is information, not a failure. Exit 1 when any check fails.
 import { statSync } from 'node:fs';
+import { probeContainment } from '../../agent/containment.js';
 import { connect } from '../../api/client.js';
 import { findOrphans } from '../../daemon/cleanup.js';
-import { agentState, homePaths, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
+import { agentState, homePaths, homeProblem, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
 import { EXIT } from '../../errors.js';
 import { VERSION } from '../../paths.js';
 import { findPython } from '../../python/find.js';
@@ -25,8 +26,21 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   const flag = opts.home ? ` --home ${home}` : '';
+  const problem = homeProblem(paths);
+  if (problem) {
+    // Nothing in an untrusted home is believed: no agent, stale or orphan check is meaningful.
+    const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined)];
+    return { json: { ok: false, home, checks }, text: formatChecks(checks), exitCode: EXIT.failed };
+  }
   const state = agentState(paths);
-  const checks: Check[] = [await checkPython(), checkHome(paths), ...(await checkAgent(home, state, flag)), checkStale(paths, state, flag), checkOrphans(home, flag)];
+  const checks: Check[] = [
+    await checkPython(),
+    checkHome(paths),
+    ...(await checkAgent(home, state, flag)),
+    checkStale(paths, state, flag),
+    checkOrphans(home, flag),
+    checkContainment(state.state === 'running' ? state.info.containment : undefined),
+  ];
   const ok = checks.every((c) => c.ok);
   return { json: { ok, home, checks }, text: formatChecks(checks), exitCode: ok ? EXIT.ok : EXIT.failed };
 }
@@ -126,6 +140,13 @@ function checkOrphans(home: string, flag: string): Check {
   } catch (err) {
     return { name: 'orphans', ok: false, detail: (err as Error).message, fix: `move ${homePaths(home).registryFile} aside` };
   }
+}
+
+/** What a new agent's workers get here, and what the running agent uses; never a failure. */
+function checkContainment(running: string | undefined): Check {
+  const plan = probeContainment();
+  const here = `new workers here: ${plan.detail}`;
+  return { name: 'containment', ok: true, detail: running && running !== plan.detail ? `running agent: ${running}\n${here}` : here };
 }
 
 function octal(mode: number): string {

@@ -1,7 +1,7 @@
 // `snakepit drain`: new calls fail with DRAINING, accepted calls finish (or the deadline passes),
 // then the agent and its workers stop. Waits until the agent process is gone.
 import { connect } from '../../api/client.js';
-import { agentState, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import { agentState, homePaths, removeAgentFiles, resolveHome, verifyHome } from '../../daemon/home.js';
 import { SnakepitError } from '../../errors.js';
 import { waitGone } from './down.js';
 import type { CommandResult } from '../output.js';
@@ -9,6 +9,7 @@ import type { CommandResult } from '../output.js';
 export async function drainCommand(opts: { home?: string; deadline?: number }): Promise<CommandResult> {
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
+  verifyHome(paths);
   const state = agentState(paths);
   if (state.state !== 'running') throw new SnakepitError('UNAVAILABLE', `no agent running for ${home}; nothing to drain`);
   const client = connect({ home });

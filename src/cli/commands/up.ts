@@ -1,17 +1,24 @@
 // `snakepit up`: start an agent for a home. Detached by default: the daemon is spawned with its
-// output in the home's log file and we wait for its ready line on a private pipe (fd 3), so `up`
-// returns only once workers serve calls, or fails with the reason (e.g. a worker's traceback).
+// output in the home's crash file and its options on a private pipe (fd 4, never argv), and we
+// wait for its ready line on another (fd 3), so `up` returns only once workers serve calls, or
+// fails with the reason (e.g. a worker's traceback). If the daemon stays silent longer than its
+// pools can take to start, it is stopped (verified pid, then its process group), never left behind.
+// The whole start runs under the home lock: a concurrent `up` waits, then reports the agent this
+// one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
-import { DEFAULTS } from '../../defaults.js';
+import type { Readable, Writable } from 'node:stream';
+import { DEFAULTS, ENV } from '../../defaults.js';
 import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
-import { agentState, ensureHome, homePaths, removeAgentFiles, resolveHome } from '../../daemon/home.js';
+import type { PoolOptions } from '../../agent/pool.js';
+import { maySignalGroup, selfFacts } from '../../agent/ownership.js';
+import { processFacts } from '../../proc.js';
+import { agentState, ensureHome, homePaths, isAlive, lockHome, processStartTime, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
 import type { Announcement, DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 
@@ -34,24 +41,14 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
-  const state = agentState(paths);
-  if (state.state === 'running') {
-    const i = state.info;
-    return {
-      json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
-      text: `an agent is already running for ${home} (pid ${i.pid}, ${i.workers} workers, ${i.address}); nothing to do`,
-    };
+  // Already running: answer at once (read-only, no lock needed); anything else is decided under it.
+  if (agentState(paths).state === 'running') {
+    const early = await runningAgent(paths, 0);
+    if (early) return early;
   }
-  if (state.state === 'starting') {
-    throw new SnakepitError('UNAVAILABLE', `an agent for ${home} is starting (pid ${state.pid}); try again in a moment`);
-  }
-  if (state.state === 'stale') {
-    removeAgentFiles(paths);
-    io.stderr(`removed stale state of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${home}\n`);
-  }
-  await cleanupBeforeStart(home, io);
   const cwd = process.cwd();
   // Project config: --config, else snakepit.config.json in the current directory if present.
+  // Resolved before taking the lock, so a bad config fails at once.
   const config = opts.config ?? (existsSync(join(cwd, CONFIG_FILE)) ? CONFIG_FILE : undefined);
   const pools = await resolvePools({
     ...(config ? { config } : {}),
@@ -61,25 +58,100 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
-  const daemonOpts: DaemonOptions = { home, pools, ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}) };
-  const workers = pools.reduce((n, p) => n + p.size, 0);
-  if (opts.foreground) return foreground(daemonOpts, opts, io);
+  const readyWait = readyWaitMs(pools, envReadyTimeout());
+  const release = await lockHome(paths, 'up', (line) => io.stderr(`${line}\n`));
+  let releaseNow = true;
+  try {
+    const running = await runningAgent(paths, readyWait);
+    if (running) return running;
+    const state = agentState(paths);
+    if (state.state === 'stale') {
+      removeAgentFiles(paths);
+      io.stderr(`removed stale state of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${home}\n`);
+    }
+    await cleanupBeforeStart(home, io);
+    const daemonOpts: DaemonOptions = { home, pools, ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}) };
+    if (opts.foreground) {
+      releaseNow = false; // released as soon as the agent is ready: it may run for days
+      return await foreground(daemonOpts, opts, io, release);
+    }
+    return await detached(paths, daemonOpts, pools, readyWait, io);
+  } finally {
+    if (releaseNow) release();
+  }
+}
 
-  io.stderr(`starting agent for ${home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
-  const log = openSync(paths.logFile, 'a', 0o600);
+/**
+ * The agent that already serves the home, as `up`'s answer, or undefined. One that is still
+ * starting (its `up` died and left it) is waited for, up to `waitMs`.
+ */
+async function runningAgent(paths: HomePaths, waitMs: number): Promise<CommandResult | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (let s = agentState(paths); ; s = agentState(paths)) {
+    if (s.state === 'running') {
+      const i = s.info;
+      return {
+        json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
+        text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${i.workers} workers, ${i.address}); nothing to do`,
+      };
+    }
+    if (s.state !== 'starting') return undefined;
+    if (Date.now() > deadline) throw new SnakepitError('UNAVAILABLE', `an agent for ${paths.home} (pid ${s.pid}) has been starting for over ${waitMs} ms; see its log, or stop it with \`snakepit down\``);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * How long `up` waits for the daemon's ready line: the time its slowest pool may take to start
+ * (its workers start in waves of `startBatch`, each wave allowed `workerStartTimeoutMs`) plus
+ * `extraMs` for everything else. Always longer than a pool's own start limit, so a pool that
+ * cannot start reports its own reason before `up` gives up.
+ */
+export function readyWaitMs(pools: ReadonlyArray<Pick<PoolOptions, 'size' | 'startBatch' | 'workerStartTimeoutMs'>>, extraMs: number): number {
+  const budget = Math.max(0, ...pools.map((p) => Math.ceil(p.size / Math.max(1, p.startBatch)) * p.workerStartTimeoutMs));
+  return budget + extraMs;
+}
+
+/** SNAKEPIT_DAEMON_READY_TIMEOUT_MS (a positive integer), else DEFAULTS.daemonReadyTimeoutMs. */
+function envReadyTimeout(): number {
+  const raw = process.env[ENV.daemonReadyTimeoutMs];
+  if (raw === undefined || raw === '') return DEFAULTS.daemonReadyTimeoutMs;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new SnakepitError('CONFIG_INVALID', `invalid setting '${ENV.daemonReadyTimeoutMs}': expected a positive integer (ms), got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
+  const workers = pools.reduce((n, p) => n + p.size, 0);
+  io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
+  rotateCrashFile(paths);
+  const crashFrom = sizeOf(paths.crashFile); // what this daemon writes there starts here
+  const out = openSync(paths.crashFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
-  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain, JSON.stringify(daemonOpts)], {
-    cwd,
+  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain], {
+    cwd: process.cwd(),
     detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
+    stdio: ['ignore', out, out, 'pipe', 'pipe'],
     env: process.env,
   });
-  closeSync(log);
-  const msg = await readAnnouncement(child.stdio[3] as Readable, DEFAULTS.daemonReadyTimeoutMs, (line) => io.stderr(`  ${line}\n`));
+  closeSync(out);
+  const startTime = child.pid !== undefined ? processStartTime(child.pid) : undefined;
+  // Options (pools' env: secrets) travel on the pipe, never in argv.
+  const optionsPipe = child.stdio[4] as Writable;
+  optionsPipe.on('error', () => {}); // a daemon that died at once: reported below
+  optionsPipe.end(JSON.stringify(daemonOpts));
+  const announcements = child.stdio[3] as Readable;
+  const msg = await readAnnouncement(announcements, readyWait, (line) => io.stderr(`  ${line}\n`));
   child.unref();
-  (child.stdio[3] as Readable).destroy();
+  announcements.destroy();
+  if (msg === 'timeout') {
+    const stopped = child.pid !== undefined && startTime !== undefined ? await stopDaemon(child.pid, startTime) : 'gone';
+    removeAgentFiles(paths);
+    await cleanupBeforeStart(paths.home, io);
+    const what = stopped === 'gone' ? 'it had exited meanwhile' : stopped === 'killed' ? `stopped it (pid ${child.pid}, SIGKILL to its process group)` : `stopped it (pid ${child.pid}, SIGTERM)`;
+    throw new SnakepitError('TIMEOUT', `the agent did not report ready within ${readyWait} ms (its pools' start budget plus ${ENV.daemonReadyTimeoutMs}); ${what}. Last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}${crashTail(paths, crashFrom)}`);
+  }
   if (!msg) {
-    throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`);
+    throw new SnakepitError('WORKER_START_FAILED', `the agent exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}${crashTail(paths, crashFrom)}`);
   }
   if (!msg.ok) {
     if (msg.error.code === 'ALREADY_RUNNING') return { json: { ok: true, alreadyRunning: true }, text: msg.error.message };
@@ -91,28 +163,87 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   };
 }
 
-async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io): Promise<CommandResult> {
+/**
+ * Stops a daemon this `up` spawned and gave up on: SIGTERM (and SIGCONT, should it be stopped) so
+ * it stops its workers, then after `cleanupGraceMs` SIGKILL to its process group (it leads one:
+ * it was spawned detached). Each signal only while pid and start time are still the ones recorded
+ * at spawn.
+ */
+async function stopDaemon(pid: number, startTime: number): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!isAlive(pid, startTime)) return 'gone';
+  const self = selfFacts();
+  const signal = (target: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(target, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  signal(pid, 'SIGTERM');
+  signal(pid, 'SIGCONT');
+  const deadline = Date.now() + DEFAULTS.cleanupGraceMs;
+  while (isAlive(pid, startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  if (!isAlive(pid, startTime)) return 'terminated';
+  const leads = processFacts(pid)?.pgid === pid && maySignalGroup(pid, self);
+  signal(leads ? -pid : pid, 'SIGKILL');
+  const settle = Date.now() + 2_000;
+  while (isAlive(pid, startTime) && Date.now() < settle) await new Promise((r) => setTimeout(r, 25));
+  return 'killed';
+}
+
+/** Keeps the crash file small: one `.1` generation once it passes `crashLogMaxBytes`. */
+function rotateCrashFile(paths: HomePaths): void {
+  try {
+    if (statSync(paths.crashFile).size > DEFAULTS.crashLogMaxBytes) renameSync(paths.crashFile, `${paths.crashFile}.1`);
+  } catch {
+    /* none yet */
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What the daemon wrote to the crash file since `from` (its own output only), as a quote. */
+function crashTail(paths: HomePaths, from: number): string {
+  const text = Buffer.from(readFileSafe(paths.crashFile)).subarray(from).toString('utf8').trimEnd();
+  return text ? `\nthe daemon's own output (${paths.crashFile}):\n${text.split('\n').slice(-20).join('\n')}` : '';
+}
+
+async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, releaseLock: () => void): Promise<CommandResult> {
   const { runDaemon } = await import('../../daemon/run.js');
   let failure: FailedMessage | undefined;
-  const code = await runDaemon({ ...daemonOpts, echoLogs: !opts.json }, (msg) => {
+  let code: number;
+  try {
+    code = await runDaemon({ ...daemonOpts, echoLogs: !opts.json }, (msg) => announced(msg));
+  } finally {
+    releaseLock();
+  }
+  if (failure) throw new SnakepitError(failure.error.code, failure.error.message);
+  return { json: null, text: '', exitCode: code };
+
+  function announced(msg: Announcement): void {
     if ('progress' in msg) return; // the log lines on stderr already show each worker
+    releaseLock(); // ready or failed: the start is over
     if (!msg.ok) {
       failure = msg;
       return;
     }
     if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
     else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
-  });
-  if (failure) throw new SnakepitError(failure.error.code, failure.error.message);
-  return { json: null, text: '', exitCode: code };
+  }
 }
 
-/** Reads the daemon's announcements: progress lines (passed on), then ready or failed. */
-function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined> {
+/** Reads the daemon's announcements: progress lines (passed on), then ready or failed; 'timeout' after `timeoutMs`. */
+function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined | 'timeout'> {
   return new Promise((resolve) => {
     let text = '';
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    const done = (v: ReadyMessage | FailedMessage | undefined): void => {
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    const done = (v: ReadyMessage | FailedMessage | undefined | 'timeout'): void => {
       clearTimeout(timer);
       stream.removeAllListeners();
       stream.on('error', () => {});
