@@ -58,15 +58,7 @@ def encode_frame(kind, call_id, head=b"", payload=b"", blobs=None):
     """Return one whole frame as bytes. head/payload are already-encoded UTF-8 JSON (or b"")."""
     if not head and not blobs:
         return _HEAD0.pack(13 + len(payload), kind, call_id, 0, len(payload)) + payload
-    parts = [b"", head, _U32.pack(len(payload)), payload]
-    size = 13 + len(head) + len(payload)
-    if blobs:
-        for blob in blobs:
-            parts.append(_U32.pack(len(blob)))
-            parts.append(blob)
-            size += 4 + len(blob)
-    parts[0] = _HEAD.pack(size, kind, call_id, len(head))
-    return b"".join(parts)
+    return b"".join(encode_frame_parts(kind, call_id, head, payload, blobs))
 
 
 class PayloadEncoder:

@@ -262,10 +262,23 @@ function watch(
     }
     if (e.type === 'agent.stopped') end();
   });
-  const stop = (): void => {
+  const end = untilGone(call, closers, () => {
     ended = true;
     clearInterval(timer);
     unsubscribe();
+  });
+}
+
+/**
+ * Ties a server stream to the server's life: `cleanup` runs once, when the peer goes away (or the
+ * stream fails) or when the server stops, which also ends the stream. Returns that ending.
+ */
+function untilGone(call: grpc.ServerWritableStream<unknown, unknown>, closers: Set<() => void>, cleanup: () => void): () => void {
+  let done = false;
+  const stop = (): void => {
+    if (done) return;
+    done = true;
+    cleanup();
     closers.delete(end);
   };
   const end = (): void => {
@@ -276,6 +289,7 @@ function watch(
   call.on('close', stop);
   call.on('error', stop);
   closers.add(end);
+  return end;
 }
 
 /** Every watcher receives the same event object: it is serialized once for all of them. */
@@ -321,18 +335,7 @@ export function healthHandlers(agent: Agent, closers: Set<() => void>): grpc.Unt
         if (now !== last) call.write({ status: (last = now) });
         if (e.type === 'agent.stopped') end();
       });
-      const stop = (): void => {
-        unsubscribe();
-        closers.delete(end);
-      };
-      const end = (): void => {
-        stop();
-        call.end();
-      };
-      call.on('cancelled', stop);
-      call.on('close', stop);
-      call.on('error', stop);
-      closers.add(end);
+      const end = untilGone(call, closers, () => unsubscribe());
     },
   };
 }

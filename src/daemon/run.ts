@@ -13,6 +13,7 @@ import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
 import { serveAgent, type AgentServer } from '../api/server.js';
 import { serveLocalLane, type LocalLane } from '../api/local-lane.js';
+import { MESSAGE_SLACK_BYTES } from '../api/grpc-frame.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
@@ -148,7 +149,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
     created.add(paths.socket);
     chmodSync(paths.socket, 0o600);
-    lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + 64 * 1024);
+    lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
     created.add(paths.lane);
     const info: AgentInfo = {
       pid: process.pid,

@@ -2,6 +2,7 @@
 // and slices whole frames off a chunk list, so a large payload is never rebuilt byte by byte and
 // JSON bodies pass through the agent as bytes without being decoded.
 import { SnakepitError } from '../errors.js';
+import { ChunkList } from './chunks.js';
 
 export const FrameKind = {
   READY: 1,
@@ -109,61 +110,27 @@ function protocolError(message: string): SnakepitError {
 }
 
 /**
- * Incremental frame reader. Incoming chunks are kept in a list; a frame that lies inside one chunk
- * is returned as a zero-copy slice, one that spans chunks is concatenated once.
+ * Incremental frame reader. Incoming chunks are kept in a list (chunks.ts); a frame that lies
+ * inside one chunk is returned as a zero-copy slice, one that spans chunks is copied once.
  */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly chunks = new ChunkList();
 
   constructor(private readonly maxFrameBytes: number) {}
 
   /** Adds bytes and returns every frame now complete. Throws `PROTOCOL_ERROR`/`PAYLOAD_TOO_LARGE`. */
   push(chunk: Buffer): Frame[] {
     this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const frames: Frame[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const len = this.peekLength();
+    while (this.chunks.length >= 4) {
+      const len = this.chunks.peek(4).readUInt32BE(0);
       if (len > this.maxFrameBytes) {
         throw new SnakepitError('PAYLOAD_TOO_LARGE', `frame of ${len} bytes exceeds the limit of ${this.maxFrameBytes} bytes`);
       }
-      if (this.buffered < 4 + len) break;
-      this.consume(4);
-      frames.push(decodeBody(this.consume(len)));
+      if (this.chunks.length < 4 + len) break;
+      this.chunks.take(4);
+      frames.push(decodeBody(this.chunks.take(len)));
     }
     return frames;
-  }
-
-  private peekLength(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readUInt32BE(0);
-    const head = Buffer.concat(this.chunks, 4);
-    return head.readUInt32BE(0);
-  }
-
-  private consume(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0]!;
-    if (first.length === n) {
-      this.chunks.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let o = 0;
-    while (o < n) {
-      const c = this.chunks[0]!;
-      const take = Math.min(c.length, n - o);
-      c.copy(out, o, 0, take);
-      o += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
-    }
-    return out;
   }
 }
