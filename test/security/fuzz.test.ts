@@ -5,12 +5,11 @@
 // stayed bounded. Every message is well framed (so it reaches the decoder); what is inside is
 // not. Methods that change the agent's state (Shutdown, Drain, Reload, RestartWorker) are left
 // out: a mutation that happens to decode would be a legitimate request to stop.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ClientHttp2Session } from 'node:http2';
-import { connect, type AgentClient } from '../../src/index.js';
 import { decodeMessage, encodeMessage, type MessageName } from '../../src/api/agent-codec.js';
 import { pidAlive } from '../helpers/env.js';
-import { grpcMessage, h2Session, laneConnect, rawCall, rssMiB, startDaemon, type Daemon } from './raw-peer.js';
+import { grpcMessage, h2Session, laneConnect, rawCall, rssMiB, useDaemon } from './raw-peer.js';
 
 const PER_SOCKET = 10_000;
 const SEED = Number(process.env.SNAKEPIT_FUZZ_SEED ?? 0x5eed);
@@ -87,7 +86,7 @@ class Gen {
       const at = this.int(b.length + 1);
       switch (this.int(6)) {
         case 0:
-          if (b.length) b[Math.min(at, b.length - 1)] ^= 1 << this.int(8);
+          if (b.length) b.writeUInt8(b[Math.min(at, b.length - 1)]! ^ (1 << this.int(8)), Math.min(at, b.length - 1));
           break;
         case 1:
           b = Buffer.concat([b.subarray(0, at), this.bytes(1 + this.int(8)), b.subarray(at)]);
@@ -127,25 +126,13 @@ function refused(name: MessageName, body: Buffer): boolean {
   }
 }
 
-let daemon: Daemon;
-let client: AgentClient;
-
-beforeAll(async () => {
-  daemon = await startDaemon(['--workers', '2']);
-  client = connect({ home: daemon.home });
-  await Promise.all(Array.from({ length: 100 }, (_, i) => client.execute('add', { a: i, b: 1 })));
-});
-
-afterAll(async () => {
-  client?.close();
-  await daemon?.stop();
-});
+const peer = useDaemon(['--workers', '2'], { warmUpCalls: 100 });
 
 async function stillServes(pid: number, rssBefore: number): Promise<void> {
   expect(pidAlive(pid)).toBe(true);
-  expect(daemon.pid).toBe(pid);
-  expect(await client.execute('add', { a: 20, b: 22 })).toBe(42);
-  expect((await client.stats()).agent.pid).toBe(pid);
+  expect(peer.daemon.pid).toBe(pid);
+  expect(await peer.client.execute('add', { a: 20, b: 22 })).toBe(42);
+  expect((await peer.client.stats()).agent.pid).toBe(pid);
   expect(rssMiB(pid) - rssBefore).toBeLessThan(100);
 }
 
@@ -160,7 +147,7 @@ async function pool<T>(tasks: Array<() => Promise<T>>, n: number): Promise<void>
 describe(`fuzzing the Agent API (seed ${SEED})`, () => {
   it(`survives ${PER_SOCKET} random and mutated messages on the local lane`, async () => {
     const g = new Gen(SEED);
-    const before = rssMiB(daemon.pid);
+    const before = rssMiB(peer.daemon.pid);
     // Messages go in groups: one connection per group, a refused message last in its group
     // (the lane closes the connection after it, so nothing after it would be read).
     const groups: Buffer[][] = [[]];
@@ -173,7 +160,7 @@ describe(`fuzzing the Agent API (seed ${SEED})`, () => {
     let closedByAgent = 0;
     await pool(
       groups.filter((x) => x.length).map((msgs) => async () => {
-        const s = await laneConnect(daemon.lane);
+        const s = await laneConnect(peer.daemon.lane);
         s.on('data', () => {});
         s.on('error', () => {});
         await new Promise<void>((resolve) => {
@@ -192,13 +179,13 @@ describe(`fuzzing the Agent API (seed ${SEED})`, () => {
       8,
     );
     expect(closedByAgent).toBeGreaterThan(0);
-    await stillServes(daemon.pid, before);
+    await stillServes(peer.daemon.pid, before);
   }, 120_000);
 
   it(`survives ${PER_SOCKET} random and mutated messages on the gRPC socket`, async () => {
     const g = new Gen(SEED + 1);
-    const before = rssMiB(daemon.pid);
-    const session: ClientHttp2Session = await h2Session(daemon.socket);
+    const before = rssMiB(peer.daemon.pid);
+    const session: ClientHttp2Session = await h2Session(peer.daemon.socket);
     const statuses = new Map<number | undefined, number>();
     const note = (s: number | undefined): void => void statuses.set(s, (statuses.get(s) ?? 0) + 1);
     try {
@@ -239,6 +226,6 @@ describe(`fuzzing the Agent API (seed ${SEED})`, () => {
     // Malformed messages were answered with INVALID_ARGUMENT (3), never INTERNAL (13) from a crash.
     expect(statuses.get(3)).toBeGreaterThan(0);
     expect(statuses.get(13) ?? 0).toBe(0);
-    await stillServes(daemon.pid, before);
+    await stillServes(peer.daemon.pid, before);
   }, 180_000);
 });

@@ -10,11 +10,10 @@ import type { Socket } from 'node:net';
 import { Agent } from '../../src/agent/agent.js';
 import { silentLogger } from '../../src/agent/log.js';
 import { resolvePools } from '../../src/agent/options.js';
-import { encodeMessage, decodeMessage } from '../../src/api/agent-codec.js';
+import { encodeMessage } from '../../src/api/agent-codec.js';
 import { serveLocalLane, type LocalLane } from '../../src/api/local-lane.js';
-import type { WireServerBatch } from '../../src/api/proto.js';
 import { PYTHON, tempDir, waitFor } from '../helpers/env.js';
-import { grpcMessage, laneConnect } from './raw-peer.js';
+import { grpcMessage, laneConnect, serverReplies } from './raw-peer.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir('sp-lane-');
@@ -46,17 +45,7 @@ function echoCall(id: number, bytes: number): Buffer {
 function results(s: Socket): () => number[] {
   const chunks: Buffer[] = [];
   s.on('data', (c: Buffer) => chunks.push(c));
-  return () => {
-    const data = Buffer.concat(chunks);
-    const ids: number[] = [];
-    for (let o = 0; o + 5 <= data.length; ) {
-      const len = data.readUInt32BE(o + 1);
-      if (o + 5 + len > data.length) break;
-      for (const r of decodeMessage<WireServerBatch>('ServerBatch', data.subarray(o + 5, o + 5 + len)).replies) if (r.result) ids.push(r.id);
-      o += 5 + len;
-    }
-    return ids;
-  };
+  return () => serverReplies(Buffer.concat(chunks)).filter((r) => r.result).map((r) => r.id);
 }
 
 describe('partly received messages on the local lane', () => {

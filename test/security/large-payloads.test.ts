@@ -4,30 +4,18 @@
 // replacer). A 48 MiB round trip must cost per MiB about what an 8 MiB one does; the benchmark
 // (`npm run bench -- --only=large`) holds the 2x target, this test a looser bound measured in
 // one run, so that a machine's noise cannot fail it while a quadratic path (about 6x) would.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type AgentClient } from '../../src/index.js';
-import { startDaemon, type Daemon } from './raw-peer.js';
+import { describe, expect, it } from 'vitest';
+import { useDaemon } from './raw-peer.js';
 
 const MiB = 1024 * 1024;
-let daemon: Daemon;
-let client: AgentClient;
-
-beforeAll(async () => {
-  daemon = await startDaemon();
-  client = connect({ home: daemon.home });
-});
-
-afterAll(async () => {
-  client?.close();
-  await daemon?.stop();
-});
+const peer = useDaemon();
 
 async function msPerMiB(mib: number): Promise<number> {
   const value = Buffer.alloc(mib * MiB, 7);
   let best = Infinity;
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
-    const back = (await client.execute('echo', { value }, { timeoutMs: 120_000 })) as Buffer;
+    const back = (await peer.client.execute('echo', { value }, { timeoutMs: 120_000 })) as Buffer;
     best = Math.min(best, (performance.now() - t0) / mib);
     expect(back.length).toBe(value.length);
     expect(back[back.length - 1]).toBe(7);

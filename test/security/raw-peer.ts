@@ -5,6 +5,10 @@ import { connect as h2connect, constants, type ClientHttp2Session } from 'node:h
 import { connect as netConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { connect, type AgentClient } from '../../src/index.js';
+import { decodeMessage } from '../../src/api/agent-codec.js';
+import type { WireServerBatch } from '../../src/api/proto.js';
 import { PYTHON, killPids, pidAlive, runCli, tempDir } from '../helpers/env.js';
 
 /** gRPC's 5-byte message prefix followed by the body. */
@@ -52,6 +56,25 @@ export async function startDaemon(args: string[] = [], opts: { env?: Record<stri
       dir.cleanup();
     },
   };
+}
+
+/**
+ * A daemon and a `connect()` client to it for the tests of one file: started before them,
+ * stopped after them. Read `daemon` and `client` inside tests (they exist once `beforeAll` ran).
+ */
+export function useDaemon(args: string[] = [], opts: { env?: Record<string, string>; warmUpCalls?: number } = {}): { daemon: Daemon; client: AgentClient } {
+  const ctx = {} as { daemon: Daemon; client: AgentClient };
+  beforeAll(async () => {
+    ctx.daemon = await startDaemon(args, opts);
+    ctx.client = connect({ home: ctx.daemon.home });
+    // Warm up, so the agent's own first allocations are not counted as anything a test did.
+    await Promise.all(Array.from({ length: opts.warmUpCalls ?? 0 }, (_, i) => ctx.client.execute('add', { a: i, b: 1 })));
+  });
+  afterAll(async () => {
+    ctx.client?.close();
+    await ctx.daemon?.stop();
+  });
+  return ctx;
 }
 
 /** Opens a lane connection; resolves once connected. */
@@ -143,6 +166,18 @@ export function rawCall(session: ClientHttp2Session, method: string, writes: Buf
     for (const w of writes) stream.write(w);
     if (!opts.keepOpen) stream.end();
   });
+}
+
+/** The replies in a stream of ServerBatch messages (5-byte prefix + body each); a cut-off last message is left out. */
+export function serverReplies(data: Buffer): WireServerBatch['replies'] {
+  const out: WireServerBatch['replies'] = [];
+  for (let o = 0; o + 5 <= data.length; ) {
+    const len = data.readUInt32BE(o + 1);
+    if (o + 5 + len > data.length) break;
+    out.push(...decodeMessage<WireServerBatch>('ServerBatch', data.subarray(o + 5, o + 5 + len)).replies);
+    o += 5 + len;
+  }
+  return out;
 }
 
 /** Resident set size of a process, MiB. */
