@@ -19,10 +19,17 @@ describe('chaos: saturation', () => {
 
   it('recycles repeatedly under concurrent load with zero failed calls', async () => {
     const a = await chaosAgent({ workers: 3, maxRequests: 10, recycleJitter: 0.5 });
+    // Load goes on until every worker was recycled at least twice (how many calls that takes
+    // depends on how fast replacements start on this machine), 300 calls at least.
+    let recycled = 0;
+    const deadline = Date.now() + 20_000;
     const codes = await Promise.all(
       Array.from({ length: 4 }, async () => {
         const out: string[] = [];
-        for (let i = 0; i < 75; i++) out.push(await codeOf(a.execute('nap', { seconds: 0.002 })));
+        for (let i = 0; (i < 75 || recycled < 6) && Date.now() < deadline; i++) {
+          out.push(await codeOf(a.execute('nap', { seconds: 0.002 })));
+          if (i % 10 === 9) recycled = (await a.stats()).pools[0]!.recycled;
+        }
         return out;
       }),
     );
