@@ -4,12 +4,13 @@
 // options, silently ignored from the environment.)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type AgentEvent, type EmbeddedAgent } from '../../src/index.js';
 import { FIXTURES, PYTHON, tempDir, waitFor } from '../helpers/env.js';
 
 let agent: EmbeddedAgent | undefined;
 const dir = tempDir('sp-settings-');
+afterAll(() => dir.cleanup());
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;

@@ -1,12 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { planPools, poolOptions } from '../../src/agent/options.js';
 import { checkPoolSettings, envSettings } from '../../src/config/schema.js';
 import { DEFAULTS } from '../../src/defaults.js';
+import { tempDir } from '../helpers/env.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sp-conf-'));
+const temp = tempDir('sp-conf-');
+const dir = temp.path;
+afterAll(() => temp.cleanup());
 function configFile(content: unknown): string {
   const p = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
