@@ -1,7 +1,7 @@
 // The hot path of the Agent API client: one long-lived `Exchange` stream, calls multiplexed by
 // id, everything queued in one tick sent as one batch. It runs over gRPC (Node's built-in http2)
 // for an address, or over the home's local lane socket (the same messages without HTTP/2, see
-// local-lane.ts). No grpc-js or protobufjs is loaded (see wire.ts), so `snakepit exec` starts
+// local-lane.ts). No grpc-js or protobufjs is loaded (the codec is agent-codec.ts), so `snakepit exec` starts
 // about as fast as Node. The connection is unref'd while no call is pending, so an idle client
 // never holds a process open.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
@@ -10,13 +10,10 @@ import { SnakepitError, type ErrorInfo } from '../errors.js';
 import type { CallSink } from '../worker/channel.js';
 import { DEFAULTS } from '../defaults.js';
 import { MessageReader } from './grpc-frame.js';
-import { decodeServerBatch, encodeClientBatch, type WireCall } from './wire.js';
+import { AGENT_KEY, CODE_KEY, errorFromStatus } from './status.js';
+import { decodeServerBatch, encodeClientBatch, type WireCall } from './agent-codec.js';
 
 const PATH = '/snakepit.v1.Agent/Exchange';
-/** gRPC status codes this client interprets. */
-const GRPC_UNAVAILABLE = 14;
-const GRPC_UNAUTHENTICATED = 16;
-const GRPC_RESOURCE_EXHAUSTED = 8;
 
 export interface ExchangeOptions {
   /** `unix:/path.sock` or `host:port` (gRPC over HTTP/2), or `lane:/path.sock` (the local lane). */
@@ -98,7 +95,7 @@ export class ExchangeClient {
     const cancels = this.outCancels;
     this.outCalls = [];
     this.outCancels = [];
-    stream.write(Buffer.concat(encodeClientBatch(calls, cancels)));
+    stream.write(encodeClientBatch(calls, cancels));
   }
 
   private ensureStream(): ClientHttp2Stream | Socket | undefined {
@@ -123,10 +120,10 @@ export class ExchangeClient {
       'content-type': 'application/grpc',
       te: 'trailers',
     });
-    stream.on('trailers', (trailers) => this.onStatus(Number(trailers['grpc-status'] ?? 0), String(trailers['grpc-message'] ?? '')));
+    stream.on('trailers', (trailers) => this.onStatus(trailers));
     stream.on('response', (headers) => {
       // A trailers-only response (an immediate error) carries its status in the headers.
-      if (headers['grpc-status'] !== undefined) this.onStatus(Number(headers['grpc-status']), decodeURIComponent(String(headers['grpc-message'] ?? '')));
+      if (headers['grpc-status'] !== undefined) this.onStatus(headers);
     });
     return this.adopt(stream);
   }
@@ -143,7 +140,7 @@ export class ExchangeClient {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => {
       if (this.stream === stream) this.stream = undefined;
-      this.failAll({ code: 'UNAVAILABLE', message: 'the agent closed the connection' });
+      this.failAll({ code: 'AGENT_UNAVAILABLE', message: 'the agent closed the connection' });
     });
     stream.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
     this.stream = stream;
@@ -185,15 +182,22 @@ export class ExchangeClient {
     this.stream?.destroy();
   }
 
-  private onStatus(status: number, message: string): void {
+  private onStatus(h: Record<string, string | string[] | number | undefined>): void {
+    const status = Number(h['grpc-status'] ?? 0);
     if (status === 0) return;
-    const code = status === GRPC_UNAVAILABLE ? 'UNAVAILABLE' : status === GRPC_UNAUTHENTICATED ? 'UNAUTHENTICATED' : status === GRPC_RESOURCE_EXHAUSTED ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
-    this.failAll(code === 'UNAVAILABLE' ? this.opts.noAgent().toJSON() : { code, message: message || `Agent API status ${status}` });
+    const text = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+    let message = text(h['grpc-message']) ?? '';
+    try {
+      message = decodeURIComponent(message);
+    } catch {
+      /* not percent-encoded after all */
+    }
+    this.failAll(errorFromStatus(status, message, { code: text(h[CODE_KEY]), agent: text(h[AGENT_KEY]) }, this.opts.noAgent).toJSON());
   }
 
   private onTransportError(err: NodeJS.ErrnoException): void {
     const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
-    this.failAll(unreachable ? this.opts.noAgent().toJSON() : { code: 'UNAVAILABLE', message: `Agent API connection failed: ${err.message}` });
+    this.failAll(unreachable ? this.opts.noAgent().toJSON() : { code: 'AGENT_UNAVAILABLE', message: `the connection to the agent failed: ${err.message}` });
     this.session?.destroy();
     if (this.stream && !('session' in this.stream)) this.stream.destroy();
     this.session = undefined;

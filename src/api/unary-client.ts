@@ -1,46 +1,59 @@
-// The management RPCs of the Agent API (tools, stats, shutdown, drain, reload) through grpc-js.
-// Loaded only when one of them is called: calls themselves go through the lean Exchange client.
+// The management RPCs of the Agent API (tools, stats, drain, reload, watch…) and the health
+// service, typed, through grpc-js. Loaded only when one of them is called: calls themselves go
+// through the lean Exchange client (h2-client.ts). Failures map to Snakepit errors in one place
+// (status.ts), the same mapping the Exchange client uses.
 import * as grpc from '@grpc/grpc-js';
 import { SnakepitError } from '../errors.js';
-import { agentService, channelOptions } from './proto.js';
+import { healthServiceDefinition } from './agent-codec.js';
+import { agentService, channelOptions, type WireTool } from './proto.js';
+import { AGENT_KEY, CODE_KEY, errorFromStatus } from './status.js';
+
+/** Request and reply shapes of each unary method (the codec's camelCase objects). */
+export interface UnaryMethods {
+  ListTools: [{ pool: string }, { tools: WireTool[] }];
+  Stats: [object, { json: string }];
+  Shutdown: [{ graceMs: number }, { pid: number }];
+  Drain: [{ deadlineMs: number }, { drained: boolean; pid: number }];
+  Reload: [{ pool: string }, { replaced: number }];
+  RestartWorker: [{ worker: string }, object];
+}
+
+export interface WatchMessage {
+  statsJson?: string;
+  eventJson?: string;
+  lagged?: number;
+}
 
 export interface UnaryClient {
-  call<Req, Res>(method: string, request: Req): Promise<Res>;
-  /** A server-streaming RPC: `onMessage` per message, `onEnd` once (with an error or not). */
-  stream<Req, Res>(method: string, request: Req, onMessage: (m: Res) => void, onEnd: (err?: SnakepitError) => void): () => void;
+  call<M extends keyof UnaryMethods>(method: M, request: UnaryMethods[M][0]): Promise<UnaryMethods[M][1]>;
+  /** WatchEvents: `onMessage` per message, `onEnd` once (with an error or not). Returns cancel. */
+  watch(request: { intervalMs: number; calls: boolean }, onMessage: (m: WatchMessage) => void, onEnd: (err?: SnakepitError) => void): () => void;
+  /** grpc.health.v1 Check of `service` ("" = the server as a whole): 1 SERVING, 2 NOT_SERVING. */
+  health(service?: string): Promise<number>;
   close(): void;
 }
 
+type Stub = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
 export function unaryClient(address: string, maxPayloadBytes: number, noAgent: () => SnakepitError): UnaryClient {
-  const Service = agentService();
-  const client = new Service(address, grpc.credentials.createInsecure(), channelOptions(maxPayloadBytes)) as unknown as grpc.Client & Record<string, Function>;
-  const transportError = (err: grpc.ServiceError): SnakepitError => {
-    switch (err.code) {
-      case grpc.status.UNAVAILABLE:
-        return noAgent();
-      case grpc.status.DEADLINE_EXCEEDED:
-        return new SnakepitError('TIMEOUT', `the agent did not answer in time: ${err.details}`);
-      case grpc.status.CANCELLED:
-        return new SnakepitError('CANCELLED', err.details || 'call cancelled');
-      case grpc.status.RESOURCE_EXHAUSTED:
-        return new SnakepitError('PAYLOAD_TOO_LARGE', err.details);
-      case grpc.status.UNAUTHENTICATED:
-        return new SnakepitError('UNAUTHENTICATED', err.details);
-      case grpc.status.NOT_FOUND:
-        return new SnakepitError('TOOL_NOT_FOUND', err.details);
-      case grpc.status.FAILED_PRECONDITION:
-        return new SnakepitError(String(err.metadata?.get('snakepit-code')[0] ?? 'INTERNAL'), err.details);
-      default:
-        return new SnakepitError('INTERNAL', `Agent API error: ${err.details || err.message}`);
-    }
+  const options = channelOptions(maxPayloadBytes);
+  const client = new (agentService())(address, grpc.credentials.createInsecure(), options) as unknown as Stub;
+  let healthStub: Stub | undefined;
+  const toError = (err: grpc.ServiceError): SnakepitError => {
+    const meta = (key: string): string | undefined => {
+      const v = err.metadata?.get(key)[0];
+      return v === undefined ? undefined : String(v);
+    };
+    return errorFromStatus(err.code, err.details || err.message, { code: meta(CODE_KEY), agent: meta(AGENT_KEY) }, noAgent);
   };
+  const unary = <Res>(stub: Stub, method: string, request: unknown): Promise<Res> =>
+    new Promise((resolve, reject) => {
+      stub[method]!(request, new grpc.Metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(toError(err)) : resolve(res)));
+    });
   return {
-    call: <Req, Res>(method: string, request: Req): Promise<Res> =>
-      new Promise((resolve, reject) => {
-        client[method]!(request, new grpc.Metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(transportError(err)) : resolve(res)));
-      }),
-    stream: <Req, Res>(method: string, request: Req, onMessage: (m: Res) => void, onEnd: (err?: SnakepitError) => void) => {
-      const call = client[method]!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<Res>;
+    call: (method, request) => unary(client, method, request),
+    watch(request, onMessage, onEnd) {
+      const call = client.WatchEvents!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<WatchMessage>;
       let ended = false;
       const end = (err?: SnakepitError): void => {
         if (ended) return;
@@ -48,13 +61,20 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
         onEnd(err);
       };
       call.on('data', onMessage);
-      call.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : transportError(err)));
+      call.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : toError(err)));
       call.on('end', () => end());
       return () => {
         ended = true;
         call.cancel();
       };
     },
-    close: () => client.close(),
+    async health(service = '') {
+      healthStub ??= new (grpc.makeGenericClientConstructor(healthServiceDefinition(), 'Health'))(address, grpc.credentials.createInsecure(), { ...options, channelOverride: client.getChannel() }) as unknown as Stub;
+      return (await unary<{ status: number }>(healthStub, 'Check', { service })).status;
+    },
+    close: () => {
+      healthStub?.close();
+      client.close();
+    },
   };
 }
