@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'DRAINING',
   'SLOW_CONSUMER',
   'UNAVAILABLE',
+  'AGENT_UNAVAILABLE',
   'UNAUTHENTICATED',
   'PAYLOAD_TOO_LARGE',
   'CONFIG_INVALID',
@@ -40,25 +41,31 @@ export interface ErrorInfo {
   type?: string;
   /** The full Python traceback, for `PYTHON_EXCEPTION`. */
   traceback?: string;
+  /** The agent the error came from (its id), when an agent produced it. */
+  agent?: string;
 }
 
 export class SnakepitError extends Error {
   readonly code: ErrorCode | string;
   readonly type: string | undefined;
   readonly traceback: string | undefined;
+  /** The id of the agent the error came from, when an agent produced it. */
+  readonly agent: string | undefined;
 
-  constructor(code: ErrorCode | string, message: string, extra: { type?: string; traceback?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode | string, message: string, extra: { type?: string; traceback?: string; agent?: string; cause?: unknown } = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'SnakepitError';
     this.code = code;
     this.type = extra.type;
     this.traceback = extra.traceback;
+    this.agent = extra.agent;
   }
 
   static from(info: ErrorInfo): SnakepitError {
     return new SnakepitError(info.code, info.message, {
       ...(info.type ? { type: info.type } : {}),
       ...(info.traceback ? { traceback: info.traceback } : {}),
+      ...(info.agent ? { agent: info.agent } : {}),
     });
   }
 
@@ -68,6 +75,7 @@ export class SnakepitError extends Error {
       message: this.message,
       ...(this.type ? { type: this.type } : {}),
       ...(this.traceback ? { traceback: this.traceback } : {}),
+      ...(this.agent ? { agent: this.agent } : {}),
     };
   }
 }
@@ -90,7 +98,7 @@ export const EXIT = {
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof SnakepitError)) return EXIT.failed;
   if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') return EXIT.usage;
-  if (err.code === 'UNAVAILABLE') return EXIT.noAgent;
+  if (err.code === 'AGENT_UNAVAILABLE') return EXIT.noAgent;
   return EXIT.failed;
 }
 

@@ -1,7 +1,11 @@
 // The node-local authority over workers: owns the pools, turns a request into a pool call, and
-// answers tools/stats. Both the gRPC server and the embedded library API call into this class;
-// arguments and results pass through as encoded bytes (never re-parsed here).
-import { randomUUID } from 'node:crypto';
+// answers tools/stats. It is the in-process implementation of the Agent API seam (AgentApi):
+// the gRPC server, the local lane and the embedded library API all drive it through that
+// interface; arguments and results pass through as encoded bytes (never re-parsed here).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AgentApi, AgentHealth, EventOptions, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../protocol/values.js';
@@ -23,7 +27,7 @@ export interface AgentRequest {
 
 /** The stats document (`snakepit stats --json`, the Stats RPC). */
 export interface AgentStats {
-  agent: { pid: number; version: string; runId: string; uptimeMs: number };
+  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number };
   workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string }>;
   pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;
   queue: { depth: number };
@@ -37,7 +41,14 @@ export interface ToolInfo extends ToolDescription {
   pool: string;
 }
 
-export class Agent {
+/** A new agent id: the host's name and a random suffix (a daemon keeps its id in its home). */
+export function newAgentId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40) || 'host';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Agent implements AgentApi {
+  readonly id: string;
   readonly runId: string;
   readonly startedAt = Date.now();
   private readonly pools = new Map<string, Pool>();
@@ -45,27 +56,65 @@ export class Agent {
   private stopped: Promise<void> | undefined;
   private draining = false;
 
-  private readonly listeners = new Set<EventSink>();
+  /** Listeners, each with whether it wants `call.finished` events. */
+  private readonly listeners = new Map<EventSink, boolean>();
+  private callListeners = 0;
 
   constructor(
     pools: PoolOptions[],
     readonly logger: AgentLogger,
     runId: string = randomUUID(),
+    id: string = newAgentId(),
   ) {
     if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
     this.runId = runId;
-    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e), () => this.listeners.size > 0));
+    this.id = id;
+    // Per-call events are built only while someone wants them.
+    for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e), () => this.callListeners > 0));
     this.defaultPool = pools[0]!.name;
   }
 
   /** Subscribes to the event catalog (events.ts); returns the unsubscribe function. */
-  onEvent(listener: EventSink): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  onEvent(listener: EventSink, options: EventOptions = {}): () => void {
+    const calls = options.calls ?? false;
+    if (this.listeners.has(listener)) return () => {};
+    this.listeners.set(listener, calls);
+    if (calls) this.callListeners++;
+    return () => {
+      if (!this.listeners.delete(listener)) return;
+      if (calls) this.callListeners--;
+    };
+  }
+
+  /** Stats at once and every interval (clamped to the watch bounds), and events as they come. */
+  watch(options: WatchOptions, push: (update: WatchUpdate) => void, end: (err?: Error) => void): () => void {
+    const every = Math.min(DEFAULTS.watchIntervalMaxMs, Math.max(DEFAULTS.watchIntervalMinMs, options.intervalMs || DEFAULTS.watchIntervalMs));
+    const snapshot = (): void => push({ type: 'stats', stats: this.snapshot() });
+    const timer = setInterval(snapshot, every);
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      off();
+    };
+    const off = this.onEvent(
+      (event) => {
+        push({ type: 'event', event });
+        if (event.type === 'agent.stopped') {
+          stop();
+          end();
+        }
+      },
+      { calls: options.calls ?? false },
+    );
+    snapshot();
+    return stop;
   }
 
   private emitEvent(e: AgentEvent): void {
-    for (const l of this.listeners) l(e);
+    const event = { ...e, agent: this.id } as AgentEvent;
+    for (const [l, calls] of this.listeners) if (calls || event.type !== 'call.finished') l(event);
   }
 
   async start(): Promise<void> {
@@ -83,18 +132,24 @@ export class Agent {
   /** Starts a call; the sink receives chunks and exactly one result, end or error. */
   call(req: AgentRequest, sink: CallSink): CallControl {
     const invalid = checkRequest(req);
-    if (invalid) return failNow(sink, invalid);
+    if (invalid) return failNow(sink, this.stamp(invalid));
     const pool = this.pools.get(req.pool || this.defaultPool);
-    if (!pool) return failNow(sink, { code: 'TOOL_NOT_FOUND', message: `no pool named '${req.pool}' (pools: ${[...this.pools.keys()].join(', ')})` });
-    if (!pool.tools.has(req.tool)) return failNow(sink, this.toolNotFound(req.tool, pool));
+    if (!pool) return failNow(sink, this.stamp({ code: 'TOOL_NOT_FOUND', message: `no pool named '${req.pool}' (pools: ${[...this.pools.keys()].join(', ')})` }));
+    if (!pool.tools.has(req.tool)) return failNow(sink, this.stamp(this.toolNotFound(req.tool, pool)));
+    const error = sink.error;
     return pool.submit({
       tool: req.tool,
       session: req.session || null,
       args: req.args,
       deadline: req.timeoutMs ? Date.now() + req.timeoutMs : null,
       idempotent: req.idempotent ?? false,
-      sink,
+      // An error says which agent it came from (a router's client sees many).
+      sink: { chunk: sink.chunk, result: sink.result, end: sink.end, error: (e) => error(this.stamp(e)) },
     });
+  }
+
+  private stamp(e: ErrorInfo): ErrorInfo {
+    return e.agent ? e : { ...e, agent: this.id };
   }
 
   /** One result per call: a streaming tool's chunks are collected into an array. */
@@ -121,19 +176,37 @@ export class Agent {
     return this.pools.get(req.pool || this.defaultPool)?.tools.get(req.tool)?.stream ?? false;
   }
 
-  tools(poolName?: string): ToolInfo[] {
+  async tools(poolName?: string): Promise<ToolInfo[]> {
+    return this.toolList(poolName);
+  }
+
+  async stats(): Promise<AgentStats> {
+    return this.snapshot();
+  }
+
+  async health(): Promise<AgentHealth> {
+    return this.healthNow();
+  }
+
+  /** Graceful stop (the Agent API's Shutdown): in-flight calls get the pools' grace, workers stop. */
+  async shutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  toolList(poolName?: string): ToolInfo[] {
     const pools = poolName ? [this.pools.get(poolName)].filter((p): p is Pool => !!p) : [...this.pools.values()];
     if (poolName && pools.length === 0) throw new SnakepitError('TOOL_NOT_FOUND', `no pool named '${poolName}'`);
     return pools.flatMap((p) => [...p.tools.values()].map((t) => ({ ...t, pool: p.name })));
   }
 
-  stats(): AgentStats {
+  /** The stats document, now (metrics and watchers read it in process). */
+  snapshot(): AgentStats {
     const pools = [...this.pools.values()];
     const per = pools.map((p) => p.stats());
     // Percentiles over the union of pools' windows: good enough for one agent, exact for one pool.
     const [p50, p99] = pools.length === 1 ? pools[0]!.latency.percentiles(50, 99) : mergePercentiles(pools);
     return {
-      agent: { pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: Date.now() - this.startedAt },
+      agent: { id: this.id, pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: Date.now() - this.startedAt },
       workers: per.flatMap((s) => s.workers),
       pools: pools.map((p, i) => ({ name: p.name, size: p.options.size, affinity: p.options.affinity, degraded: p.degraded ?? null, tools: p.tools.size, recycled: p.recycled, queueDepth: per[i]!.queueDepth })),
       queue: { depth: per.reduce((n, s) => n + s.queueDepth, 0) },
@@ -174,14 +247,14 @@ export class Agent {
   /** Restarts one worker by id (e.g. "default-0"); its replacement is ready before it stops. */
   async restartWorker(id: string): Promise<void> {
     for (const p of this.pools.values()) if (await p.restartWorker(id)) return;
-    throw new SnakepitError('USAGE', `no worker with id '${id}' (workers: ${this.stats().workers.map((w) => w.id).join(', ')})`);
+    throw new SnakepitError('USAGE', `no worker with id '${id}' (workers: ${this.snapshot().workers.map((w) => w.id).join(', ')})`);
   }
 
   /**
    * What a health probe (grpc.health.v1) hears: serving while the agent takes calls; not while it
    * drains or stops, or while a pool is degraded (a router or load balancer should look elsewhere).
    */
-  health(): { serving: boolean; reason: string | null } {
+  healthNow(): AgentHealth {
     if (this.stopped) return { serving: false, reason: 'the agent is stopping' };
     if (this.draining) return { serving: false, reason: 'the agent is draining' };
     const degraded = [...this.pools.values()].find((p) => p.degraded);

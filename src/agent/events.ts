@@ -2,7 +2,7 @@
 // and /metrics all derive from these, so every consumer sees the same facts.
 import type { ContainmentKind } from './containment.js';
 
-export type AgentEvent =
+export type AgentEvent = (
   /** A worker process was spawned (before it is ready). `startTime` is /proc/PID/stat field 22. */
   | { type: 'worker.spawned'; pool: string; worker: string; pid: number; pgid: number; startTime: number; cmdline: string[]; containment?: ContainmentKind; cgroup?: string }
   | { type: 'worker.ready'; pool: string; worker: string; pid: number; startupMs: number }
@@ -15,7 +15,11 @@ export type AgentEvent =
   | { type: 'agent.draining'; deadlineMs: number | null }
   /** A graceful stop began (no new calls; health probes hear NOT_SERVING). */
   | { type: 'agent.stopping' }
-  | { type: 'agent.stopped' };
+  | { type: 'agent.stopped' }
+) & {
+  /** The agent that emitted it (set by the agent: a router's watchers see many). */
+  agent?: string;
+};
 
 export type AgentEventType = AgentEvent['type'];
 

@@ -5,6 +5,11 @@
 // agent.proto in test/unit/agent-codec.test.ts. Objects use the camelCase field names that
 // proto-loader used, with defaults filled in on decode.
 import type * as grpc from '@grpc/grpc-js';
+import type { RawRequest } from '../client/calls.js';
+import type { ErrorInfo } from '../errors.js';
+import type { EncodedValue } from '../protocol/values.js';
+import { PREFIX_BYTES } from './grpc-frame.js';
+import type { WireServerBatch } from './proto.js';
 
 type Scalar = 'string' | 'bytes' | 'uint' | 'int' | 'bool' | 'double';
 interface Field {
@@ -26,6 +31,7 @@ const ErrorMsg: Schema = [
   { name: 'message', no: 2, type: 'string' },
   { name: 'type', no: 3, type: 'string' },
   { name: 'traceback', no: 4, type: 'string' },
+  { name: 'agent', no: 5, type: 'string' },
 ];
 const ExecuteRequest: Schema = [
   { name: 'tool', no: 1, type: 'string' },
@@ -220,12 +226,24 @@ function write(schema: Schema, value: Record<string, unknown>, buf: Buffer, pos:
 }
 
 export function encodeMessage(name: MessageName, value: object): Buffer {
+  return encodeAt(name, value, 0);
+}
+
+/** `value` as one gRPC message: the 5-byte prefix, then the body, in one buffer. */
+export function encodeFramed(name: MessageName, value: object): Buffer {
+  const buf = encodeAt(name, value, PREFIX_BYTES);
+  buf.writeUInt8(0, 0);
+  buf.writeUInt32BE(buf.length - PREFIX_BYTES, 1);
+  return buf;
+}
+
+function encodeAt(name: MessageName, value: object, offset: number): Buffer {
   const schema = SCHEMAS[name];
   const nested: number[] = [];
   const size = measure(schema, value as Record<string, unknown>, nested);
-  const buf = Buffer.allocUnsafe(size);
-  const end = write(schema, value as Record<string, unknown>, buf, 0, nested, { i: 0 });
-  if (end !== size) throw new Error(`encoding ${name}: wrote ${end} of ${size} bytes`);
+  const buf = Buffer.allocUnsafe(offset + size);
+  const end = write(schema, value as Record<string, unknown>, buf, offset, nested, { i: 0 });
+  if (end !== offset + size) throw new Error(`encoding ${name}: wrote ${end - offset} of ${size} bytes`);
   return buf;
 }
 
@@ -247,11 +265,19 @@ export class MalformedMessage extends Error {
 const WIRE_OF: Record<Scalar, number> = { string: 2, bytes: 2, uint: 0, int: 0, bool: 0, double: 1 };
 const UINT32_MAX = 0xffffffff;
 
-function readVarint(buf: Buffer, pos: { i: number }): number {
+/** Reads a varint at pos.i, never past pos.end. */
+function readVarint(buf: Buffer, pos: { i: number; end: number }): number {
+  if (pos.i < pos.end) {
+    const first = buf[pos.i]!;
+    if (first < 0x80) {
+      pos.i++;
+      return first;
+    }
+  }
   let result = 0;
   let mul = 1;
   for (let n = 0; n < 10; n++) {
-    if (pos.i >= buf.length) throw new Error('truncated varint');
+    if (pos.i >= pos.end) throw new Error('truncated varint');
     const b = buf[pos.i++]!;
     result += (b & 0x7f) * mul;
     if (b < 0x80) return result;
@@ -266,21 +292,45 @@ function scalarValue(f: Field & { type: Scalar }, n: number): unknown {
   return n;
 }
 
-function decodeFrom(schema: Schema, buf: Buffer): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of schema) {
-    if (f.repeated) out[f.name] = [];
-    else if (f.oneof) continue;
-    else if (typeof f.type !== 'string') out[f.name] = null;
-    else out[f.name] = f.type === 'string' ? '' : f.type === 'bytes' ? Buffer.alloc(0) : f.type === 'bool' ? false : 0;
+const EMPTY_BYTES = Buffer.alloc(0);
+
+/** A schema ready for decoding: its fields by number, and the defaults a decoded object starts from. */
+interface Compiled {
+  byNo: Array<Field | undefined>;
+  /** Fields filled with defaults on decode (repeated: a fresh list; oneof members: left out). */
+  defaults: Field[];
+}
+const compiled = new WeakMap<Schema, Compiled>();
+
+function compile(schema: Schema): Compiled {
+  let c = compiled.get(schema);
+  if (!c) {
+    const byNo: Array<Field | undefined> = [];
+    for (const f of schema) byNo[f.no] = f;
+    c = { byNo, defaults: schema.filter((f) => !f.oneof || f.repeated) };
+    compiled.set(schema, c);
   }
-  const pos = { i: 0 };
-  while (pos.i < buf.length) {
+  return c;
+}
+
+function defaultOf(f: Field): unknown {
+  if (f.repeated) return [];
+  if (typeof f.type !== 'string') return null;
+  return f.type === 'string' ? '' : f.type === 'bytes' ? EMPTY_BYTES : f.type === 'bool' ? false : 0;
+}
+
+/** Decodes buf[start, end) as `schema` (nested messages are read in place, not sliced). */
+function decodeFrom(schema: Schema, buf: Buffer, start = 0, end = buf.length): Record<string, unknown> {
+  const { byNo, defaults } = compile(schema);
+  const out: Record<string, unknown> = {};
+  for (const f of defaults) out[f.name] = defaultOf(f);
+  const pos = { i: start, end };
+  while (pos.i < end) {
     const tag = readVarint(buf, pos);
     const no = tag >>> 3;
     const wire = tag & 7;
     if (no === 0) throw new Error('field number 0');
-    const f = schema.find((x) => x.no === no);
+    const f = byNo[no];
     if (!f) {
       skipField(buf, pos, wire);
       continue;
@@ -291,22 +341,23 @@ function decodeFrom(schema: Schema, buf: Buffer): Record<string, unknown> {
     let value: unknown;
     if (wire === 2) {
       const len = readVarint(buf, pos);
-      if (pos.i + len > buf.length) throw new Error(`field '${f.name}' (${no}) runs past the end of the message`);
-      const bytes = buf.subarray(pos.i, pos.i + len);
-      pos.i += len;
-      if (typeof f.type !== 'string') value = decodeFrom(f.type, bytes);
-      else if (f.type === 'string') value = bytes.toString('utf8');
-      else if (f.type === 'bytes') value = bytes;
+      const from = pos.i;
+      const to = from + len;
+      if (to > end) throw new Error(`field '${f.name}' (${no}) runs past the end of the message`);
+      pos.i = to;
+      if (typeof f.type !== 'string') value = decodeFrom(f.type, buf, from, to);
+      else if (f.type === 'string') value = buf.toString('utf8', from, to);
+      else if (f.type === 'bytes') value = buf.subarray(from, to);
       else {
-        const p = { i: 0 };
+        const p = { i: from, end: to };
         const list = out[f.name] as unknown[];
-        while (p.i < bytes.length) list.push(scalarValue(f as Field & { type: Scalar }, readVarint(bytes, p)));
+        while (p.i < to) list.push(scalarValue(f as Field & { type: Scalar }, readVarint(buf, p)));
         continue;
       }
     } else if (wire === 0) {
       value = scalarValue(f as Field & { type: Scalar }, readVarint(buf, pos));
     } else {
-      if (pos.i + 8 > buf.length) throw new Error(`field '${f.name}' (${no}) runs past the end of the message`);
+      if (pos.i + 8 > end) throw new Error(`field '${f.name}' (${no}) runs past the end of the message`);
       value = buf.readDoubleLE(pos.i);
       pos.i += 8;
     }
@@ -317,13 +368,13 @@ function decodeFrom(schema: Schema, buf: Buffer): Record<string, unknown> {
 }
 
 /** Skips a field this schema does not know (a newer peer's); groups (3, 4) and 6, 7 are malformed. */
-function skipField(buf: Buffer, pos: { i: number }, wire: number): void {
+function skipField(buf: Buffer, pos: { i: number; end: number }, wire: number): void {
   if (wire === 0) readVarint(buf, pos);
   else if (wire === 2) pos.i += readVarint(buf, pos);
   else if (wire === 1) pos.i += 8;
   else if (wire === 5) pos.i += 4;
   else throw new Error(`unsupported wire type ${wire}`);
-  if (pos.i > buf.length) throw new Error('unknown field runs past the end of the message');
+  if (pos.i > pos.end) throw new Error('unknown field runs past the end of the message');
 }
 
 /** Decodes `buf` as message `name`; throws `MalformedMessage` naming what is wrong. */
@@ -333,6 +384,46 @@ export function decodeMessage<T>(name: MessageName, buf: Buffer): T {
   } catch (err) {
     throw new MalformedMessage(name, (err as Error).message);
   }
+}
+
+// ── the Exchange stream, as the client sees it ────────────────────────────
+
+/** A call as the Exchange stream carries it: the request plus its id and whether it streams. */
+export interface WireCall extends RawRequest {
+  id: number;
+  stream: boolean;
+}
+
+export type WireReplyItem =
+  | { id: number; kind: 'result' | 'chunk'; value: EncodedValue }
+  | { id: number; kind: 'end' }
+  | { id: number; kind: 'error'; error: ErrorInfo };
+
+/** A ClientBatch as one gRPC message (5-byte prefix included). */
+export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly number[]): Buffer {
+  return encodeFramed('ClientBatch', {
+    calls: calls.map((c) => ({
+      id: c.id,
+      request: { tool: c.tool, argsJson: c.args.json, blobs: c.args.blobs, session: c.session ?? '', timeoutMs: c.timeoutMs ?? 0, idempotent: c.idempotent, pool: c.pool ?? '' },
+      stream: c.stream,
+    })),
+    cancels,
+  });
+}
+
+/** The replies of one ServerBatch message body (without its prefix); a reply with no item is left out. */
+export function decodeServerBatch(body: Buffer): WireReplyItem[] {
+  const out: WireReplyItem[] = [];
+  for (const r of decodeMessage<WireServerBatch>('ServerBatch', body).replies) {
+    if (r.result) out.push({ id: r.id, kind: 'result', value: r.result });
+    else if (r.chunk) out.push({ id: r.id, kind: 'chunk', value: r.chunk });
+    else if (r.end !== undefined) out.push({ id: r.id, kind: 'end' });
+    else if (r.error) {
+      const e = r.error;
+      out.push({ id: r.id, kind: 'error', error: { code: e.code, message: e.message, ...(e.type ? { type: e.type } : {}), ...(e.traceback ? { traceback: e.traceback } : {}), ...(e.agent ? { agent: e.agent } : {}) } });
+    }
+  }
+  return out;
 }
 
 // ── the services ─────────────────────────────────────────────────────────

@@ -10,7 +10,8 @@
 //   calls are read from it, and a streaming call that produces another chunk fails with
 //   SLOW_CONSUMER (its tool is cancelled: a worker's output pipe is shared, so one call's stream
 //   cannot be paused). A peer holding a whole `maxPayloadBytes` more than that unread is dropped.
-import type { Agent, AgentRequest } from '../agent/agent.js';
+import type { AgentRequest } from '../agent/agent.js';
+import type { AgentApi } from './agent-api.js';
 import type { CallControl } from '../agent/pool.js';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
@@ -41,7 +42,7 @@ export interface SessionLimits {
 }
 
 /** The parts of an agent a session drives (an Agent, and later a router, offer them). */
-export type CallTarget = Pick<Agent, 'execute' | 'stream'>;
+export type CallTarget = Pick<AgentApi, 'execute' | 'stream'>;
 
 /** Wire → agent request; undefined when the call carries no request. */
 export function toRequest(w: WireExecuteRequest | null | undefined): AgentRequest | undefined {
@@ -57,7 +58,7 @@ export function toRequest(w: WireExecuteRequest | null | undefined): AgentReques
 }
 
 export function wireError(e: ErrorInfo): WireError {
-  return { code: e.code, message: e.message, type: e.type ?? '', traceback: e.traceback ?? '' };
+  return { code: e.code, message: e.message, type: e.type ?? '', traceback: e.traceback ?? '', agent: e.agent ?? '' };
 }
 
 /** Approximate encoded size of a value (its bytes plus framing). */

@@ -13,9 +13,9 @@
 // backpressure rules. A malformed message closes the connection (the lane has no status to send).
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Agent } from '../agent/agent.js';
+import type { AgentApi } from './agent-api.js';
 import { DEFAULTS } from '../defaults.js';
-import { decodeMessage, encodeMessage } from './agent-codec.js';
+import { decodeMessage, encodeFramed } from './agent-codec.js';
 import { ExchangeSession, type ReplyPort } from './exchange-session.js';
 import { MessageReader, messagePrefix } from './grpc-frame.js';
 import type { WireClientBatch } from './proto.js';
@@ -81,7 +81,7 @@ export class InboundBudget {
   }
 }
 
-export async function serveLocalLane(agent: Agent, socketPath: string, maxMessageBytes: number, overrides: Partial<LaneLimits> = {}): Promise<LocalLane> {
+export async function serveLocalLane(agent: AgentApi, socketPath: string, maxMessageBytes: number, overrides: Partial<LaneLimits> = {}): Promise<LocalLane> {
   const limits: LaneLimits = {
     maxMessageBytes,
     inboundBufferBytes: Math.max(DEFAULTS.inboundBufferBytes, maxMessageBytes),
@@ -116,7 +116,7 @@ export async function serveLocalLane(agent: Agent, socketPath: string, maxMessag
   };
 }
 
-function serveConnection(agent: Agent, socket: Socket, limits: LaneLimits, budget: InboundBudget, onGone: () => void): void {
+function serveConnection(agent: AgentApi, socket: Socket, limits: LaneLimits, budget: InboundBudget, onGone: () => void): void {
   const reader = new MessageReader(limits.maxMessageBytes);
   // Two reasons to stop reading: replies pile up unread, or a large message waits for budget.
   const holds = new Set<'replies' | 'budget'>();
@@ -135,12 +135,7 @@ function serveConnection(agent: Agent, socket: Socket, limits: LaneLimits, budge
   const port: ReplyPort = {
     send: (replies) => {
       if (socket.destroyed || !socket.writable) return;
-      const body = encodeMessage('ServerBatch', { replies });
-      // One writev for both, without copying the body behind its prefix.
-      socket.cork();
-      socket.write(messagePrefix(body.length));
-      socket.write(body);
-      socket.uncork();
+      socket.write(encodeFramed('ServerBatch', { replies }));
     },
     backlog: () => socket.writableLength,
     pause: () => hold('replies', true),

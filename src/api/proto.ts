@@ -13,6 +13,7 @@ export interface WireError {
   message: string;
   type: string;
   traceback: string;
+  agent: string;
 }
 export interface WireExecuteRequest {
   tool: string;

@@ -1,4 +1,5 @@
-// Serves the Agent API for one Agent over gRPC, and the standard grpc.health.v1 service beside it.
+// Serves the Agent API over gRPC for any implementation of the seam (AgentApi: an in-process
+// Agent, or a router over remote agents), and the standard grpc.health.v1 service beside it.
 // Calls pass through as bytes: the JSON arguments a client sent reach the worker untouched, and
 // the worker's result bytes go straight back.
 //
@@ -7,17 +8,21 @@
 // agent), and numbers that feed timers are clamped. Streams honour backpressure: what a slow
 // reader leaves unread is bounded (see exchange-session.ts and `watch` below).
 import * as grpc from '@grpc/grpc-js';
-import type { Agent } from '../agent/agent.js';
 import type { AgentEvent } from '../agent/events.js';
-import type { SnakepitError } from '../errors.js';
+import { SnakepitError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
+import type { AgentApi } from './agent-api.js';
+import { AGENT_KEY, CODE_KEY, statusFor } from './status.js';
 import { MalformedMessage, healthServiceDefinition } from './agent-codec.js';
 import { ExchangeSession, toRequest, valueBytes, wireError, type ReplyPort } from './exchange-session.js';
 import { agentService, channelOptions, type WireClientBatch, type WireExecuteReply, type WireExecuteRequest, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
 
 export interface ServerHooks {
-  /** The Shutdown or Drain RPC was called: answer first, then stop the agent. */
-  onShutdown(graceMs: number): void;
+  /**
+   * The Shutdown or Drain RPC was called: answer first, then stop what is served (a daemon stops
+   * its whole process). Without hooks the served implementation's own `shutdown` runs.
+   */
+  onShutdown?(graceMs: number): void;
 }
 
 export interface ServeLimits {
@@ -35,10 +40,21 @@ function malformed(call: AnyCall): grpc.StatusObject | undefined {
   return { code: grpc.status.INVALID_ARGUMENT, details: r.message, metadata: new grpc.Metadata() };
 }
 
-function failed(err: SnakepitError): Partial<grpc.StatusObject> {
+/** A failed request's status: the code as metadata beside it (status.ts maps it back). */
+function failed(err: unknown): Partial<grpc.StatusObject> {
+  const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error)?.message ?? String(err));
   const md = new grpc.Metadata();
-  md.set('snakepit-code', err.code);
-  return { code: grpc.status.FAILED_PRECONDITION, details: err.message, metadata: md };
+  md.set(CODE_KEY, e.code);
+  if (e.agent) md.set(AGENT_KEY, e.agent);
+  return { code: statusFor(e.code), details: e.message, metadata: md };
+}
+
+/** Answers a unary call with what `work` resolves to, or its failure as a status. */
+function answer<T>(callback: grpc.sendUnaryData<T>, work: Promise<T>): void {
+  work.then(
+    (v) => callback(null, v),
+    (err: unknown) => callback(failed(err)),
+  );
 }
 
 const clamp = (n: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, n));
@@ -61,7 +77,7 @@ class Backlog {
 }
 
 export function agentHandlers(
-  agent: Agent,
+  agent: AgentApi,
   hooks: ServerHooks,
   limits: ServeLimits,
   closers: Set<() => void>,
@@ -121,40 +137,40 @@ export function agentHandlers(
     ListTools(call: grpc.ServerUnaryCall<{ pool: string }, { tools: WireTool[] }>, callback: grpc.sendUnaryData<{ tools: WireTool[] }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      try {
-        const tools = agent.tools(call.request.pool || undefined).map((t) => ({
-          name: t.name,
-          doc: t.doc,
-          stream: t.stream,
-          pool: t.pool,
-          params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, defaultJson: p.required ? '' : JSON.stringify(p.default ?? null) })),
-        }));
-        callback(null, { tools });
-      } catch (err) {
-        callback({ code: grpc.status.NOT_FOUND, details: (err as Error).message });
-      }
+      answer(
+        callback,
+        agent.tools(call.request.pool || undefined).then((list) => ({
+          tools: list.map((t) => ({
+            name: t.name,
+            doc: t.doc,
+            stream: t.stream,
+            pool: t.pool,
+            params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, defaultJson: p.required ? '' : JSON.stringify(p.default ?? null) })),
+          })),
+        })),
+      );
     },
     Stats(call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      callback(null, { json: JSON.stringify(agent.stats()) });
+      answer(callback, agent.stats().then((st) => ({ json: JSON.stringify(st) })));
     },
     Drain(call: grpc.ServerUnaryCall<{ deadlineMs: number }, { drained: boolean; pid: number }>, callback: grpc.sendUnaryData<{ drained: boolean; pid: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
       const deadline = call.request.deadlineMs ? Math.min(call.request.deadlineMs, DEFAULTS.maxTimeoutMs) : undefined;
-      void agent.drain(deadline).then((drained) => {
-        callback(null, { drained, pid: process.pid });
-        setImmediate(() => hooks.onShutdown(0));
-      });
+      agent.drain(deadline).then(
+        (drained) => {
+          callback(null, { drained, pid: process.pid });
+          setImmediate(() => stopServed(0));
+        },
+        (err: unknown) => callback(failed(err)),
+      );
     },
     Reload(call: grpc.ServerUnaryCall<{ pool: string }, { replaced: number }>, callback: grpc.sendUnaryData<{ replaced: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      agent.reload(call.request.pool || undefined).then(
-        (replaced) => callback(null, { replaced }),
-        (err: SnakepitError) => callback(failed(err)),
-      );
+      answer(callback, agent.reload(call.request.pool || undefined).then((replaced) => ({ replaced })));
     },
     WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>) {
       const bad = malformed(call);
@@ -164,21 +180,23 @@ export function agentHandlers(
     RestartWorker(call: grpc.ServerUnaryCall<{ worker: string }, object>, callback: grpc.sendUnaryData<object>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      agent.restartWorker(call.request.worker).then(
-        () => callback(null, {}),
-        (err: SnakepitError) => callback(failed(err)),
-      );
+      answer(callback, agent.restartWorker(call.request.worker).then(() => ({})));
     },
     Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
       callback(null, { pid: process.pid });
-      setImmediate(() => hooks.onShutdown(Math.min(call.request.graceMs, DEFAULTS.maxTimeoutMs)));
+      setImmediate(() => stopServed(Math.min(call.request.graceMs, DEFAULTS.maxTimeoutMs)));
     },
   };
+
+  function stopServed(graceMs: number): void {
+    if (hooks.onShutdown) hooks.onShutdown(graceMs);
+    else void agent.shutdown(graceMs);
+  }
 }
 
-function exchange(agent: Agent, call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>, limits: ServeLimits, closers: Set<() => void>): void {
+function exchange(agent: AgentApi, call: grpc.ServerDuplexStream<WireClientBatch, WireServerBatch>, limits: ServeLimits, closers: Set<() => void>): void {
   const backlog = new Backlog(() => session.onDrain());
   const port: ReplyPort = {
     send: (replies, bytes) => backlog.write(call, { replies }, bytes),
@@ -221,7 +239,7 @@ function exchange(agent: Agent, call: grpc.ServerDuplexStream<WireClientBatch, W
  * and snapshots skipped; once it has read its backlog it gets `lagged: N`, then a fresh snapshot.
  */
 function watch(
-  agent: Agent,
+  agent: AgentApi,
   call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>,
   limits: ServeLimits,
   closers: Set<() => void>,
@@ -235,7 +253,8 @@ function watch(
     lagging = false;
     backlog.write(call, { lagged: dropped }, 8);
     dropped = 0;
-    snapshot();
+    if (newest !== undefined) backlog.write(call, { statsJson: newest }, newest.length + 8);
+    newest = undefined;
   });
   /** False (and the update counted when it is an event) while the watcher is behind. */
   const room = (isEvent: boolean): boolean => {
@@ -247,25 +266,28 @@ function watch(
     }
     return true;
   };
-  const snapshot = (): void => {
-    if (!room(false)) return;
-    const json = JSON.stringify(agent.stats());
-    backlog.write(call, { statsJson: json }, json.length + 8);
-  };
-  snapshot();
-  const timer = setInterval(snapshot, every);
-  const unsubscribe = agent.onEvent((e: AgentEvent) => {
-    if (e.type === 'call.finished' && !call.request.calls) return;
-    if (room(true)) {
-      const json = eventJson(e);
-      backlog.write(call, { eventJson: json }, json.length + 8);
-    }
-    if (e.type === 'agent.stopped') end();
-  });
+  // While the watcher is behind, only the newest snapshot is kept (sent once it caught up).
+  let newest: string | undefined;
+  const stop = agent.watch(
+    { intervalMs: every, calls: call.request.calls },
+    (u) => {
+      if (u.type === 'stats') {
+        const json = JSON.stringify(u.stats);
+        if (room(false)) backlog.write(call, { statsJson: json }, json.length + 8);
+        else newest = json;
+      } else if (u.type === 'event') {
+        if (room(true)) {
+          const json = eventJson(u.event);
+          backlog.write(call, { eventJson: json }, json.length + 8);
+        }
+      } else if (!room(false)) dropped += u.dropped;
+      else backlog.write(call, { lagged: u.dropped }, 8);
+    },
+    () => end(),
+  );
   const end = untilGone(call, closers, () => {
     ended = true;
-    clearInterval(timer);
-    unsubscribe();
+    stop();
   });
 }
 
@@ -312,30 +334,45 @@ const SERVICE_UNKNOWN = 3;
 const HEALTH_SERVICES = new Set(['', 'snakepit.v1.Agent']);
 const HEALTH_EVENTS = new Set<AgentEvent['type']>(['agent.draining', 'agent.stopping', 'agent.stopped', 'pool.degraded', 'worker.ready']);
 
-export function healthHandlers(agent: Agent, closers: Set<() => void>): grpc.UntypedServiceImplementation {
-  const status = (): number => (agent.health().serving ? SERVING : NOT_SERVING);
+export function healthHandlers(agent: AgentApi, closers: Set<() => void>): grpc.UntypedServiceImplementation {
+  const status = async (): Promise<number> => ((await agent.health()).serving ? SERVING : NOT_SERVING);
   return {
     Check(call: grpc.ServerUnaryCall<{ service: string }, { status: number }>, callback: grpc.sendUnaryData<{ status: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
       if (!HEALTH_SERVICES.has(call.request.service)) return callback({ code: grpc.status.NOT_FOUND, details: `unknown service '${call.request.service.slice(0, 200)}'` });
-      callback(null, { status: status() });
+      answer(callback, status().then((s) => ({ status: s })));
     },
     Watch(call: grpc.ServerWritableStream<{ service: string }, { status: number }>) {
       const bad = malformed(call);
       if (bad) return void call.emit('error', bad);
-      const known = HEALTH_SERVICES.has(call.request.service);
-      let last = known ? status() : SERVICE_UNKNOWN;
-      call.write({ status: last });
       // An unknown service stays SERVICE_UNKNOWN (the standard keeps the stream open for it).
-      const unsubscribe = agent.onEvent((e) => {
-        if (!known || !HEALTH_EVENTS.has(e.type)) return;
-        const now = e.type === 'agent.stopped' ? NOT_SERVING : status();
-        // A status is a few bytes: a watcher that never reads holds at most one per change.
-        if (now !== last) call.write({ status: (last = now) });
-        if (e.type === 'agent.stopped') end();
+      const known = HEALTH_SERVICES.has(call.request.service);
+      let last = -1;
+      let ended = false;
+      // A status is a few bytes: a watcher that never reads holds at most one per change.
+      const send = (now: number): void => {
+        if (ended || now === last) return;
+        last = now;
+        call.write({ status: now });
+      };
+      if (!known) send(SERVICE_UNKNOWN);
+      else void status().then(send, () => send(NOT_SERVING));
+      const unsubscribe = agent.watch(
+        { intervalMs: DEFAULTS.watchIntervalMaxMs },
+        (u) => {
+          if (!known || u.type !== 'event' || !HEALTH_EVENTS.has(u.event.type)) return;
+          void status().then(send, () => send(NOT_SERVING));
+        },
+        () => {
+          send(NOT_SERVING);
+          end();
+        },
+      );
+      const end = untilGone(call, closers, () => {
+        ended = true;
+        unsubscribe();
       });
-      const end = untilGone(call, closers, () => unsubscribe());
     },
   };
 }
@@ -345,8 +382,8 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-/** Binds a gRPC server for `agent` at `address` (e.g. `unix:/path/agent.sock`). */
-export async function serveAgent(agent: Agent, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
+/** Binds a gRPC server for `agent` (any AgentApi) at `address` (e.g. `unix:/path/agent.sock`). */
+export async function serveAgent(agent: AgentApi, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
   const server = new grpc.Server(channelOptions(maxPayloadBytes));
   const closers = new Set<() => void>();
   const limits: ServeLimits = { maxPayloadBytes, replyBufferBytes: DEFAULTS.replyBufferBytes, watchBufferBytes: DEFAULTS.watchBufferBytes };

@@ -35,10 +35,14 @@ export interface HomePaths {
   lockFile: string;
   /** The daemon's own stdout/stderr (crash traces, fatal errors), never rotated under it. */
   crashFile: string;
+  /** The id of this home's agent, made by its first `up` and kept (stats, events, errors). */
+  idFile: string;
 }
 
 /** What a running daemon writes about itself once it is ready. */
 export interface AgentInfo {
+  /** The agent's id (kept in the home's agent.id). */
+  id: string;
   pid: number;
   /** Process start time (clock ticks since boot, /proc/PID/stat field 22). */
   startTime: number;
@@ -75,7 +79,23 @@ export function homePaths(home: string): HomePaths {
     registryFile: join(home, 'registry.json'),
     lockFile: join(home, 'home.lock'),
     crashFile: join(logDir, 'crash.log'),
+    idFile: join(home, 'agent.id'),
   };
+}
+
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** This home's agent id: the one kept in `agent.id`, else `fresh()` (which is then kept). */
+export function homeAgentId(paths: HomePaths, fresh: () => string): string {
+  try {
+    const id = readFileSync(paths.idFile, 'utf8').trim();
+    if (AGENT_ID.test(id)) return id;
+  } catch {
+    /* none yet */
+  }
+  const id = fresh();
+  writeFileAtomic(paths.idFile, `${id}\n`);
+  return id;
 }
 
 /**

@@ -6,7 +6,7 @@
 // It runs under the home lock its `up` holds while it starts, and it removes only the files it
 // created itself: a daemon that fails to start never deletes another agent's socket or files.
 import { chmodSync, closeSync, rmSync, writeSync, fstatSync } from 'node:fs';
-import { Agent } from '../agent/agent.js';
+import { Agent, newAgentId } from '../agent/agent.js';
 import { probeContainment } from '../agent/containment.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
@@ -20,7 +20,7 @@ import { VERSION } from '../paths.js';
 import { reapOwnRun } from './cleanup.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
-import { agentState, ensureHome, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
+import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
 
 export interface DaemonOptions {
   home: string;
@@ -123,7 +123,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   process.on('SIGHUP', onSignal);
 
   try {
-    agent = new Agent(opts.pools, logger);
+    agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, newAgentId));
     registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
     registry.attach(agent);
     const workers = opts.pools.reduce((n, p) => n + p.size, 0);
@@ -152,6 +152,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
     created.add(paths.lane);
     const info: AgentInfo = {
+      id: agent.id,
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,
       version: VERSION,

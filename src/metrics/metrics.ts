@@ -1,6 +1,6 @@
 // Prometheus metrics of one agent, in a private registry (never prom-client's global one). Call
 // counts and latencies are fed by the event catalog (`call.finished`); queue depth, in-flight
-// calls, workers, restarts, recycles and RSS are read from `agent.stats()` at scrape time, so
+// calls, workers, restarts, recycles and RSS are read from `agent.snapshot()` at scrape time, so
 // they agree with `snakepit stats`. Process metrics of the agent itself carry `snakepit_agent_`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Agent, AgentStats } from '../agent/agent.js';
@@ -9,7 +9,7 @@ import type { AgentEvent } from '../agent/events.js';
 /** Latency buckets, seconds. `call.finished` carries whole milliseconds, so the first bucket is 1 ms. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export type MetricsSource = Pick<Agent, 'onEvent' | 'stats'>;
+export type MetricsSource = Pick<Agent, 'onEvent' | 'snapshot'>;
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -34,7 +34,7 @@ export class AgentMetrics {
     this.rss = new Gauge({ name: 'snakepit_worker_rss_bytes', help: "Resident memory of a worker slot's Python process(es), bytes", labelNames: ['pool', 'worker'], registers });
     this.workers = new Gauge({ name: 'snakepit_workers', help: 'Worker processes by pool and state', labelNames: ['pool', 'state'], registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'snakepit_agent_' });
-    this.unsubscribe = agent.onEvent((e) => this.onEvent(e));
+    this.unsubscribe = agent.onEvent((e) => this.onEvent(e), { calls: true });
   }
 
   private onEvent(e: AgentEvent): void {
@@ -45,7 +45,7 @@ export class AgentMetrics {
 
   /** The Prometheus text exposition, with the stats-derived metrics read now. */
   async render(): Promise<string> {
-    this.refresh(this.agent.stats());
+    this.refresh(this.agent.snapshot());
     return this.registry.metrics();
   }
 

@@ -27,7 +27,8 @@ afterAll(async () => {
 /** No process started from `cwd`, no file but the logs in the home, no cgroup of the runs. */
 async function leavesNothing(runIds: string[]): Promise<void> {
   await waitFor(() => processesIn(cwd).length === 0, 10_000);
-  expect(readdirSync(home).filter((f) => f !== 'logs')).toEqual([]);
+  // Logs and the home's agent id (kept across runs, like a machine id) stay; nothing of an agent does.
+  expect(readdirSync(home).filter((f) => f !== 'logs' && f !== 'agent.id')).toEqual([]);
   for (const id of runIds) expect(runCgroups(id)).toEqual([]);
 }
 const runIdOf = (stdout: string): string => (JSON.parse(stdout) as { runId: string }).runId;

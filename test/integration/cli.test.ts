@@ -186,7 +186,7 @@ describe('without an agent', () => {
     }
     const json = await runCli(['exec', 'add', '--home', other, '--json'], { env });
     expect(json.code).toBe(3);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'AGENT_UNAVAILABLE' } });
   });
 
   it('down with nothing running succeeds and says so', async () => {

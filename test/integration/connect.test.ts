@@ -83,17 +83,17 @@ describe('connect() to a daemon', () => {
     }
   });
 
-  it('fails with UNAVAILABLE when no agent listens at an address', async () => {
+  it('fails with AGENT_UNAVAILABLE when no agent listens at an address', async () => {
     const byAddress = connect({ address: `unix:${join(dir.path, 'nobody.sock')}` });
     try {
-      expect(((await byAddress.execute('add', { a: 1, b: 2 }).catch((e: unknown) => e)) as SnakepitError).code).toBe('UNAVAILABLE');
+      expect(((await byAddress.execute('add', { a: 1, b: 2 }).catch((e: unknown) => e)) as SnakepitError).code).toBe('AGENT_UNAVAILABLE');
     } finally {
       byAddress.close();
     }
     const other = connect({ home: join(dir.path, 'nobody') });
     try {
       const err = (await other.execute('add', { a: 1, b: 2 }).catch((e: unknown) => e)) as SnakepitError;
-      expect(err.code).toBe('UNAVAILABLE');
+      expect(err.code).toBe('AGENT_UNAVAILABLE');
       expect(err.message).toMatch(/snakepit up/);
     } finally {
       other.close();

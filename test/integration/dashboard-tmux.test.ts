@@ -118,7 +118,7 @@ describe('snakepit dashboard', () => {
     const none = join(dir.path, 'none');
     const r = await runCli(['dashboard', '--home', none], { env });
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain('UNAVAILABLE');
+    expect(r.stderr).toContain('AGENT_UNAVAILABLE');
     expect(r.stderr).toContain(`snakepit up --home ${none}`);
   });
 });

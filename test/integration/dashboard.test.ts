@@ -35,7 +35,7 @@ function fakeAgent() {
       updateIterator({
         start(push, end) {
           if (!reachable) {
-            queueMicrotask(() => end(new SnakepitError('UNAVAILABLE', NO_AGENT)));
+            queueMicrotask(() => end(new SnakepitError('AGENT_UNAVAILABLE', NO_AGENT)));
             return () => {};
           }
           stream = { push, end };
@@ -62,7 +62,7 @@ function fakeAgent() {
     },
     stop() {
       reachable = false;
-      stream?.end(new SnakepitError('UNAVAILABLE', NO_AGENT));
+      stream?.end(new SnakepitError('AGENT_UNAVAILABLE', NO_AGENT));
     },
     start() {
       reachable = true;

@@ -13,7 +13,7 @@ const b = (s: string): Buffer => Buffer.from(s);
 // One sample per message, with every field set (bytes as Buffers, camelCase names).
 const samples: Record<MessageName, Record<string, unknown>> = {
   ExecuteRequest: { tool: 'ädd', argsJson: b('{"a":1}'), blobs: [b('x'), Buffer.alloc(0)], session: 's', timeoutMs: 300000, idempotent: true, pool: 'p' },
-  ExecuteReply: { error: { code: 'TIMEOUT', message: 'late', type: 'T', traceback: 'tb' } },
+  ExecuteReply: { error: { code: 'TIMEOUT', message: 'late', type: 'T', traceback: 'tb', agent: 'host-1a2b3c' } },
   StreamReply: { chunk: { json: b('1'), blobs: [b('z')] } },
   ClientBatch: { calls: [{ id: 9, request: { tool: 't', argsJson: b('{}'), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' }, stream: true }], cancels: [1, 200000] },
   ServerBatch: { replies: [{ id: 1, result: { json: b('2'), blobs: [] } }, { id: 2, end: true }] },

@@ -1,11 +1,11 @@
-// The lean Exchange codec (src/api/wire.ts) must agree with agent.proto: check it against
-// protobufjs reading the real file, both directions, including blobs, unicode and packed cancels.
+// The Exchange stream as the client sees it (encodeClientBatch / decodeServerBatch in
+// src/api/agent-codec.ts, the one codec) must agree with agent.proto: check it against protobufjs
+// reading the real file, both directions, including blobs, unicode and packed cancels.
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
-import { decodeServerBatch, encodeClientBatch } from '../../src/api/wire.js';
 import { messagePrefix } from '../../src/api/grpc-frame.js';
-import { decodeMessage, encodeMessage } from '../../src/api/agent-codec.js';
+import { decodeMessage, decodeServerBatch, encodeClientBatch, encodeMessage } from '../../src/api/agent-codec.js';
 import type { WireClientBatch } from '../../src/api/proto.js';
 import { ROOT } from '../helpers/env.js';
 
@@ -15,14 +15,13 @@ const ServerBatch = root.lookupType('snakepit.v1.ServerBatch');
 
 describe('Exchange wire codec', () => {
   it('encodes ClientBatch exactly as agent.proto defines it', () => {
-    const parts = encodeClientBatch(
+    const wire = encodeClientBatch(
       [
         { id: 1, tool: 'add', args: { json: Buffer.from('{"a":1}'), blobs: [] }, session: null, timeoutMs: undefined, idempotent: false, pool: undefined, stream: false },
         { id: 300, tool: 'ünï', args: { json: Buffer.from('{"d":{"$blob":0}}'), blobs: [Buffer.from([0, 255, 7]), Buffer.alloc(0)] }, session: 's-1', timeoutMs: 123456, idempotent: true, pool: 'ml', stream: true },
       ],
       [5, 70000],
     );
-    const wire = Buffer.concat(parts);
     expect(wire[0]).toBe(0);
     expect(wire.readUInt32BE(1)).toBe(wire.length - 5);
     const msg = ClientBatch.toObject(ClientBatch.decode(wire.subarray(5)), { defaults: true }) as {
@@ -61,7 +60,7 @@ describe('Exchange wire codec', () => {
 
   it('rejects truncated input instead of misreading it', () => {
     const bytes = Buffer.from(ServerBatch.encode(ServerBatch.fromObject({ replies: [{ id: 1, result: { json: Buffer.from('12345') } }] })).finish());
-    expect(() => decodeServerBatch(bytes.subarray(0, bytes.length - 2))).toThrow(/truncated/);
+    expect(() => decodeServerBatch(bytes.subarray(0, bytes.length - 2))).toThrow(/runs past the end/);
   });
 
   it('the agent side (agent-codec, as the local lane uses it): decodes ClientBatch and encodes ServerBatch as protobufjs does', () => {

@@ -32,11 +32,11 @@ export async function dashboardCommand(opts: DashboardCommandOptions): Promise<C
 async function snapshot(opts: DashboardCommandOptions, intervalMs: number): Promise<CommandResult> {
   const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
   try {
-    // No agent: the stream fails with UNAVAILABLE, which the CLI reports with exit code 3.
+    // No agent: the stream fails with AGENT_UNAVAILABLE, which the CLI reports with exit code 3.
     for await (const update of client.watch({ intervalMs })) {
       if (update.type === 'stats') return { json: update.stats, text: formatStats(update.stats) };
     }
-    throw new SnakepitError('UNAVAILABLE', 'the agent closed the watch stream before its first snapshot');
+    throw new SnakepitError('AGENT_UNAVAILABLE', 'the agent closed the watch stream before its first snapshot');
   } finally {
     client.close();
   }

@@ -11,7 +11,7 @@ export async function drainCommand(opts: { home?: string; deadline?: number }): 
   const paths = homePaths(home);
   verifyHome(paths);
   const state = agentState(paths);
-  if (state.state !== 'running') throw new SnakepitError('UNAVAILABLE', `no agent running for ${home}; nothing to drain`);
+  if (state.state !== 'running') throw new SnakepitError('AGENT_UNAVAILABLE', `no agent running for ${home}; nothing to drain`);
   const client = connect({ home });
   let result: { drained: boolean; pid: number };
   try {

@@ -96,7 +96,7 @@ async function runningAgent(paths: HomePaths, waitMs: number): Promise<CommandRe
       };
     }
     if (s.state !== 'starting') return undefined;
-    if (Date.now() > deadline) throw new SnakepitError('UNAVAILABLE', `an agent for ${paths.home} (pid ${s.pid}) has been starting for over ${waitMs} ms; see its log, or stop it with \`snakepit down\``);
+    if (Date.now() > deadline) throw new SnakepitError('AGENT_UNAVAILABLE', `an agent for ${paths.home} (pid ${s.pid}) has been starting for over ${waitMs} ms; see its log, or stop it with \`snakepit down\``);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

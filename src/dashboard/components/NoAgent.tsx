@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 
 export interface NoAgentProps {
-  /** The UNAVAILABLE message of the client: where it looked and the `snakepit up` to run. */
+  /** The AGENT_UNAVAILABLE message of the client: where it looked and the `snakepit up` to run. */
   readonly problem: string | null;
 }
 
