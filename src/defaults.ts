@@ -141,6 +141,9 @@ export const DEFAULTS = {
   /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
   watchIntervalMinMs: 50,
   watchIntervalMaxMs: 60_000,
+  // ── cluster ──
+  /** Interval of the heartbeats (with load) an agent pushes to a router on their long-lived stream, ms. */
+  clusterHeartbeatMs: 200,
   /**
    * Longest line of a worker's stdout / stderr logged as one record, bytes. A longer line (a `\r`
    * progress bar never ends one) is cut and continues in the next record, so printing costs the

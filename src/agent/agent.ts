@@ -4,7 +4,7 @@
 // interface; arguments and results pass through as encoded bytes (never re-parsed here).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AgentApi, AgentHealth, EventOptions, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, EventOptions, WatchOptions, WatchUpdate } from '../api/agent-api.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
@@ -186,6 +186,22 @@ export class Agent implements AgentApi {
 
   async health(): Promise<AgentHealth> {
     return this.healthNow();
+  }
+
+  async load(): Promise<AgentLoad> {
+    return this.loadNow();
+  }
+
+  loadNow(): AgentLoad {
+    const out: AgentLoad = { inFlight: 0, queueDepth: 0, capacity: 0, sessions: 0, serving: this.healthNow().serving };
+    for (const p of this.pools.values()) {
+      const l = p.load();
+      out.inFlight += l.inFlight;
+      out.queueDepth += l.queueDepth;
+      out.capacity += l.capacity;
+      out.sessions += l.sessions;
+    }
+    return out;
   }
 
   /** Graceful stop (the Agent API's Shutdown): in-flight calls get the pools' grace, workers stop. */

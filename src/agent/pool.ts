@@ -230,6 +230,16 @@ export class Pool {
     await Promise.all([...this.reaping]);
   }
 
+  /** What a router needs every heartbeat, without building the stats document. */
+  load(): { inFlight: number; queueDepth: number; capacity: number; sessions: number } {
+    let capacity = 0;
+    for (const s of this.slots) {
+      const w = s.worker;
+      if (w && (w.state === 'ready' || w.state === 'busy')) capacity += w.capacity;
+    }
+    return { inFlight: this.running, queueDepth: this.queue.depth, capacity, sessions: this.sessions.size };
+  }
+
   stats(): { workers: WorkerStats[]; queueDepth: number; inFlight: number } {
     const now = Date.now();
     const row = (s: Slot, w: WorkerHandle): WorkerStats => ({

@@ -23,6 +23,20 @@ export interface AgentHealth {
   reason: string | null;
 }
 
+/** An agent's load, as its heartbeats carry it (every `clusterHeartbeatMs`) to a router. */
+export interface AgentLoad {
+  /** Calls running on workers. */
+  inFlight: number;
+  /** Calls waiting for a worker. */
+  queueDepth: number;
+  /** Calls the ready workers can run at once. */
+  capacity: number;
+  /** Sessions the agent remembers. */
+  sessions: number;
+  /** Taking calls (not draining, stopping or degraded). */
+  serving: boolean;
+}
+
 export interface EventOptions {
   /** Also `call.finished`, one per call (costly over a network: only for metrics-like consumers). */
   calls?: boolean;
@@ -41,6 +55,7 @@ export interface AgentApi {
   tools(pool?: string): Promise<ToolInfo[]>;
   stats(): Promise<AgentStats>;
   health(): Promise<AgentHealth>;
+  load(): Promise<AgentLoad>;
   /** New calls fail with DRAINING; resolves once accepted calls finished (false: the deadline came first). */
   drain(deadlineMs?: number): Promise<boolean>;
   /** Replaces every worker one at a time; resolves with how many were replaced. */

@@ -108,6 +108,16 @@ export const SCHEMAS = {
   ],
   RestartWorkerRequest: [{ name: 'worker', no: 1, type: 'string' }],
   RestartWorkerReply: [],
+  HeartbeatRequest: [{ name: 'intervalMs', no: 1, type: 'uint' }],
+  Heartbeat: [
+    { name: 'agent', no: 1, type: 'string' },
+    { name: 'seq', no: 2, type: 'uint' },
+    { name: 'inFlight', no: 3, type: 'uint' },
+    { name: 'queueDepth', no: 4, type: 'uint' },
+    { name: 'capacity', no: 5, type: 'uint' },
+    { name: 'sessions', no: 6, type: 'uint' },
+    { name: 'serving', no: 7, type: 'bool' },
+  ],
   // grpc.health.v1 (proto/grpc/health/v1/health.proto); `status` is the ServingStatus enum.
   HealthCheckRequest: [{ name: 'service', no: 1, type: 'string' }],
   HealthCheckResponse: [{ name: 'status', no: 1, type: 'int' }],
@@ -441,6 +451,7 @@ const AGENT_METHODS: Methods = {
   Reload: ['ReloadRequest', 'ReloadReply', false, false],
   WatchEvents: ['WatchRequest', 'AgentUpdate', false, true],
   RestartWorker: ['RestartWorkerRequest', 'RestartWorkerReply', false, false],
+  Heartbeats: ['HeartbeatRequest', 'Heartbeat', false, true],
 };
 
 const HEALTH_METHODS: Methods = {

@@ -4,11 +4,11 @@
 // on first use). `connect()` wraps one of these for users; a router holds one per agent.
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
-import type { AgentApi, AgentHealth, AgentRequest, AgentStats, CallControl, CallSink, EncodedValue, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, AgentRequest, AgentStats, CallControl, CallSink, EncodedValue, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
 import type { AgentEvent } from '../agent/events.js';
 import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 import { ExchangeClient } from './h2-client.js';
-import type { UnaryClient, UnaryMethods } from './unary-client.js';
+import type { HeartbeatMessage, UnaryClient, UnaryMethods } from './unary-client.js';
 import type { WireCall } from './agent-codec.js';
 
 export interface RemoteAgentOptions {
@@ -93,6 +93,43 @@ export class RemoteAgent implements AgentApi {
     if (this.opts.absent?.()) throw this.opts.noAgent();
     const status = await (await this.client()).health('');
     return status === SERVING ? { serving: true, reason: null } : { serving: false, reason: `the agent at ${this.address} is not serving` };
+  }
+
+  /** One beat's worth of load (a router keeps a Heartbeats stream open instead). */
+  load(): Promise<AgentLoad> {
+    return new Promise((resolve, reject) => {
+      const stop = this.heartbeats(
+        DEFAULTS.watchIntervalMaxMs,
+        (b) => {
+          stop();
+          resolve({ inFlight: b.inFlight, queueDepth: b.queueDepth, capacity: b.capacity, sessions: b.sessions, serving: b.serving });
+        },
+        (err) => reject(err ?? new SnakepitError('AGENT_UNAVAILABLE', `the agent at ${this.address} ended its heartbeats`)),
+      );
+    });
+  }
+
+  /** The agent's heartbeats (its load at once, then every `intervalMs`); returns the function that stops them. */
+  heartbeats(intervalMs: number, onBeat: (beat: HeartbeatMessage) => void, onEnd: (err?: Error) => void): () => void {
+    let cancel: (() => void) | undefined;
+    let stopped = false;
+    void (async () => {
+      if (this.opts.absent?.()) throw this.opts.noAgent();
+      const client = await this.client();
+      if (stopped) return;
+      cancel = client.heartbeats(
+        intervalMs,
+        (b) => {
+          if (b.agent) this.learnedId = b.agent;
+          onBeat(b);
+        },
+        onEnd,
+      );
+    })().catch((err: Error) => onEnd(err));
+    return () => {
+      stopped = true;
+      cancel?.();
+    };
   }
 
   async drain(deadlineMs?: number): Promise<boolean> {

@@ -182,6 +182,11 @@ export function agentHandlers(
       if (bad) return callback(bad);
       answer(callback, agent.restartWorker(call.request.worker).then(() => ({})));
     },
+    Heartbeats(call: grpc.ServerWritableStream<{ intervalMs: number }, Record<string, unknown>>) {
+      const bad = malformed(call);
+      if (bad) return void call.emit('error', bad);
+      heartbeats(agent, call, closers);
+    },
     Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
@@ -312,6 +317,33 @@ function untilGone(call: grpc.ServerWritableStream<unknown, unknown>, closers: S
   call.on('error', stop);
   closers.add(end);
   return end;
+}
+
+/**
+ * A Heartbeats stream: the agent's load at once and every interval (clamped like a watch). A
+ * beat is a snapshot: one that finds the last still unread is skipped, not queued.
+ */
+function heartbeats(agent: AgentApi, call: grpc.ServerWritableStream<{ intervalMs: number }, Record<string, unknown>>, closers: Set<() => void>): void {
+  const every = clamp(call.request.intervalMs || DEFAULTS.clusterHeartbeatMs, DEFAULTS.watchIntervalMinMs, DEFAULTS.watchIntervalMaxMs);
+  const backlog = new Backlog();
+  let seq = 0;
+  let busy = false;
+  const beat = (): void => {
+    if (busy || backlog.bytes > 0) return;
+    busy = true;
+    agent.load().then(
+      (l) => {
+        busy = false;
+        backlog.write(call, { agent: agent.id, seq: ++seq, ...l }, 32);
+      },
+      () => {
+        busy = false;
+      },
+    );
+  };
+  beat();
+  const timer = setInterval(beat, every);
+  untilGone(call, closers, () => clearInterval(timer));
 }
 
 /** Every watcher receives the same event object: it is serialized once for all of them. */

@@ -24,10 +24,22 @@ export interface WatchMessage {
   lagged?: number;
 }
 
+export interface HeartbeatMessage {
+  agent: string;
+  seq: number;
+  inFlight: number;
+  queueDepth: number;
+  capacity: number;
+  sessions: number;
+  serving: boolean;
+}
+
 export interface UnaryClient {
   call<M extends keyof UnaryMethods>(method: M, request: UnaryMethods[M][0]): Promise<UnaryMethods[M][1]>;
   /** WatchEvents: `onMessage` per message, `onEnd` once (with an error or not). Returns cancel. */
   watch(request: { intervalMs: number; calls: boolean }, onMessage: (m: WatchMessage) => void, onEnd: (err?: SnakepitError) => void): () => void;
+  /** Heartbeats: the agent's load at once and every `intervalMs`; `onEnd` once. Returns cancel. */
+  heartbeats(intervalMs: number, onBeat: (m: HeartbeatMessage) => void, onEnd: (err?: SnakepitError) => void): () => void;
   /** grpc.health.v1 Check of `service` ("" = the server as a whole): 1 SERVING, 2 NOT_SERVING. */
   health(service?: string): Promise<number>;
   close(): void;
@@ -50,24 +62,27 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
     new Promise((resolve, reject) => {
       stub[method]!(request, new grpc.Metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(toError(err)) : resolve(res)));
     });
+  /** A server-streaming call: `onMessage` per message, `onEnd` once (with an error or not). */
+  function serverStream<M>(method: string, request: unknown, onMessage: (m: M) => void, onEnd: (err?: SnakepitError) => void): () => void {
+    const call = client[method]!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<M>;
+    let ended = false;
+    const end = (err?: SnakepitError): void => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    call.on('data', onMessage);
+    call.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : toError(err)));
+    call.on('end', () => end());
+    return () => {
+      ended = true;
+      call.cancel();
+    };
+  }
   return {
     call: (method, request) => unary(client, method, request),
-    watch(request, onMessage, onEnd) {
-      const call = client.WatchEvents!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<WatchMessage>;
-      let ended = false;
-      const end = (err?: SnakepitError): void => {
-        if (ended) return;
-        ended = true;
-        onEnd(err);
-      };
-      call.on('data', onMessage);
-      call.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : toError(err)));
-      call.on('end', () => end());
-      return () => {
-        ended = true;
-        call.cancel();
-      };
-    },
+    watch: (request, onMessage, onEnd) => serverStream('WatchEvents', request, onMessage, onEnd),
+    heartbeats: (intervalMs, onBeat, onEnd) => serverStream('Heartbeats', { intervalMs }, onBeat, onEnd),
     async health(service = '') {
       healthStub ??= new (grpc.makeGenericClientConstructor(healthServiceDefinition(), 'Health'))(address, grpc.credentials.createInsecure(), { ...options, channelOverride: client.getChannel() }) as unknown as Stub;
       return (await unary<{ status: number }>(healthStub, 'Check', { service })).status;

@@ -34,6 +34,10 @@ export interface DaemonOptions {
   metricsHost?: string;
   /** Log file size before rotation (default: SNAKEPIT_LOG_MAX_BYTES, else DEFAULTS.logMaxBytes). */
   logMaxBytes?: number;
+  /** The id for a home that has none yet (a router names its agents); default: host and random. */
+  agentId?: string;
+  /** Stop when the process that spawned this one is gone (an agent of a local cluster and its router). */
+  exitWithParent?: boolean;
 }
 
 export interface ReadyMessage {
@@ -118,12 +122,13 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     return stopping;
   };
   const onSignal = (sig: NodeJS.Signals): void => void stop(sig);
+  if (opts.exitWithParent) watchParent(() => void stop('the process that started it is gone'));
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', onSignal);
 
   try {
-    agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, newAgentId));
+    agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, () => opts.agentId ?? newAgentId()));
     registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
     registry.attach(agent);
     const workers = opts.pools.reduce((n, p) => n + p.size, 0);
@@ -216,4 +221,15 @@ export function announceOnFd3(msg: Announcement): void {
   } catch {
     announcing = false; // parent gone: nothing to tell
   }
+}
+
+/** Calls `gone` once this process's parent is gone (it is re-parented then), checked twice a second. */
+export function watchParent(gone: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    gone();
+  }, 500);
+  timer.unref();
 }

@@ -6,20 +6,15 @@
 // The whole start runs under the home lock: a concurrent `up` waits, then reports the agent this
 // one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
-import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Readable, Writable } from 'node:stream';
 import { DEFAULTS, ENV } from '../../defaults.js';
-import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import type { PoolOptions } from '../../agent/pool.js';
-import { maySignalGroup, selfFacts } from '../../agent/ownership.js';
-import { processFacts } from '../../proc.js';
-import { agentState, ensureHome, homePaths, isAlive, lockHome, processStartTime, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
-import type { Announcement, DaemonOptions, FailedMessage, ReadyMessage } from '../../daemon/run.js';
+import { agentState, ensureHome, homePaths, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
+import { crashTail, spawnDaemon, stopDaemon, tail } from '../../daemon/spawn.js';
+import type { Announcement, DaemonOptions, FailedMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 
 export interface UpOptions {
@@ -123,26 +118,9 @@ function envReadyTimeout(): number {
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
   io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
-  rotateCrashFile(paths);
-  const crashFrom = sizeOf(paths.crashFile); // what this daemon writes there starts here
-  const out = openSync(paths.crashFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-  const daemonMain = fileURLToPath(new URL('../../daemon/main.js', import.meta.url));
-  const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain], {
-    cwd: process.cwd(),
-    detached: true,
-    stdio: ['ignore', out, out, 'pipe', 'pipe'],
-    env: process.env,
-  });
-  closeSync(out);
-  const startTime = child.pid !== undefined ? processStartTime(child.pid) : undefined;
-  // Options (pools' env: secrets) travel on the pipe, never in argv.
-  const optionsPipe = child.stdio[4] as Writable;
-  optionsPipe.on('error', () => {}); // a daemon that died at once: reported below
-  optionsPipe.end(JSON.stringify(daemonOpts));
-  const announcements = child.stdio[3] as Readable;
-  const msg = await readAnnouncement(announcements, readyWait, (line) => io.stderr(`  ${line}\n`));
+  const spawned = await spawnDaemon(paths, daemonOpts, readyWait, (line) => io.stderr(`  ${line}\n`));
+  const { child, startTime, crashFrom, outcome: msg } = spawned;
   child.unref();
-  announcements.destroy();
   if (msg === 'timeout') {
     const stopped = child.pid !== undefined && startTime !== undefined ? await stopDaemon(child.pid, startTime) : 'gone';
     removeAgentFiles(paths);
@@ -161,57 +139,6 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) },
     text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
-}
-
-/**
- * Stops a daemon this `up` spawned and gave up on: SIGTERM (and SIGCONT, should it be stopped) so
- * it stops its workers, then after `cleanupGraceMs` SIGKILL to its process group (it leads one:
- * it was spawned detached). Each signal only while pid and start time are still the ones recorded
- * at spawn.
- */
-async function stopDaemon(pid: number, startTime: number): Promise<'gone' | 'terminated' | 'killed'> {
-  if (!isAlive(pid, startTime)) return 'gone';
-  const self = selfFacts();
-  const signal = (target: number, sig: NodeJS.Signals): void => {
-    try {
-      process.kill(target, sig);
-    } catch {
-      /* gone */
-    }
-  };
-  signal(pid, 'SIGTERM');
-  signal(pid, 'SIGCONT');
-  const deadline = Date.now() + DEFAULTS.cleanupGraceMs;
-  while (isAlive(pid, startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-  if (!isAlive(pid, startTime)) return 'terminated';
-  const leads = processFacts(pid)?.pgid === pid && maySignalGroup(pid, self);
-  signal(leads ? -pid : pid, 'SIGKILL');
-  const settle = Date.now() + 2_000;
-  while (isAlive(pid, startTime) && Date.now() < settle) await new Promise((r) => setTimeout(r, 25));
-  return 'killed';
-}
-
-/** Keeps the crash file small: one `.1` generation once it passes `crashLogMaxBytes`. */
-function rotateCrashFile(paths: HomePaths): void {
-  try {
-    if (statSync(paths.crashFile).size > DEFAULTS.crashLogMaxBytes) renameSync(paths.crashFile, `${paths.crashFile}.1`);
-  } catch {
-    /* none yet */
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** What the daemon wrote to the crash file since `from` (its own output only), as a quote. */
-function crashTail(paths: HomePaths, from: number): string {
-  const text = Buffer.from(readFileSafe(paths.crashFile)).subarray(from).toString('utf8').trimEnd();
-  return text ? `\nthe daemon's own output (${paths.crashFile}):\n${text.split('\n').slice(-20).join('\n')}` : '';
 }
 
 async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, releaseLock: () => void): Promise<CommandResult> {
@@ -236,67 +163,6 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, re
     if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
     else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
   }
-}
-
-/** Reads the daemon's announcements: progress lines (passed on), then ready or failed; 'timeout' after `timeoutMs`. */
-function readAnnouncement(stream: Readable, timeoutMs: number, onProgress: (line: string) => void): Promise<ReadyMessage | FailedMessage | undefined | 'timeout'> {
-  return new Promise((resolve) => {
-    let text = '';
-    const timer = setTimeout(() => done('timeout'), timeoutMs);
-    const done = (v: ReadyMessage | FailedMessage | undefined | 'timeout'): void => {
-      clearTimeout(timer);
-      stream.removeAllListeners();
-      stream.on('error', () => {});
-      resolve(v);
-    };
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      text += d;
-      let nl: number;
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const line = text.slice(0, nl);
-        text = text.slice(nl + 1);
-        let msg: Announcement;
-        try {
-          msg = JSON.parse(line) as Announcement;
-        } catch {
-          done(undefined);
-          return;
-        }
-        if ('progress' in msg) onProgress(msg.progress);
-        else {
-          done(msg);
-          return;
-        }
-      }
-    });
-    stream.on('end', () => done(undefined));
-    stream.on('error', () => done(undefined));
-  });
-}
-
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/** The last lines of the agent's log, as readable text (the file holds JSON records). */
-function tail(path: string, lines: number): string {
-  return readFileSafe(path)
-    .trimEnd()
-    .split('\n')
-    .slice(-lines)
-    .map((line) => {
-      try {
-        return formatRecord(JSON.parse(line) as LogRecord);
-      } catch {
-        return line;
-      }
-    })
-    .join('\n');
 }
 
 /** Kills orphans of dead runs recorded in the home's registry; says so on stderr, never fails `up`. */
