@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'DRAINING',
   'SLOW_CONSUMER',
   'UNAVAILABLE',
+  'AGENT_UNAVAILABLE',
   'UNAUTHENTICATED',
   'PAYLOAD_TOO_LARGE',
   'CONFIG_INVALID',
@@ -90,7 +91,7 @@ export const EXIT = {
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof SnakepitError)) return EXIT.failed;
   if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') return EXIT.usage;
-  if (err.code === 'UNAVAILABLE') return EXIT.noAgent;
+  if (err.code === 'UNAVAILABLE' || err.code === 'AGENT_UNAVAILABLE') return EXIT.noAgent;
   return EXIT.failed;
 }
 
