@@ -141,15 +141,44 @@ export const DEFAULTS = {
   /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
   watchIntervalMinMs: 50,
   watchIntervalMaxMs: 60_000,
-  // ── cluster ──
-  /** Interval of the heartbeats (with load) an agent pushes to a router on their long-lived stream, ms. */
-  clusterHeartbeatMs: 200,
   /**
    * Longest line of a worker's stdout / stderr logged as one record, bytes. A longer line (a `\r`
    * progress bar never ends one) is cut and continues in the next record, so printing costs the
    * agent linear time and bounded memory.
    */
   logLineMaxBytes: 16 * 1024,
+  // ── cluster ──
+  // Defaults of the router (src/cluster/): fixed here, not pool settings.
+  /** Interval at which each agent pushes a heartbeat (with its load) to the routers, ms. */
+  clusterHeartbeatMs: 200,
+  /** Phi at or above which the failure detector says an agent is down: routing to it stops. */
+  phiThreshold: 8,
+  /** Phi at or above which an agent is suspect: it is used only when no alive agent can take the call. */
+  phiSuspectThreshold: 3,
+  /** Heartbeat intervals the failure detector keeps (the most recent ones): 40 s at 200 ms. */
+  phiWindowSize: 200,
+  /** Lowest standard deviation the failure detector assumes, ms: a perfectly steady history must not make a few ms of delay look fatal. */
+  phiMinStdDevMs: 100,
+  /** Silence the failure detector tolerates on top of the mean interval (a GC pause, a busy host), ms. */
+  phiAcceptablePauseMs: 500,
+  /** Sliding window over which an agent's circuit breaker counts calls, ms. */
+  breakerWindowMs: 10_000,
+  /** Calls in the window below which the breaker never opens (too few to judge). */
+  breakerMinCalls: 20,
+  /** Fraction of the window's calls failed for agent-caused reasons at which the breaker opens. */
+  breakerFailureRatio: 0.5,
+  /** How long an open breaker refuses calls before it lets one probe call through (half-open), ms. */
+  breakerOpenMs: 5_000,
+  /** Attempts of one call in all, the first included (the router's retries). */
+  retryMaxAttempts: 3,
+  /** Backoff before the first retry (full jitter: a random delay below it), doubling per retry, ms. */
+  retryBackoffMs: 50,
+  /** Cap of the retry backoff, ms. */
+  retryBackoffMaxMs: 1_000,
+  /** Tokens of the retry budget (gRPC's retry throttling): each failed attempt takes 1; retries only while more than half are left. */
+  retryBudgetTokens: 10,
+  /** Tokens a successful attempt gives back to the retry budget: ~this fraction of extra load at most while failing. */
+  retryBudgetRatio: 0.1,
 } as const;
 
 /** Environment variables read by Snakepit. */
