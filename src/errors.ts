@@ -43,6 +43,11 @@ export interface ErrorInfo {
   traceback?: string;
   /** The agent the error came from (its id), when an agent produced it. */
   agent?: string;
+  /**
+   * Set by the Exchange client (never on the wire): the call was not written to a connected
+   * stream, so it cannot have run, and a router may send it to another agent.
+   */
+  unsent?: boolean;
 }
 
 export class SnakepitError extends Error {

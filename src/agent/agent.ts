@@ -27,12 +27,16 @@ export interface AgentRequest {
 
 /** The stats document (`snakepit stats --json`, the Stats RPC). */
 export interface AgentStats {
-  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number };
-  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string }>;
+  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number; kind?: 'agent' | 'router' };
+  /** Each worker; behind a router, `agent` says whose. */
+  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string; agent?: string }>;
   pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;
   queue: { depth: number };
-  calls: { completed: number; failed: number; inFlight: number };
+  /** Behind a router: its own calls (retries: attempts it moved to another agent). */
+  calls: { completed: number; failed: number; inFlight: number; retries?: number };
   latencyMs: { p50: number; p99: number };
+  /** A router's agents (src/cluster/router.ts ClusterAgentStats). */
+  agents?: import('../cluster/router.js').ClusterAgentStats[];
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };

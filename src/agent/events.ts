@@ -13,6 +13,8 @@ export type AgentEvent = (
   /** Every finished call (emitted only while someone listens): metrics and the dashboard. */
   | { type: 'call.finished'; pool: string; tool: string; ms: number; code: string | null }
   | { type: 'agent.draining'; deadlineMs: number | null }
+  /** A router's view of one of its agents changed (`agent` is that agent's id). */
+  | { type: 'cluster.agent'; state: 'starting' | 'alive' | 'suspect' | 'down' | 'cordoned' | 'draining'; reason: string | null }
   /** A graceful stop began (no new calls; health probes hear NOT_SERVING). */
   | { type: 'agent.stopping' }
   | { type: 'agent.stopped' }

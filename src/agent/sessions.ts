@@ -7,43 +7,48 @@ import type { WorkerHandle } from './worker-handle.js';
 export type Affinity = 'hint' | 'strict-queue' | 'strict-fail-fast';
 export const AFFINITY_MODES: readonly Affinity[] = ['hint', 'strict-queue', 'strict-fail-fast'];
 
-interface Entry {
-  worker: WorkerHandle | null;
+interface Entry<W> {
+  worker: W | null;
   lastUsed: number;
 }
 
-export type SessionLookup = { kind: 'none' } | { kind: 'bound'; worker: WorkerHandle } | { kind: 'lost' };
+export type SessionLookup<W = WorkerHandle> = { kind: 'none' } | { kind: 'bound'; worker: W } | { kind: 'lost' };
 
-export class SessionTable {
-  private readonly entries = new Map<string, Entry>();
+/**
+ * Sessions → what serves them: a worker here, an agent's id in a router (src/cluster/router.ts).
+ * `gone` says when a bound one no longer exists (a worker that exited).
+ */
+export class SessionTable<W = WorkerHandle> {
+  private readonly entries = new Map<string, Entry<W>>();
 
   constructor(
     private readonly ttlMs: number,
     private readonly maxSessions: number,
+    private readonly gone: (w: W) => boolean = (w) => (w as unknown as WorkerHandle).state === 'exited',
   ) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  lookup(session: string, now: number): SessionLookup {
+  lookup(session: string, now: number): SessionLookup<W> {
     const e = this.entries.get(session);
     if (!e) return { kind: 'none' };
     if (now - e.lastUsed > this.ttlMs) {
       this.entries.delete(session);
       return { kind: 'none' };
     }
-    if (!e.worker || e.worker.state === 'exited') return { kind: 'lost' };
+    if (!e.worker || this.gone(e.worker)) return { kind: 'lost' };
     return { kind: 'bound', worker: e.worker };
   }
 
   /** The live worker of a session, if any. */
-  workerOf(session: string, now: number): WorkerHandle | undefined {
+  workerOf(session: string, now: number): W | undefined {
     const l = this.lookup(session, now);
     return l.kind === 'bound' ? l.worker : undefined;
   }
 
-  bind(session: string, worker: WorkerHandle, now: number): void {
+  bind(session: string, worker: W, now: number): void {
     // Map keeps insertion order: re-insert so the least recently used entry is first.
     this.entries.delete(session);
     this.entries.set(session, { worker, lastUsed: now });
@@ -58,7 +63,7 @@ export class SessionTable {
   }
 
   /** Marks every session of a worker lost (it died or was replaced). */
-  loseWorker(worker: WorkerHandle): void {
+  loseWorker(worker: W): void {
     for (const e of this.entries.values()) if (e.worker === worker) e.worker = null;
   }
 

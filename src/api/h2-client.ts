@@ -29,6 +29,8 @@ export interface ExchangeOptions {
 interface Pending {
   sink: CallSink;
   timer: NodeJS.Timeout | undefined;
+  /** Written to a connected stream: the agent may have it. Until then a failure is `unsent`. */
+  sent: boolean;
 }
 
 export class ExchangeClient {
@@ -41,6 +43,10 @@ export class ExchangeClient {
   private flushScheduled = false;
   private reader: MessageReader;
   private closed = false;
+  /** The current stream's connection is up (written data reaches the agent). */
+  private connected = false;
+  /** Calls written while the connection was still being made: sent once it is up. */
+  private written: number[] = [];
 
   constructor(private readonly opts: ExchangeOptions) {
     this.reader = new MessageReader(opts.maxMessageBytes);
@@ -57,7 +63,7 @@ export class ExchangeClient {
     // Past the longest timer Node can hold, the agent's own TIMEOUT is the only deadline.
     const waitMs = call.timeoutMs ? call.timeoutMs + this.opts.deadlineSlackMs : 0;
     const timer = waitMs && waitMs <= DEFAULTS.maxTimeoutMs ? setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${waitMs} ms` }), waitMs) : undefined;
-    this.pending.set(id, { sink, timer });
+    this.pending.set(id, { sink, timer, sent: false });
     this.session?.ref();
     if (this.stream && !('session' in this.stream)) (this.stream as Socket).ref();
     this.outCalls.push({ ...call, id });
@@ -96,6 +102,22 @@ export class ExchangeClient {
     this.outCalls = [];
     this.outCancels = [];
     stream.write(encodeClientBatch(calls, cancels));
+    for (const c of calls) {
+      if (this.connected) this.markSent(c.id);
+      else this.written.push(c.id);
+    }
+  }
+
+  private markSent(id: number): void {
+    const p = this.pending.get(id);
+    if (p) p.sent = true;
+  }
+
+  /** The connection is up: what was written before it goes out now. */
+  private onConnected(): void {
+    this.connected = true;
+    for (const id of this.written) this.markSent(id);
+    this.written = [];
   }
 
   private ensureStream(): ClientHttp2Stream | Socket | undefined {
@@ -109,6 +131,9 @@ export class ExchangeClient {
         ? h2connect('http://localhost', { createConnection: () => netConnect(address.slice('unix:'.length)) })
         : h2connect(`http://${address}`);
       session.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
+      session.once('connect', () => {
+        if (this.session === session) this.onConnected();
+      });
       session.on('close', () => {
         if (this.session === session) this.session = undefined;
       });
@@ -131,12 +156,18 @@ export class ExchangeClient {
   private openLane(path: string): Socket {
     const socket = netConnect(path);
     socket.setNoDelay(true);
+    socket.once('connect', () => {
+      if (this.stream === socket) this.onConnected();
+    });
     return this.adopt(socket);
   }
 
   /** Makes `stream` (an HTTP/2 stream or a lane socket) the one replies are read from. */
   private adopt<S extends ClientHttp2Stream | Socket>(stream: S): S {
     this.reader = new MessageReader(this.opts.maxMessageBytes);
+    // A new HTTP/2 stream on a session that is up is connected already; a new socket is not.
+    this.connected = 'session' in stream ? !!this.session && !this.session.connecting : false;
+    this.written = [];
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => {
       if (this.stream === stream) this.stream = undefined;
@@ -230,6 +261,8 @@ export class ExchangeClient {
     const all = [...this.pending.entries()];
     for (const [id] of all) this.finish(id);
     this.outCalls = [];
-    for (const [, p] of all) p.sink.error(error);
+    this.connected = false;
+    const unsent = { ...error, unsent: true };
+    for (const [, p] of all) p.sink.error(p.sent ? error : unsent);
   }
 }

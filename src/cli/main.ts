@@ -169,6 +169,43 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       run(!!o.json, async () => (await import('./commands/dashboard.js')).dashboardCommand(o)),
     );
 
+  const cluster = program
+    .command('cluster')
+    .description('a local cluster: several agents behind one router, used by exec, stats and connect() unchanged')
+    .addHelpText('after', '\nExamples:\n  $ snakepit cluster up --agents 3\n  $ snakepit cluster status\n  $ snakepit cluster down');
+  cluster
+    .command('up')
+    .description('start a router and N agents (each in a sub-home); the home answers as one service')
+    .option('--agents <n>', 'number of agents (default 3)', int('--agents'), 3)
+    .option('--config <file>', 'project config file (default: ./snakepit.config.json when present)')
+    .option('--tools <module>', 'tools module of every agent: a .py file or a module name (default: built-in demo tools)')
+    .option('--workers <n>', 'workers per agent (default: CPU count)', int('--workers'))
+    .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
+    .option('--python <path>', 'Python interpreter (default: the one setup chose)')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExamples:\n  $ snakepit cluster up --agents 3 --workers 2\n  $ snakepit exec add a=1 b=2   # through the router')
+    .action((o: Parameters<typeof import('./commands/cluster.js').clusterUpCommand>[0]) =>
+      run(!!o.json, async (io) => (await import('./commands/cluster.js')).clusterUpCommand(o, io)),
+    );
+  cluster
+    .command('status')
+    .description('the router and each agent: state, pid, workers, in-flight, queue, capacity, sessions, phi, breaker')
+    .option('--address <addr>', 'router address instead of a home')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit cluster status --json | jq .agents')
+    .action((o: { home?: string; address?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/cluster.js')).clusterStatusCommand(o)),
+    );
+  cluster
+    .command('down')
+    .description('stop the router and every agent (in-flight calls finish); nothing is left running')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit cluster down')
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async (io) => (await import('./commands/cluster.js')).clusterDownCommand(o, io)));
+
   const doctor = program
     .command('doctor')
     .description('check the setup: python, home trust and permissions, agent reachable, version match, stale files, orphans, containment')

@@ -36,8 +36,6 @@ export interface MembershipEvents {
   up(member: MemberInfo): void;
   /** An agent's process exited (it is restarted with backoff unless membership is stopping). */
   down(member: MemberInfo, why: string): void;
-  /** Progress while starting, for `cluster up`. */
-  progress?(line: string): void;
 }
 
 /** What the router needs of any membership (local here; etcd across hosts later). */
@@ -82,6 +80,9 @@ export class LocalMembership implements Membership {
   private readonly slots = new Map<number, Slot>();
   private events: MembershipEvents | undefined;
   private stopping = false;
+  /** Progress of agents starting (the router daemon passes it on to `cluster up`). */
+  onProgress: ((line: string) => void) | undefined;
+  onReady: ((member: MemberInfo) => void) | undefined;
 
   constructor(private readonly opts: LocalMembershipOptions) {}
 
@@ -142,7 +143,7 @@ export class LocalMembership implements Membership {
     await cleanupOrphans(paths.home).catch(() => undefined);
     const daemonOpts: DaemonOptions = { ...this.opts.agent, home: paths.home, agentId: slot.info.id, exitWithParent: true };
     slot.startedAt = Date.now();
-    const spawned = await spawnDaemon(paths, daemonOpts, this.opts.readyWaitMs, (line) => this.events?.progress?.(`${slot.info.id}: ${line}`));
+    const spawned = await spawnDaemon(paths, daemonOpts, this.opts.readyWaitMs, (line) => this.onProgress?.(`${slot.info.id}: ${line}`));
     const { child, outcome } = spawned;
     slot.child = child;
     slot.startTime = spawned.startTime;
@@ -164,6 +165,7 @@ export class LocalMembership implements Membership {
     slot.info = { ...slot.info, pid: outcome.pid, version: info?.version, workerPids: info?.workerPids ?? [] };
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
     this.opts.logger.log('info', slot.info.id, `agent ready: pid ${outcome.pid}, ${outcome.workers} workers, ${slot.info.address}`);
+    this.onReady?.(slot.info);
     this.events?.up(slot.info);
   }
 

@@ -43,6 +43,10 @@ export interface HomePaths {
 export interface AgentInfo {
   /** The agent's id (kept in the home's agent.id). */
   id: string;
+  /** `router` when the home's daemon is a cluster's router (absent: an agent). */
+  kind?: 'router';
+  /** A router's agents and their homes. */
+  agents?: Array<{ id: string; home: string; pid: number | undefined }>;
   pid: number;
   /** Process start time (clock ticks since boot, /proc/PID/stat field 22). */
   startTime: number;

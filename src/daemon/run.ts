@@ -11,6 +11,7 @@ import { probeContainment } from '../agent/containment.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
+import type { AgentApi } from '../api/agent-api.js';
 import { serveAgent, type AgentServer } from '../api/server.js';
 import { serveLocalLane, type LocalLane } from '../api/local-lane.js';
 import { MESSAGE_SLACK_BYTES } from '../api/grpc-frame.js';
@@ -20,7 +21,7 @@ import { VERSION } from '../paths.js';
 import { reapOwnRun } from './cleanup.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
-import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo } from './home.js';
+import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo, type HomePaths } from './home.js';
 
 export interface DaemonOptions {
   home: string;
@@ -38,6 +39,11 @@ export interface DaemonOptions {
   agentId?: string;
   /** Stop when the process that spawned this one is gone (an agent of a local cluster and its router). */
   exitWithParent?: boolean;
+  /**
+   * Run a router over a local cluster instead of an agent: it starts `agents` agent daemons (each
+   * with `pools`) in sub-homes and serves them as one (src/cluster/router.ts).
+   */
+  cluster?: { agents: number; labels?: Record<string, string>; readyWaitMs: number };
 }
 
 export interface ReadyMessage {
@@ -92,8 +98,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   writePidFile(paths);
   created.add(paths.pidFile);
 
-  let agent: Agent | undefined;
-  let registry: ProcessRegistry | undefined;
+  let served: Served | undefined;
   let server: AgentServer | undefined;
   let lane: LocalLane | undefined;
   let metrics: MetricsServer | undefined;
@@ -104,13 +109,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       logger.log('info', 'daemon', `stopping (${why})`);
-      await agent?.stop();
-      if (registry) {
-        // A worker that exited on SHUTDOWN may leave a tool's children in its process group.
-        const reaped = await reapOwnRun(registry.runId, registry.snapshot(), Math.max(...opts.pools.map((p) => p.killGraceMs)));
-        for (const o of reaped) logger.log('warn', 'daemon', `killed pid ${o.pid} (${o.cmdline.join(' ')}) left behind by worker ${o.worker}`);
-        registry.remove();
-      }
+      await served?.stop();
       await lane?.close();
       await server?.close();
       await metrics?.close();
@@ -128,53 +127,35 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   process.on('SIGHUP', onSignal);
 
   try {
-    agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, () => opts.agentId ?? newAgentId()));
-    registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
-    registry.attach(agent);
-    const workers = opts.pools.reduce((n, p) => n + p.size, 0);
-    const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
-    logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}; containment: ${probeContainment().detail}`);
-    if (opts.metricsPort) {
-      // Before the workers start: a busy port fails `up` at once, and no event is missed.
-      const { serveMetrics } = await import('../metrics/server.js');
-      metrics = await serveMetrics(agent, opts.metricsPort, opts.metricsHost ?? DEFAULTS.metricsHost);
-      logger.log('info', 'daemon', `metrics on ${metrics.url}`);
-    }
-    let ready = 0;
-    const progress = agent.onEvent((e) => {
-      if (e.type === 'worker.ready') announce({ progress: `worker ${e.worker} ready (pid ${e.pid}, ${e.startupMs} ms) — ${++ready}/${workers}` });
-    });
-    try {
-      await agent.start();
-    } finally {
-      progress();
-    }
+    served = opts.cluster ? await startRouter(opts, opts.cluster, paths, logger, announce) : await startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
-    server = await serveAgent(agent, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
+    server = await serveAgent(served.api, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
     created.add(paths.socket);
     chmodSync(paths.socket, 0o600);
-    lane = await serveLocalLane(agent, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
+    lane = await serveLocalLane(served.api, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
     created.add(paths.lane);
     const info: AgentInfo = {
-      id: agent.id,
+      id: served.api.id,
+      ...(opts.cluster ? { kind: 'router' as const } : {}),
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,
       version: VERSION,
-      runId: agent.runId,
+      runId: served.runId,
       address,
-      workers,
-      workerPids: agent.workerPids(),
-      startedAt: new Date(agent.startedAt).toISOString(),
+      workers: served.workers(),
+      workerPids: served.workerPids(),
+      startedAt: new Date(served.startedAt).toISOString(),
       logFile: paths.logFile,
       pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
       containment: probeContainment().detail,
+      ...(served.agents ? { agents: served.agents() } : {}),
     };
-    registry.flush();
+    served.ready?.();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));
     created.add(paths.infoFile);
     logger.log('info', 'daemon', `listening on ${address}`);
-    announce({ ok: true, pid: process.pid, address, workers, runId: agent.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}) });
+    announce({ ok: true, pid: process.pid, address, workers: info.workers, runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}) });
   } catch (err) {
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
     logger.log('error', 'daemon', `failed to start: ${e.message}`);
@@ -188,6 +169,102 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   process.off('SIGINT', onSignal);
   process.off('SIGHUP', onSignal);
   return code;
+}
+
+/** What a daemon serves on its home's sockets: an agent, or a router over a local cluster. */
+interface Served {
+  api: AgentApi;
+  runId: string;
+  startedAt: number;
+  workers(): number;
+  workerPids(): number[];
+  /** The router's agents, for agent.json. */
+  agents?(): Array<{ id: string; home: string; pid: number | undefined }>;
+  /** Called once everything is listening (the registry writes before readiness is announced). */
+  ready?(): void;
+  stop(): Promise<void>;
+}
+
+/** An agent with its process registry, started (its workers ready). */
+async function startAgentServed(opts: DaemonOptions, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void, onMetrics: (m: MetricsServer) => void): Promise<Served> {
+  const agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, () => opts.agentId ?? newAgentId()));
+  const registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
+  registry.attach(agent);
+  const served: Served = {
+    api: agent,
+    runId: agent.runId,
+    startedAt: agent.startedAt,
+    workers: () => opts.pools.reduce((n, p) => n + p.size, 0),
+    workerPids: () => agent.workerPids(),
+    ready: () => registry.flush(),
+    async stop() {
+      await agent.stop();
+      // A worker that exited on SHUTDOWN may leave a tool's children in its process group.
+      const reaped = await reapOwnRun(registry.runId, registry.snapshot(), Math.max(...opts.pools.map((p) => p.killGraceMs)));
+      for (const o of reaped) logger.log('warn', 'daemon', `killed pid ${o.pid} (${o.cmdline.join(' ')}) left behind by worker ${o.worker}`);
+      registry.remove();
+    },
+  };
+  const workers = served.workers();
+  const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
+  logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}; containment: ${probeContainment().detail}`);
+  if (opts.metricsPort) {
+    // Before the workers start: a busy port fails `up` at once, and no event is missed.
+    const { serveMetrics } = await import('../metrics/server.js');
+    const metrics = await serveMetrics(agent, opts.metricsPort, opts.metricsHost ?? DEFAULTS.metricsHost);
+    onMetrics(metrics);
+    logger.log('info', 'daemon', `metrics on ${metrics.url}`);
+  }
+  let ready = 0;
+  const progress = agent.onEvent((e) => {
+    if (e.type === 'worker.ready') announce({ progress: `worker ${e.worker} ready (pid ${e.pid}, ${e.startupMs} ms) — ${++ready}/${workers}` });
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await served.stop();
+    throw err;
+  } finally {
+    progress();
+  }
+  return served;
+}
+
+/** A router over a local cluster of `cluster.agents` agent daemons, all of them ready. */
+async function startRouter(opts: DaemonOptions, cluster: NonNullable<DaemonOptions['cluster']>, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void): Promise<Served> {
+  const { LocalMembership } = await import('../cluster/local-membership.js');
+  const { Router } = await import('../cluster/router.js');
+  // Each agent runs the pools; the router alone serves metrics (one port) and echoes logs.
+  const { cluster: _cluster, home: _home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, ...agentOpts } = opts;
+  const membership = new LocalMembership({
+    home: paths.home,
+    agents: cluster.agents,
+    agent: agentOpts,
+    readyWaitMs: cluster.readyWaitMs,
+    ...(cluster.labels ? { labels: cluster.labels } : {}),
+    logger,
+  });
+  const router = new Router({ id: homeAgentId(paths, () => `router-${newAgentId()}`), membership, logger });
+  logger.log('info', 'daemon', `snakepit ${VERSION} router starting: pid ${process.pid}, home ${paths.home}; ${cluster.agents} agents of ${opts.pools.reduce((n, p) => n + p.size, 0)} workers each`);
+  const perAgent = opts.pools.reduce((n, p) => n + p.size, 0);
+  let ready = 0;
+  membership.onProgress = (line) => announce({ progress: line });
+  membership.onReady = (m) => announce({ progress: `agent ${m.id} ready (pid ${m.pid}) — ${++ready}/${cluster.agents}` });
+  try {
+    await router.start();
+  } catch (err) {
+    await router.shutdown();
+    throw err;
+  }
+  return {
+    api: router,
+    runId: router.runId,
+    startedAt: router.startedAt,
+    workers: () => membership.members().length * perAgent,
+    workerPids: () => membership.members().flatMap((m) => m.workerPids),
+    agents: () => membership.members().map((m) => ({ id: m.id, home: m.home, pid: m.pid })),
+    stop: () => router.shutdown(),
+  };
 }
 
 /** SNAKEPIT_LOG_MAX_BYTES (a positive integer), else the default; a bad value is the error message. */

@@ -168,6 +168,8 @@ export function describeEvent(e: AgentEvent): { text: string; tone: Tone } | nul
       return { text: `agent draining${e.deadlineMs ? ` (deadline ${e.deadlineMs} ms)` : ''}`, tone: 'warn' };
     case 'agent.stopping':
       return { text: 'agent stopping', tone: 'warn' };
+    case 'cluster.agent':
+      return { text: `agent ${e.agent} ${e.state}${e.reason ? `: ${e.reason}` : ''}`, tone: e.state === 'alive' ? 'good' : e.state === 'down' ? 'bad' : 'warn' };
     case 'agent.stopped':
       return { text: 'agent stopped', tone: 'warn' };
     case 'worker.spawned':

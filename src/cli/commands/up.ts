@@ -30,6 +30,8 @@ export interface UpOptions {
   metricsPort?: number;
   metricsHost?: string;
   json?: boolean;
+  /** `cluster up`: a router over this many agents, each running the pools. */
+  agents?: number;
 }
 
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
@@ -53,7 +55,9 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
-  const readyWait = readyWaitMs(pools, envReadyTimeout());
+  const agentWait = readyWaitMs(pools, envReadyTimeout());
+  // A cluster's agents start in parallel: the router waits for them, `up` for the router.
+  const readyWait = opts.agents ? agentWait + DEFAULTS.daemonReadyTimeoutMs : agentWait;
   const release = await lockHome(paths, 'up', (line) => io.stderr(`${line}\n`));
   let releaseNow = true;
   try {
@@ -65,7 +69,12 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
       io.stderr(`removed stale state of a dead agent${state.pid ? ` (pid ${state.pid})` : ''} in ${home}\n`);
     }
     await cleanupBeforeStart(home, io);
-    const daemonOpts: DaemonOptions = { home, pools, ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}) };
+    const daemonOpts: DaemonOptions = {
+      home,
+      pools,
+      ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}),
+      ...(opts.agents ? { cluster: { agents: opts.agents, readyWaitMs: agentWait } } : {}),
+    };
     if (opts.foreground) {
       releaseNow = false; // released as soon as the agent is ready: it may run for days
       return await foreground(daemonOpts, opts, io, release);
@@ -117,7 +126,8 @@ function envReadyTimeout(): number {
 
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
-  io.stderr(`starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
+  const agents = daemonOpts.cluster?.agents;
+  io.stderr(agents ? `starting a cluster for ${paths.home}: a router and ${agents} agents of ${workers} workers…\n` : `starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const spawned = await spawnDaemon(paths, daemonOpts, readyWait, (line) => io.stderr(`  ${line}\n`));
   const { child, startTime, crashFrom, outcome: msg } = spawned;
   child.unref();
@@ -136,8 +146,8 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     throw new SnakepitError(msg.error.code, `${msg.error.message}\n(log: ${paths.logFile})`);
   }
   return {
-    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) },
-    text: `agent started: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
+    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
+    text: `${agents ? `cluster started: router pid ${msg.pid}, ${agents} agents, ${msg.workers} workers in all` : `agent started: pid ${msg.pid}, ${msg.workers} workers`}, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
 }
 

@@ -1,0 +1,578 @@
+// The router: several agents as one service with the same Agent API (it implements the AgentApi
+// seam, so the same server code serves it and every client works unchanged against it). One
+// agent per host stays the authority over its workers; the router only chooses an agent
+// ("federated pools with a router"). Calls pass through as bytes: it never parses arguments or
+// results.
+//
+// For each call: membership → failure detection → placement → circuit breaker → retry.
+// - Membership (local-membership.ts, etcd later) says who the agents are and when a process exits.
+// - Failure detection is layered: an observed exit or a broken heartbeat stream stops routing to
+//   an agent at once; a silent one is found by its phi-accrual detector (failure-detector.ts), fed
+//   by the heartbeats every agent pushes (with its load) on a long-lived stream.
+// - Placement (placement.ts, pure): sessions by rendezvous hashing, the rest by two choices on load.
+// - A breaker per agent (breaker.ts) counts only agent-caused failures.
+// - Retries (retry.ts): a call that never ran goes to the next candidate; one that may have run
+//   only when idempotent; bounded attempts, jittered backoff, and a retry budget.
+import { randomBytes } from 'node:crypto';
+import type { AgentRequest, AgentStats, ToolInfo } from '../agent/agent.js';
+import type { AgentEvent } from '../agent/events.js';
+import { LatencyWindow } from '../agent/latency.js';
+import type { AgentLogger } from '../agent/log.js';
+import { SessionTable } from '../agent/sessions.js';
+import type { AgentApi, AgentHealth, AgentLoad, CallControl, CallSink, EncodedValue, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import { RemoteAgent } from '../api/remote-agent.js';
+import { DEFAULTS } from '../defaults.js';
+import { SnakepitError, type ErrorInfo } from '../errors.js';
+import { VERSION } from '../paths.js';
+import { CircuitBreaker, type BreakerTicket } from './breaker.js';
+import { PhiAccrualDetector } from './failure-detector.js';
+import type { MemberInfo, Membership } from './local-membership.js';
+import { noCandidateError, ownerChanged, place, sessionOwner, type AgentState, type AgentView, type PlacementCall } from './placement.js';
+import { RetryBudget, retryDecision } from './retry.js';
+
+export interface RouterOptions {
+  /** The router's id (kept in its home's agent.id). */
+  id: string;
+  membership: Membership;
+  logger: AgentLogger;
+  heartbeatMs?: number;
+  /** Injected for tests; default Math.random / Date.now. */
+  random?: () => number;
+  now?: () => number;
+}
+
+/** What the router knows of one agent. */
+interface Node {
+  info: MemberInfo;
+  remote: RemoteAgent;
+  detector: PhiAccrualDetector;
+  breaker: CircuitBreaker;
+  /** The router's own calls in flight to it. */
+  inFlight: number;
+  load: AgentLoad | undefined;
+  tools: Set<string>;
+  toolList: ToolInfo[];
+  /** Pools that pin sessions (strict-queue, strict-fail-fast): the owner must not change silently. */
+  strictPools: Set<string>;
+  defaultPool: string | undefined;
+  stopBeats: (() => void) | undefined;
+  stopEvents: (() => void) | undefined;
+  /** Its heartbeat stream is open and has delivered a beat since. */
+  connected: boolean;
+  /** Its process exited (membership said so): down until it rejoins. */
+  exited: boolean;
+  cordoned: boolean;
+  draining: boolean;
+  /** Last state reported in a cluster.agent event. */
+  reported: AgentState | undefined;
+}
+
+/** How the router reports an agent (stats.agents[], `cluster status`). */
+export interface ClusterAgentStats {
+  id: string;
+  address: string;
+  pid: number;
+  state: AgentState;
+  labels: Record<string, string>;
+  workerPids: number[];
+  inFlight: number;
+  queueDepth: number;
+  capacity: number;
+  sessions: number;
+  phi: number;
+  breaker: string;
+  version: string;
+  restarts: number;
+  /** The agent's own stats document (null when it did not answer). */
+  stats: AgentStats | null;
+}
+
+const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
+/** How long `stats` waits for each agent's own stats, ms. */
+const AGENT_STATS_TIMEOUT_MS = 1_000;
+
+export class Router implements AgentApi {
+  readonly id: string;
+  readonly runId = randomBytes(8).toString('hex');
+  readonly startedAt = Date.now();
+  private readonly nodes = new Map<string, Node>();
+  private readonly budget = new RetryBudget();
+  private readonly latency = new LatencyWindow(DEFAULTS.latencyWindow);
+  private readonly sessionOwners = new SessionTable<string>(DEFAULTS.sessionTtlMs, DEFAULTS.maxSessions, () => false);
+  private readonly listeners = new Map<(e: AgentEvent) => void, boolean>();
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly heartbeatMs: number;
+  private completed = 0;
+  private failed = 0;
+  private running = 0;
+  private retries = 0;
+  private stopping: Promise<void> | undefined;
+  private draining = false;
+  private tick: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: RouterOptions) {
+    this.id = opts.id;
+    this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULTS.clusterHeartbeatMs;
+  }
+
+  /** Starts membership (its agents) and resolves once every initial agent is ready and joined. */
+  async start(): Promise<void> {
+    const joined: Array<Promise<void>> = [];
+    await this.opts.membership.start({
+      up: (m) => void joined.push(this.join(m)),
+      down: (m, why) => this.leave(m, why),
+    });
+    await Promise.all(joined);
+    // The detector turns silence into suspect, then down: look at every node a few times per beat.
+    this.tick = setInterval(() => this.report(), Math.max(20, Math.floor(this.heartbeatMs / 4)));
+    this.tick.unref();
+  }
+
+  // ── membership ─────────────────────────────────────────────────────────
+
+  private async join(info: MemberInfo): Promise<void> {
+    const old = this.nodes.get(info.id);
+    if (old) this.forget(old);
+    const remote = new RemoteAgent({ address: info.address, lane: info.lane, id: info.id, noAgent: () => new SnakepitError('AGENT_UNAVAILABLE', `agent ${info.id} is not reachable at ${info.address}`, { agent: info.id }) });
+    const node: Node = {
+      info,
+      remote,
+      detector: new PhiAccrualDetector({ intervalMs: this.heartbeatMs }, this.now()),
+      breaker: new CircuitBreaker(),
+      inFlight: 0,
+      load: undefined,
+      tools: new Set(),
+      toolList: [],
+      strictPools: new Set(),
+      defaultPool: undefined,
+      stopBeats: undefined,
+      stopEvents: undefined,
+      connected: false,
+      exited: false,
+      cordoned: old?.cordoned ?? false,
+      draining: false,
+      reported: undefined,
+    };
+    this.nodes.set(info.id, node);
+    try {
+      await this.learn(node);
+    } catch (err) {
+      this.opts.logger.log('warn', 'router', `agent ${info.id} joined but did not describe itself: ${(err as Error).message}`);
+    }
+    this.beat(node);
+    this.forwardEvents(node);
+    this.opts.logger.log('info', 'router', `agent ${info.id} joined (pid ${info.pid}, ${info.address})`);
+  }
+
+  /** Tools and pool affinities of an agent (at join, and after a reload). */
+  private async learn(node: Node): Promise<void> {
+    const [tools, stats] = await Promise.all([node.remote.tools(), node.remote.stats()]);
+    node.toolList = tools;
+    node.tools = new Set(tools.map((t) => t.name));
+    node.strictPools = new Set(stats.pools.filter((p) => p.affinity !== 'hint').map((p) => p.name));
+    node.defaultPool = stats.pools[0]?.name;
+  }
+
+  /** Opens (and keeps reopening) the agent's heartbeat stream. */
+  private beat(node: Node): void {
+    if (node.exited || this.nodes.get(node.info.id) !== node) return;
+    node.stopBeats = node.remote.heartbeats(
+      this.heartbeatMs,
+      (b) => {
+        node.connected = true;
+        node.detector.heartbeat(this.now());
+        node.load = { inFlight: b.inFlight, queueDepth: b.queueDepth, capacity: b.capacity, sessions: b.sessions, serving: b.serving };
+      },
+      () => {
+        // The stream broke: stop routing there at once; try again while the agent is a member.
+        node.connected = false;
+        node.stopBeats = undefined;
+        this.report();
+        if (!this.stopping && !node.exited) setTimeout(() => this.beat(node), this.heartbeatMs).unref();
+      },
+    );
+  }
+
+  /** The agent's events, for the router's watchers (worker starts, crashes, recycles…). */
+  private forwardEvents(node: Node): void {
+    node.stopEvents = node.remote.watch(
+      { intervalMs: DEFAULTS.watchIntervalMaxMs },
+      (u) => {
+        if (u.type === 'event') this.emit(u.event);
+      },
+      () => {
+        node.stopEvents = undefined;
+        if (!this.stopping && !node.exited && this.nodes.get(node.info.id) === node) setTimeout(() => this.forwardEvents(node), 1_000).unref();
+      },
+    );
+  }
+
+  private leave(info: MemberInfo, why: string): void {
+    const node = this.nodes.get(info.id);
+    if (!node) return;
+    node.exited = true;
+    node.connected = false;
+    this.opts.logger.log('warn', 'router', `agent ${info.id} is down: ${why}`);
+    this.report(why);
+  }
+
+  private forget(node: Node): void {
+    node.stopBeats?.();
+    node.stopEvents?.();
+    node.remote.close();
+  }
+
+  // ── state ──────────────────────────────────────────────────────────────
+
+  private stateOf(node: Node, now: number): AgentState {
+    if (node.exited) return 'down';
+    if (node.draining || (node.load && !node.load.serving)) return 'draining';
+    if (node.cordoned) return 'cordoned';
+    if (!node.connected) return node.detector.lastHeartbeatAt === null ? 'starting' : 'down';
+    const live = node.detector.state(now);
+    return live === 'starting' ? 'starting' : live;
+  }
+
+  private view(now: number): AgentView[] {
+    return [...this.nodes.values()].map((n) => ({
+      id: n.info.id,
+      state: this.stateOf(n, now),
+      breaker: n.breaker.view(now),
+      tools: n.tools,
+      labels: n.info.labels,
+      inFlight: n.inFlight,
+      queueDepth: n.load?.queueDepth ?? 0,
+      capacity: n.load?.capacity ?? 0,
+    }));
+  }
+
+  /** Emits `cluster.agent` for every node whose state changed since it was last reported. */
+  private report(reason?: string): void {
+    const now = this.now();
+    for (const n of this.nodes.values()) {
+      const state = this.stateOf(n, now);
+      if (state === n.reported) continue;
+      const was = n.reported;
+      n.reported = state;
+      if (was !== undefined || state !== 'starting') this.emit({ type: 'cluster.agent', agent: n.info.id, state, reason: reason ?? null });
+    }
+  }
+
+  // ── calls ──────────────────────────────────────────────────────────────
+
+  execute(req: AgentRequest, done: (error: ErrorInfo | null, value?: EncodedValue) => void): CallControl {
+    return this.route(req, false, { chunk() {}, result: (v) => done(null, v), end: () => done(null, NULL_VALUE), error: (e) => done(e) });
+  }
+
+  stream(req: AgentRequest, sink: CallSink): CallControl {
+    return this.route(req, true, sink);
+  }
+
+  /**
+   * Places a call and runs it, moving it to the next candidate when an attempt failed in a way
+   * that allows it (retry.ts). A stream that has delivered a chunk is never retried.
+   */
+  private route(req: AgentRequest, streaming: boolean, sink: CallSink): CallControl {
+    const started = this.now();
+    const deadline = req.timeoutMs ? started + req.timeoutMs : null;
+    const call: PlacementCall = { tool: req.tool, session: req.session || null, require: {} };
+    let attempts = 0;
+    let current: CallControl | undefined;
+    let settled = false;
+    let chunks = 0;
+    let retryTimer: NodeJS.Timeout | undefined;
+    const tried = new Set<string>();
+    this.running++;
+    const finish = (error: ErrorInfo | null, deliver: () => void): void => {
+      if (settled) return;
+      settled = true;
+      this.running--;
+      const ms = this.now() - started;
+      this.latency.record(ms);
+      if (error) this.failed++;
+      else this.completed++;
+      if (this.callListeners() > 0) this.emit({ type: 'call.finished', pool: req.pool ?? '', tool: req.tool, ms, code: error?.code ?? null });
+      deliver();
+    };
+    const fail = (e: ErrorInfo): void => finish(e, () => sink.error(e));
+    const attempt = (): void => {
+      if (settled) return;
+      if (this.draining) return fail({ code: 'DRAINING', message: `the cluster is draining and takes no new calls` });
+      const now = this.now();
+      const view = this.view(now);
+      const placement = place(call, view, this.random);
+      const candidates = placement.candidates.filter((c) => !tried.has(c.id));
+      const pick = candidates[0] ?? placement.candidates[0];
+      if (!pick) return fail(noCandidateError(call, view, placement));
+      const node = this.nodes.get(pick.id)!;
+      // Strict affinity holds cluster-wide: a session whose owner changed fails once.
+      if (call.session !== null && attempts === 0 && node.strictPools.has(req.pool || node.defaultPool || '')) {
+        const before = this.sessionOwners.workerOf(call.session, now) ?? null;
+        if (ownerChanged(call, before, view)) {
+          this.sessionOwners.bind(call.session, sessionOwner(call, view)!, now);
+          return fail({ code: 'SESSION_WORKER_LOST', message: `the agent of session '${call.session}' changed (${before} → ${pick.id}); its session state stayed behind; the next call starts the session afresh` });
+        }
+      }
+      if (call.session !== null) this.sessionOwners.bind(call.session, pick.id, now);
+      const ticket = node.breaker.admit(now);
+      attempts++;
+      tried.add(node.info.id);
+      if (!ticket) return retry(node, { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id}'s circuit breaker is open`, agent: node.info.id }, false, undefined);
+      const left = deadline === null ? undefined : Math.max(1, deadline - now);
+      const forward: AgentRequest = left === undefined ? req : { ...req, timeoutMs: left };
+      node.inFlight++;
+      let answered = false;
+      const over = (error: ErrorInfo | null): boolean => {
+        if (answered) return false;
+        answered = true;
+        node.inFlight--;
+        return true;
+      };
+      const attemptSink: CallSink = {
+        chunk: (v) => {
+          if (settled || answered) return;
+          chunks++;
+          sink.chunk(v);
+        },
+        result: (v) => {
+          if (!over(null)) return;
+          this.outcome(node, ticket, null);
+          finish(null, () => sink.result(v));
+        },
+        end: () => {
+          if (!over(null)) return;
+          this.outcome(node, ticket, null);
+          finish(null, () => sink.end());
+        },
+        error: (e) => {
+          if (!over(e)) return;
+          this.outcome(node, ticket, e.code);
+          if (settled) return;
+          retry(node, e, true, ticket);
+        },
+      };
+      current = streaming ? node.remote.stream(forward, attemptSink) : node.remote.execute(forward, (e, v) => (e ? attemptSink.error(e) : attemptSink.result(v ?? NULL_VALUE)));
+    };
+    const retry = (node: Node, e: ErrorInfo, dispatched: boolean, _ticket: BreakerTicket | undefined): void => {
+      if (!dispatched) this.budget.record(e.code);
+      // Sent to an agent: did it get there? A call the Exchange client never wrote to a connected
+      // stream did not (it marks such failures `unsent`).
+      const reached = dispatched && !e.unsent;
+      const decision =
+        chunks > 0
+          ? ({ retry: false, reason: 'final' } as const)
+          : retryDecision({ code: e.code, dispatched: reached }, { attempts, idempotent: req.idempotent ?? false, timeLeftMs: deadline === null ? null : deadline - this.now() }, this.budget, this.random);
+      if (!decision.retry) return fail(e.agent ? e : { ...e, agent: node.info.id });
+      this.retries++;
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        attempt();
+      }, decision.delayMs);
+    };
+    attempt();
+    return {
+      cancel: () => {
+        if (settled) return;
+        clearTimeout(retryTimer);
+        current?.cancel();
+        fail({ code: 'CANCELLED', message: `call to '${req.tool}' was cancelled` });
+      },
+    };
+  }
+
+  /** Records an attempt's outcome in the agent's breaker and the retry budget. */
+  private outcome(node: Node, ticket: BreakerTicket, code: string | null): void {
+    node.breaker.record(ticket, code, this.now());
+    this.budget.record(code);
+  }
+
+  // ── the rest of the Agent API ────────────────────────────────────────────
+
+  async tools(pool?: string): Promise<ToolInfo[]> {
+    const byKey = new Map<string, ToolInfo & { agents: string[] }>();
+    for (const n of this.nodes.values()) {
+      if (n.exited) continue;
+      for (const t of n.toolList) {
+        if (pool && t.pool !== pool) continue;
+        const key = `${t.pool}\0${t.name}`;
+        const seen = byKey.get(key);
+        if (seen) seen.agents.push(n.info.id);
+        else byKey.set(key, { ...t, agents: [n.info.id] });
+      }
+    }
+    if (pool && byKey.size === 0) throw new SnakepitError('TOOL_NOT_FOUND', `no agent of the cluster has a pool named '${pool}'`);
+    return [...byKey.values()];
+  }
+
+  async stats(): Promise<AgentStats> {
+    const now = this.now();
+    const nodes = [...this.nodes.values()];
+    const own = await Promise.all(nodes.map((n) => (n.exited ? Promise.resolve(null) : withTimeout(n.remote.stats(), AGENT_STATS_TIMEOUT_MS).catch(() => null))));
+    const agents: ClusterAgentStats[] = nodes.map((n, i) => ({
+      id: n.info.id,
+      address: n.info.address,
+      pid: own[i]?.agent.pid ?? n.info.pid ?? 0,
+      state: this.stateOf(n, now),
+      labels: n.info.labels,
+      workerPids: own[i]?.workers.map((w) => w.pid) ?? n.info.workerPids,
+      inFlight: n.inFlight,
+      queueDepth: n.load?.queueDepth ?? 0,
+      capacity: n.load?.capacity ?? 0,
+      sessions: n.load?.sessions ?? 0,
+      phi: round(n.detector.phi(now)),
+      breaker: n.breaker.state(now),
+      version: own[i]?.agent.version ?? n.info.version ?? '',
+      restarts: n.info.restarts,
+      stats: own[i] ?? null,
+    }));
+    const [p50, p99] = this.latency.percentiles(50, 99);
+    const pools = new Map<string, AgentStats['pools'][number]>();
+    for (const s of own) {
+      for (const p of s?.pools ?? []) {
+        const seen = pools.get(p.name);
+        if (!seen) pools.set(p.name, { ...p });
+        else {
+          seen.size += p.size;
+          seen.recycled += p.recycled;
+          seen.queueDepth += p.queueDepth;
+          seen.degraded ??= p.degraded;
+        }
+      }
+    }
+    return {
+      agent: { id: this.id, pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: now - this.startedAt, kind: 'router' },
+      workers: own.flatMap((s, i) => (s?.workers ?? []).map((w) => ({ ...w, agent: nodes[i]!.info.id }))),
+      pools: [...pools.values()],
+      queue: { depth: own.reduce((d, s) => d + (s?.queue.depth ?? 0), 0) },
+      calls: { completed: this.completed, failed: this.failed, inFlight: this.running, retries: this.retries },
+      latencyMs: { p50: p50 ?? 0, p99: p99 ?? 0 },
+      agents,
+    };
+  }
+
+  async health(): Promise<AgentHealth> {
+    if (this.stopping) return { serving: false, reason: 'the router is stopping' };
+    if (this.draining) return { serving: false, reason: 'the cluster is draining' };
+    const now = this.now();
+    const up = [...this.nodes.values()].filter((n) => this.stateOf(n, now) === 'alive');
+    return up.length > 0 ? { serving: true, reason: null } : { serving: false, reason: 'no agent of the cluster is alive' };
+  }
+
+  async load(): Promise<AgentLoad> {
+    const out: AgentLoad = { inFlight: this.running, queueDepth: 0, capacity: 0, sessions: this.sessionOwners.size, serving: (await this.health()).serving };
+    for (const n of this.nodes.values()) {
+      if (n.exited || !n.load) continue;
+      out.queueDepth += n.load.queueDepth;
+      out.capacity += n.load.capacity;
+    }
+    return out;
+  }
+
+  /** Drains every agent (they stop once drained), then the cluster stops. */
+  async drain(deadlineMs?: number): Promise<boolean> {
+    this.draining = true;
+    this.emit({ type: 'agent.draining', deadlineMs: deadlineMs ?? null });
+    const results = await Promise.all([...this.nodes.values()].filter((n) => !n.exited).map((n) => n.remote.drain(deadlineMs).catch(() => false)));
+    return results.every(Boolean);
+  }
+
+  /** Reloads one agent at a time (capacity stays); resolves with the workers replaced in all. */
+  async reload(pool?: string): Promise<number> {
+    let n = 0;
+    for (const node of this.nodes.values()) {
+      if (node.exited) continue;
+      n += await node.remote.reload(pool);
+      await this.learn(node).catch(() => undefined);
+    }
+    return n;
+  }
+
+  /** `agent/worker` (e.g. `agent-2/default-0`), or a worker id that only one agent has. */
+  async restartWorker(worker: string): Promise<void> {
+    const slash = worker.indexOf('/');
+    if (slash > 0) {
+      const node = this.nodes.get(worker.slice(0, slash));
+      if (!node) throw new SnakepitError('USAGE', `no agent '${worker.slice(0, slash)}' in the cluster (agents: ${[...this.nodes.keys()].join(', ')})`);
+      return node.remote.restartWorker(worker.slice(slash + 1));
+    }
+    throw new SnakepitError('USAGE', `worker ids repeat across agents: name the agent too, e.g. '${[...this.nodes.keys()][0] ?? 'agent-1'}/${worker}'`);
+  }
+
+  /** Stops every agent (they finish their calls), then the router itself. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.emit({ type: 'agent.stopping' });
+      clearInterval(this.tick);
+      await this.opts.membership.stop();
+      for (const n of this.nodes.values()) this.forget(n);
+      this.emit({ type: 'agent.stopped' });
+    })();
+    return this.stopping;
+  }
+
+  /** Cordons (or uncordons) an agent: no new calls or sessions go to it. */
+  cordon(id: string, on: boolean): void {
+    const node = this.nodes.get(id);
+    if (!node) throw new SnakepitError('USAGE', `no agent '${id}' in the cluster (agents: ${[...this.nodes.keys()].join(', ')})`);
+    node.cordoned = on;
+    this.report(on ? 'cordoned' : 'uncordoned');
+  }
+
+  // ── events ─────────────────────────────────────────────────────────────
+
+  watch(options: WatchOptions, push: (update: WatchUpdate) => void, end: (err?: Error) => void): () => void {
+    const every = Math.min(DEFAULTS.watchIntervalMaxMs, Math.max(DEFAULTS.watchIntervalMinMs, options.intervalMs || DEFAULTS.watchIntervalMs));
+    let stopped = false;
+    let snapshotting = false;
+    const snapshot = (): void => {
+      if (snapshotting || stopped) return;
+      snapshotting = true;
+      void this.stats().then(
+        (stats) => {
+          snapshotting = false;
+          if (!stopped) push({ type: 'stats', stats });
+        },
+        () => (snapshotting = false),
+      );
+    };
+    const timer = setInterval(snapshot, every);
+    const listener = (event: AgentEvent): void => {
+      push({ type: 'event', event });
+      if (event.type === 'agent.stopped' && event.agent === this.id) {
+        stop();
+        end();
+      }
+    };
+    this.listeners.set(listener, options.calls ?? false);
+    const stop = (): void => {
+      stopped = true;
+      clearInterval(timer);
+      this.listeners.delete(listener);
+    };
+    snapshot();
+    return stop;
+  }
+
+  private callListeners(): number {
+    let n = 0;
+    for (const calls of this.listeners.values()) if (calls) n++;
+    return n;
+  }
+
+  private emit(e: AgentEvent): void {
+    const event = e.agent ? e : ({ ...e, agent: this.id } as AgentEvent);
+    for (const [l, calls] of this.listeners) if (calls || event.type !== 'call.finished') l(event);
+  }
+}
+
+function round(n: number): number {
+  return Number.isFinite(n) ? Math.round(n * 100) / 100 : 1e9;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms)))]).finally(() => clearTimeout(timer));
+}
