@@ -23,6 +23,8 @@ export interface AgentRequest {
   timeoutMs?: number | undefined;
   idempotent?: boolean | undefined;
   pool?: string | undefined;
+  /** Labels an agent must carry to take the call (a router filters on them; an agent ignores them). */
+  require?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The stats document (`snakepit stats --json`, the Stats RPC). */

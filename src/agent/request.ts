@@ -13,6 +13,9 @@ function invalid(message: string): ErrorInfo {
 
 /** Longest pool name accepted in a call (config files allow [A-Za-z0-9_.-]+; this only bounds a peer's string). */
 const MAX_POOL_NAME_BYTES = 256;
+/** Labels a call may require, and the longest key or value of one, bytes. */
+const MAX_LABELS = 32;
+const MAX_LABEL_BYTES = 256;
 
 /** Undefined when `req` is well formed, else the error to answer with. */
 export function checkRequest(req: AgentRequest): ErrorInfo | undefined {
@@ -30,6 +33,13 @@ export function checkRequest(req: AgentRequest): ErrorInfo | undefined {
   }
   if (pool !== undefined && pool !== '' && (typeof pool !== 'string' || Buffer.byteLength(pool) > MAX_POOL_NAME_BYTES)) {
     return invalid(`the pool name must be a string of at most ${MAX_POOL_NAME_BYTES} bytes, got ${describe(pool)}`);
+  }
+  const require = (req as { require?: unknown }).require;
+  if (require !== undefined) {
+    const entries = typeof require === 'object' && require !== null ? Object.entries(require) : null;
+    if (!entries || entries.length > MAX_LABELS || entries.some(([k, v]) => typeof v !== 'string' || Buffer.byteLength(k) > MAX_LABEL_BYTES || Buffer.byteLength(v) > MAX_LABEL_BYTES)) {
+      return invalid(`require must be at most ${MAX_LABELS} labels of string keys and values up to ${MAX_LABEL_BYTES} bytes each`);
+    }
   }
   const value = args as { json?: unknown; blobs?: unknown } | undefined;
   if (!value || !Buffer.isBuffer(value.json) || !Array.isArray(value.blobs) || !value.blobs.every((b) => Buffer.isBuffer(b))) {

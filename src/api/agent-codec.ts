@@ -41,6 +41,7 @@ const ExecuteRequest: Schema = [
   { name: 'timeoutMs', no: 5, type: 'uint' },
   { name: 'idempotent', no: 6, type: 'bool' },
   { name: 'pool', no: 7, type: 'string' },
+  { name: 'require', no: 8, type: 'string', repeated: true },
 ];
 const Param: Schema = [
   { name: 'name', no: 1, type: 'string' },
@@ -409,12 +410,29 @@ export type WireReplyItem =
   | { id: number; kind: 'end' }
   | { id: number; kind: 'error'; error: ErrorInfo };
 
+/** Labels as the wire carries them: "key=value" strings. */
+export function labelList(labels: Readonly<Record<string, string>> | undefined): string[] {
+  return labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`) : [];
+}
+
+/** "key=value" strings back into labels; an entry without "=" requires the key with an empty value. */
+export function labelRecord(list: readonly string[]): Record<string, string> | undefined {
+  if (list.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq < 0) out[item] = '';
+    else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
 /** A ClientBatch as one gRPC message (5-byte prefix included). */
 export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly number[]): Buffer {
   return encodeFramed('ClientBatch', {
     calls: calls.map((c) => ({
       id: c.id,
-      request: { tool: c.tool, argsJson: c.args.json, blobs: c.args.blobs, session: c.session ?? '', timeoutMs: c.timeoutMs ?? 0, idempotent: c.idempotent, pool: c.pool ?? '' },
+      request: { tool: c.tool, argsJson: c.args.json, blobs: c.args.blobs, session: c.session ?? '', timeoutMs: c.timeoutMs ?? 0, idempotent: c.idempotent, pool: c.pool ?? '', require: labelList(c.require) },
       stream: c.stream,
     })),
     cancels,

@@ -23,6 +23,8 @@ export interface WireExecuteRequest {
   timeoutMs: number;
   idempotent: boolean;
   pool: string;
+  /** "key=value" labels an agent must carry. */
+  require: string[];
 }
 export interface WireExecuteReply {
   outcome?: 'result' | 'error';

@@ -37,3 +37,14 @@ export function parsePositiveInt(raw: string, flag: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw usage(`${flag} expects a positive integer, got '${raw}'`);
   return Number(raw);
 }
+
+/** `key=value` items (repeated flags, or comma-separated) as labels; anything else is a usage error naming `flag`. */
+export function parseLabels(items: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items.flatMap((i) => i.split(','))) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw usage(`${flag} expects key=value labels, got '${item}'`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}

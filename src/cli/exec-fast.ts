@@ -5,7 +5,7 @@ import { parsePositiveInt } from './args.js';
 import type { ExecOptions } from './commands/exec.js';
 import { emit, processIo, reportError } from './output.js';
 
-const VALUE_FLAGS = { '--session': 'session', '--timeout': 'timeoutMs', '--pool': 'pool', '--address': 'address', '--home': 'home' } as const;
+const VALUE_FLAGS = { '--session': 'session', '--timeout': 'timeoutMs', '--pool': 'pool', '--address': 'address', '--home': 'home', '--require': 'require' } as const;
 const BOOL_FLAGS = { '--stream': 'stream', '--idempotent': 'idempotent', '--json': 'json' } as const;
 
 export interface ParsedExec {
@@ -38,6 +38,10 @@ export function parseExecArgv(argv: readonly string[]): ParsedExec | undefined {
       const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (value === undefined) return undefined;
       const key = VALUE_FLAGS[name as keyof typeof VALUE_FLAGS];
+      if (key === 'require') {
+        options.require = [...(options.require ?? []), value];
+        continue;
+      }
       (options as Record<string, unknown>)[key] = key === 'timeoutMs' ? parsePositiveInt(value, '--timeout') : value;
       continue;
     }

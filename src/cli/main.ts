@@ -83,11 +83,12 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--stream', 'print chunks as they arrive')
     .option('--idempotent', 'the call may be retried on another worker if its worker crashes')
     .option('--pool <name>', 'pool to run in')
+    .option('--require <label>', 'through a router: only an agent with this key=value label takes the call (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--address <addr>', 'agent address instead of a home (unix:/path or host:port)')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', `\nExamples:\n  $ snakepit exec add a=1 b=2\n  $ snakepit exec greet '{"name": "Ada", "excited": true}'\n  $ snakepit exec tokens text="a b c" --stream`)
-    .action((tool: string, args: string[], o: { session?: string; timeout?: number; stream?: boolean; idempotent?: boolean; pool?: string; address?: string; home?: string; json?: boolean }) =>
+    .action((tool: string, args: string[], o: { session?: string; timeout?: number; stream?: boolean; idempotent?: boolean; pool?: string; require?: string[]; address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async (io) => {
         const { execCommand } = await import('./commands/exec.js');
         const { timeout, ...rest } = o;

@@ -14,6 +14,7 @@ export interface RawRequest {
   timeoutMs: number | undefined;
   idempotent: boolean;
   pool: string | undefined;
+  require: Readonly<Record<string, string>> | undefined;
 }
 
 export interface CallHandle {
@@ -32,6 +33,7 @@ export function toRawRequest(tool: string, args: Record<string, unknown> | undef
     timeoutMs: options.timeoutMs === undefined ? undefined : Math.ceil(options.timeoutMs),
     idempotent: options.idempotent ?? false,
     pool: options.pool,
+    require: options.require,
   };
 }
 

@@ -30,6 +30,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Pool to run in (default: the agent's first pool). */
   pool?: string;
+  /** Through a router: only an agent carrying all these labels takes the call (e.g. `{ gpu: 'a100' }`). */
+  require?: Record<string, string>;
 }
 
 export interface SnakepitClient {

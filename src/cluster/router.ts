@@ -65,6 +65,8 @@ interface Node {
   draining: boolean;
   /** Last state reported in a cluster.agent event. */
   reported: AgentState | undefined;
+  /** Its labels, `agent=<id>` included. */
+  labels: Record<string, string>;
 }
 
 /** How the router reports an agent (stats.agents[], `cluster status`). */
@@ -155,6 +157,7 @@ export class Router implements AgentApi {
       cordoned: old?.cordoned ?? false,
       draining: false,
       reported: undefined,
+      labels: { ...info.labels, agent: info.id },
     };
     this.nodes.set(info.id, node);
     try {
@@ -242,7 +245,7 @@ export class Router implements AgentApi {
       state: this.stateOf(n, now),
       breaker: n.breaker.view(now),
       tools: n.tools,
-      labels: n.info.labels,
+      labels: n.labels,
       inFlight: n.inFlight,
       queueDepth: n.load?.queueDepth ?? 0,
       capacity: n.load?.capacity ?? 0,
@@ -278,7 +281,7 @@ export class Router implements AgentApi {
   private route(req: AgentRequest, streaming: boolean, sink: CallSink): CallControl {
     const started = this.now();
     const deadline = req.timeoutMs ? started + req.timeoutMs : null;
-    const call: PlacementCall = { tool: req.tool, session: req.session || null, require: {} };
+    const call: PlacementCall = { tool: req.tool, session: req.session || null, require: req.require ?? {} };
     let attempts = 0;
     let current: CallControl | undefined;
     let settled = false;
@@ -416,7 +419,7 @@ export class Router implements AgentApi {
       address: n.info.address,
       pid: own[i]?.agent.pid ?? n.info.pid ?? 0,
       state: this.stateOf(n, now),
-      labels: n.info.labels,
+      labels: n.labels,
       workerPids: own[i]?.workers.map((w) => w.pid) ?? n.info.workerPids,
       inFlight: n.inFlight,
       queueDepth: n.load?.queueDepth ?? 0,

@@ -12,10 +12,10 @@ const b = (s: string): Buffer => Buffer.from(s);
 
 // One sample per message, with every field set (bytes as Buffers, camelCase names).
 const samples: Record<MessageName, Record<string, unknown>> = {
-  ExecuteRequest: { tool: 'ädd', argsJson: b('{"a":1}'), blobs: [b('x'), Buffer.alloc(0)], session: 's', timeoutMs: 300000, idempotent: true, pool: 'p' },
+  ExecuteRequest: { tool: 'ädd', argsJson: b('{"a":1}'), blobs: [b('x'), Buffer.alloc(0)], session: 's', timeoutMs: 300000, idempotent: true, pool: 'p', require: ['gpu=a100', 'zone=eu'] },
   ExecuteReply: { error: { code: 'TIMEOUT', message: 'late', type: 'T', traceback: 'tb', agent: 'host-1a2b3c' } },
   StreamReply: { chunk: { json: b('1'), blobs: [b('z')] } },
-  ClientBatch: { calls: [{ id: 9, request: { tool: 't', argsJson: b('{}'), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' }, stream: true }], cancels: [1, 200000] },
+  ClientBatch: { calls: [{ id: 9, request: { tool: 't', argsJson: b('{}'), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '', require: [] }, stream: true }], cancels: [1, 200000] },
   ServerBatch: { replies: [{ id: 1, result: { json: b('2'), blobs: [] } }, { id: 2, end: true }] },
   ListToolsRequest: { pool: 'ml' },
   ListToolsReply: { tools: [{ name: 'add', doc: 'Add.', params: [{ name: 'a', type: 'integer', required: true, defaultJson: '' }, { name: 'b', type: 'integer | null', required: false, defaultJson: 'null' }], stream: false, pool: 'default' }] },
@@ -54,7 +54,7 @@ describe('Agent API codec', () => {
   });
 
   it('fills defaults for absent fields and leaves absent oneof members out', () => {
-    expect(decodeMessage('ExecuteRequest', Buffer.alloc(0))).toEqual({ tool: '', argsJson: Buffer.alloc(0), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '' });
+    expect(decodeMessage('ExecuteRequest', Buffer.alloc(0))).toEqual({ tool: '', argsJson: Buffer.alloc(0), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '', require: [] });
     expect(decodeMessage('ExecuteReply', Buffer.alloc(0))).toEqual({});
     expect(decodeMessage('AgentUpdate', encodeMessage('AgentUpdate', { statsJson: '' }))).toEqual({ statsJson: '' });
   });

@@ -11,6 +11,7 @@ describe('exec fast-path argv', () => {
     [['t', '--pool=ml', '--home=/h', '--address', 'unix:/a.sock'], { tool: 't', args: [], options: { pool: 'ml', home: '/h', address: 'unix:/a.sock' } }],
     [['t', '--', '--not-a-flag=1'], { tool: 't', args: ['--not-a-flag=1'], options: {} }],
     [['echo', '{"value": "-x"}'], { tool: 'echo', args: ['{"value": "-x"}'], options: {} }],
+    [['t', '--require', 'gpu=a100', '--require=zone=eu'], { tool: 't', args: [], options: { require: ['gpu=a100', 'zone=eu'] } }],
   ];
   for (const [argv, expected] of table) {
     it(`${JSON.stringify(argv)}`, () => expect(parseExecArgv(argv)).toEqual(expected));

@@ -3,7 +3,7 @@
 import { connect } from '../../api/client.js';
 import type { Io, CommandResult } from '../output.js';
 import { jsonSafe } from '../output.js';
-import { parseToolArgs } from '../args.js';
+import { parseLabels, parseToolArgs } from '../args.js';
 import { warnOnVersionMismatch } from '../version-check.js';
 
 export interface ExecOptions {
@@ -14,6 +14,8 @@ export interface ExecOptions {
   stream?: boolean;
   idempotent?: boolean;
   pool?: string;
+  /** `key=value` labels an agent must carry (through a router). */
+  require?: string[];
   json?: boolean;
 }
 
@@ -35,6 +37,7 @@ export async function execCommand(tool: string, rawArgs: string[], opts: ExecOpt
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.idempotent ? { idempotent: true } : {}),
     ...(opts.pool ? { pool: opts.pool } : {}),
+    ...(opts.require?.length ? { require: parseLabels(opts.require, '--require') } : {}),
   };
   try {
     if (opts.stream) {
