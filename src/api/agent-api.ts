@@ -37,6 +37,22 @@ export interface AgentLoad {
   serving: boolean;
 }
 
+export type ClusterRequest =
+  | { op: 'cordon' | 'uncordon'; agent: string }
+  | { op: 'drain'; agent: string; deadlineMs?: number }
+  | { op: 'scale'; count: number };
+
+/** What a cluster operation did. */
+export interface ClusterOutcome {
+  /** The agent operated on and its state now (cordon, uncordon, drain). */
+  agent?: string;
+  state?: string;
+  /** drain: false when the deadline stopped it with calls left. */
+  drained?: boolean;
+  /** Agents in the cluster now. */
+  agents: string[];
+}
+
 export interface EventOptions {
   /** Also `call.finished`, one per call (costly over a network: only for metrics-like consumers). */
   calls?: boolean;
@@ -61,6 +77,8 @@ export interface AgentApi {
   /** Replaces every worker one at a time; resolves with how many were replaced. */
   reload(pool?: string): Promise<number>;
   restartWorker(worker: string): Promise<void>;
+  /** A router's operations on its agents (an agent has none: `cluster` is absent). */
+  cluster?(request: ClusterRequest): Promise<ClusterOutcome>;
   /** Graceful stop: in-flight calls finish, then every worker (and process behind this) stops. */
   shutdown(graceMs?: number): Promise<void>;
   /**

@@ -110,6 +110,13 @@ export const SCHEMAS = {
   RestartWorkerRequest: [{ name: 'worker', no: 1, type: 'string' }],
   RestartWorkerReply: [],
   HeartbeatRequest: [{ name: 'intervalMs', no: 1, type: 'uint' }],
+  ClusterRequest: [
+    { name: 'op', no: 1, type: 'string' },
+    { name: 'agent', no: 2, type: 'string' },
+    { name: 'count', no: 3, type: 'uint' },
+    { name: 'deadlineMs', no: 4, type: 'uint' },
+  ],
+  ClusterReply: [{ name: 'json', no: 1, type: 'string' }],
   Heartbeat: [
     { name: 'agent', no: 1, type: 'string' },
     { name: 'seq', no: 2, type: 'uint' },
@@ -470,6 +477,7 @@ const AGENT_METHODS: Methods = {
   WatchEvents: ['WatchRequest', 'AgentUpdate', false, true],
   RestartWorker: ['RestartWorkerRequest', 'RestartWorkerReply', false, false],
   Heartbeats: ['HeartbeatRequest', 'Heartbeat', false, true],
+  ClusterControl: ['ClusterRequest', 'ClusterReply', false, false],
 };
 
 const HEALTH_METHODS: Methods = {

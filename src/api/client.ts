@@ -8,6 +8,7 @@ import { SnakepitError } from '../errors.js';
 import { clientOf } from '../client/client.js';
 import type { SnakepitClient } from '../client/types.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
+import type { ClusterOutcome } from './agent-api.js';
 import { RemoteAgent } from './remote-agent.js';
 
 export interface ConnectOptions {
@@ -26,6 +27,12 @@ export interface AgentClient extends SnakepitClient {
   drain(deadlineMs?: number): Promise<{ drained: boolean; pid: number }>;
   /** Replaces every worker one at a time; resolves with how many were replaced. */
   reload(pool?: string): Promise<number>;
+  /** Through a router: no new calls or sessions go to the agent (`on` false lifts it). */
+  cordon(agent: string, on?: boolean): Promise<ClusterOutcome>;
+  /** Through a router: cordon the agent, let its calls finish, then stop it (it stays cordoned). */
+  drainAgent(agent: string, deadlineMs?: number): Promise<ClusterOutcome>;
+  /** Through a router: grow or shrink the cluster to `count` agents. */
+  scale(count: number): Promise<ClusterOutcome>;
   close(): void;
 }
 
@@ -52,6 +59,9 @@ export function connect(options: ConnectOptions = {}): AgentClient {
     ...clientOf(remote),
     address,
     shutdown: (graceMs) => remote.shutdownAgent(graceMs),
+    cordon: (agent, on = true) => remote.cluster({ op: on ? 'cordon' : 'uncordon', agent }),
+    drainAgent: (agent, deadlineMs) => remote.cluster({ op: 'drain', agent, ...(deadlineMs ? { deadlineMs } : {}) }),
+    scale: (count) => remote.cluster({ op: 'scale', count }),
     drain: (deadlineMs) => remote.drainAgent(deadlineMs),
     close: () => remote.close(),
   };

@@ -4,7 +4,7 @@
 // on first use). `connect()` wraps one of these for users; a router holds one per agent.
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
-import type { AgentApi, AgentHealth, AgentLoad, AgentRequest, AgentStats, CallControl, CallSink, EncodedValue, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, AgentRequest, ClusterOutcome, ClusterRequest, AgentStats, CallControl, CallSink, EncodedValue, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
 import type { AgentEvent } from '../agent/events.js';
 import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 import { ExchangeClient } from './h2-client.js';
@@ -143,6 +143,10 @@ export class RemoteAgent implements AgentApi {
 
   async reload(pool?: string): Promise<number> {
     return (await this.rpc('Reload', { pool: pool ?? '' })).replaced;
+  }
+
+  async cluster(request: ClusterRequest): Promise<ClusterOutcome> {
+    return JSON.parse((await this.rpc('ClusterControl', request)).json) as ClusterOutcome;
   }
 
   async restartWorker(worker: string): Promise<void> {

@@ -187,6 +187,22 @@ export function agentHandlers(
       if (bad) return void call.emit('error', bad);
       heartbeats(agent, call, closers);
     },
+    ClusterControl(call: grpc.ServerUnaryCall<{ op: string; agent: string; count: number; deadlineMs: number }, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      const r = call.request;
+      if (!agent.cluster) return callback(failed(new SnakepitError('USAGE', 'this is an agent, not a cluster\'s router: start a cluster with `snakepit cluster up`')));
+      const request =
+        r.op === 'cordon' || r.op === 'uncordon'
+          ? { op: r.op, agent: r.agent }
+          : r.op === 'drain'
+            ? { op: r.op, agent: r.agent, ...(r.deadlineMs ? { deadlineMs: Math.min(r.deadlineMs, DEFAULTS.maxTimeoutMs) } : {}) }
+            : r.op === 'scale'
+              ? { op: r.op, count: r.count }
+              : undefined;
+      if (!request) return callback(failed(new SnakepitError('USAGE', `unknown cluster operation '${r.op.slice(0, 40)}' (cordon, uncordon, drain, scale)`)));
+      answer(callback, agent.cluster(request as never).then((outcome) => ({ json: JSON.stringify(outcome) })));
+    },
     Shutdown(call: grpc.ServerUnaryCall<{ graceMs: number }, { pid: number }>, callback: grpc.sendUnaryData<{ pid: number }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);

@@ -16,6 +16,7 @@ export interface UnaryMethods {
   Drain: [{ deadlineMs: number }, { drained: boolean; pid: number }];
   Reload: [{ pool: string }, { replaced: number }];
   RestartWorker: [{ worker: string }, object];
+  ClusterControl: [{ op: string; agent?: string; count?: number; deadlineMs?: number }, { json: string }];
 }
 
 export interface WatchMessage {

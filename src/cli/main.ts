@@ -199,6 +199,35 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .action((o: { home?: string; address?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/cluster.js')).clusterStatusCommand(o)),
     );
+  for (const [op, what] of [
+    ['cordon', 'no new calls or sessions go to the agent (its calls in flight finish)'],
+    ['uncordon', 'the agent takes calls again (a drained one is started again)'],
+    ['drain', 'cordon the agent, let its calls finish, re-home its sessions, then stop it (it stays cordoned)'],
+  ] as const) {
+    const c = cluster
+      .command(op)
+      .description(what)
+      .argument('<agent>', 'agent id, as `cluster status` shows it (e.g. agent-2)')
+      .option('--address <addr>', 'router address instead of a home')
+      .addOption(home)
+      .addOption(json)
+      .addHelpText('after', `\nExample:\n  $ snakepit cluster ${op} agent-2`);
+    if (op === 'drain') c.option('--deadline <seconds>', 'stop the agent then, whatever is left', int('--deadline'));
+    c.action((agent: string, o: { home?: string; address?: string; deadline?: number; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/cluster.js')).clusterControlCommand(op, agent, o)),
+    );
+  }
+  cluster
+    .command('scale')
+    .description('grow or shrink the cluster to N agents (removed ones finish their calls first)')
+    .argument('<n>', 'number of agents')
+    .option('--address <addr>', 'router address instead of a home')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit cluster scale 5')
+    .action((n: string, o: { home?: string; address?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/cluster.js')).clusterControlCommand('scale', n, o)),
+    );
   cluster
     .command('down')
     .description('stop the router and every agent (in-flight calls finish); nothing is left running')

@@ -34,8 +34,10 @@ export interface MemberInfo {
 export interface MembershipEvents {
   /** An agent is ready to take calls (first start or after a restart). */
   up(member: MemberInfo): void;
-  /** An agent's process exited (it is restarted with backoff unless membership is stopping). */
+  /** An agent's process exited (it is restarted with backoff unless membership is stopping or it is held). */
   down(member: MemberInfo, why: string): void;
+  /** An agent left the cluster for good (scaled away). */
+  gone?(member: MemberInfo): void;
 }
 
 /** What the router needs of any membership (local here; etcd across hosts later). */
@@ -44,6 +46,10 @@ export interface Membership {
   members(): MemberInfo[];
   /** Grows or shrinks the cluster to `n` agents (removed ones are stopped gracefully). */
   scale(n: number): Promise<void>;
+  /** An agent that exits is not restarted until `release` (a drained agent stays stopped). */
+  hold(id: string): void;
+  /** Lifts `hold`; an agent that is not running is started again. */
+  release(id: string): void;
   stop(): Promise<void>;
 }
 
@@ -69,6 +75,7 @@ interface Slot {
   crashStreak: number;
   respawn: NodeJS.Timeout | undefined;
   removing: boolean;
+  held: boolean;
 }
 
 /** Where agent `n` of a cluster lives. */
@@ -103,6 +110,26 @@ export class LocalMembership implements Membership {
     await Promise.all(current.slice(n).map((s) => this.remove(s)));
   }
 
+  hold(id: string): void {
+    const slot = this.slot(id);
+    slot.held = true;
+    clearTimeout(slot.respawn);
+    slot.respawn = undefined;
+  }
+
+  release(id: string): void {
+    const slot = this.slot(id);
+    if (!slot.held) return;
+    slot.held = false;
+    if (!slot.child && !slot.respawn && !this.stopping) void this.launch(slot, false).catch((err: Error) => this.opts.logger.log('error', slot.info.id, err.message));
+  }
+
+  private slot(id: string): Slot {
+    const slot = [...this.slots.values()].find((s) => s.info.id === id && !s.removing);
+    if (!slot) throw new SnakepitError('USAGE', `no agent '${id}' in the cluster (agents: ${this.members().map((m) => m.id).join(', ')})`);
+    return slot;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.slots.values()].map((s) => this.remove(s)));
@@ -125,6 +152,7 @@ export class LocalMembership implements Membership {
         crashStreak: 0,
         respawn: undefined,
         removing: false,
+        held: false,
       };
       this.slots.set(i, slot);
       fresh.push(slot);
@@ -175,6 +203,11 @@ export class LocalMembership implements Membership {
     const how = signal ? `signal ${signal}` : `code ${code}`;
     this.events?.down(slot.info, `its process exited with ${how}`);
     if (this.stopping || slot.removing) return;
+    if (slot.held) {
+      removeAgentFiles(slot.paths);
+      this.opts.logger.log('info', slot.info.id, `agent pid ${slot.info.pid} stopped (${how}); held: not restarted until uncordoned`);
+      return;
+    }
     removeAgentFiles(slot.paths);
     this.opts.logger.log('warn', slot.info.id, `agent pid ${slot.info.pid} exited with ${how}`);
     this.scheduleRestart(slot, how);
@@ -208,6 +241,7 @@ export class LocalMembership implements Membership {
     }
     removeAgentFiles(slot.paths);
     this.slots.delete(slot.n);
+    if (!this.stopping) this.events?.gone?.(slot.info);
   }
 }
 

@@ -19,7 +19,7 @@ import type { AgentEvent } from '../agent/events.js';
 import { LatencyWindow } from '../agent/latency.js';
 import type { AgentLogger } from '../agent/log.js';
 import { SessionTable } from '../agent/sessions.js';
-import type { AgentApi, AgentHealth, AgentLoad, CallControl, CallSink, EncodedValue, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, CallControl, CallSink, ClusterOutcome, ClusterRequest, EncodedValue, WatchOptions, WatchUpdate } from '../api/agent-api.js';
 import { RemoteAgent } from '../api/remote-agent.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
@@ -126,6 +126,13 @@ export class Router implements AgentApi {
     await this.opts.membership.start({
       up: (m) => void joined.push(this.join(m)),
       down: (m, why) => this.leave(m, why),
+      gone: (m) => {
+        const node = this.nodes.get(m.id);
+        if (!node) return;
+        this.forget(node);
+        this.nodes.delete(m.id);
+        this.emit({ type: 'cluster.agent', agent: m.id, state: 'down', reason: 'left the cluster' });
+      },
     });
     await Promise.all(joined);
     // The detector turns silence into suspect, then down: look at every node a few times per beat.
@@ -516,10 +523,38 @@ export class Router implements AgentApi {
     return this.stopping;
   }
 
-  /** Cordons (or uncordons) an agent: no new calls or sessions go to it. */
-  cordon(id: string, on: boolean): void {
+  /** The router's own operations (the ClusterControl RPC): cordon, uncordon, drain one, scale. */
+  async cluster(req: ClusterRequest): Promise<ClusterOutcome> {
+    const agents = (): string[] => [...this.nodes.keys()];
+    const stateNow = (id: string): string => this.stateOf(this.node(id), this.now());
+    switch (req.op) {
+      case 'cordon':
+      case 'uncordon':
+        this.cordon(req.agent, req.op === 'cordon');
+        if (req.op === 'uncordon') this.opts.membership.release(req.agent);
+        return { agent: req.agent, state: stateNow(req.agent), agents: agents() };
+      case 'drain': {
+        // Cordoned first: no new call or session goes there; its sessions re-home by HRW order.
+        this.cordon(req.agent, true);
+        this.opts.membership.hold(req.agent);
+        const drained = await this.node(req.agent).remote.drain(req.deadlineMs);
+        return { agent: req.agent, state: stateNow(req.agent), drained, agents: agents() };
+      }
+      case 'scale':
+        await this.opts.membership.scale(req.count);
+        return { agents: agents() };
+    }
+  }
+
+  private node(id: string): Node {
     const node = this.nodes.get(id);
     if (!node) throw new SnakepitError('USAGE', `no agent '${id}' in the cluster (agents: ${[...this.nodes.keys()].join(', ')})`);
+    return node;
+  }
+
+  /** Cordons (or uncordons) an agent: no new calls or sessions go to it. */
+  cordon(id: string, on: boolean): void {
+    const node = this.node(id);
     node.cordoned = on;
     this.report(on ? 'cordoned' : 'uncordoned');
   }

@@ -58,10 +58,35 @@ export function formatClusterStatus(s: ClusterStatus, stats?: AgentStats): strin
 
 export async function clusterDownCommand(opts: { home?: string }, io: Io): Promise<CommandResult> {
   const home = resolveHome(opts.home);
-  const info = readInfo(homePaths(home));
+  // Which agents go with it: asked of the router itself (the cluster may have been scaled).
+  let agents: string[] = [];
+  if (agentState(homePaths(home)).state === 'running') {
+    const client = connect({ home });
+    agents = await client.stats().then(
+      (s) => (s.agents ?? []).map((a) => a.id),
+      () => (readInfo(homePaths(home))?.agents ?? []).map((a) => a.id),
+    );
+    client.close();
+  }
   const result = await downCommand(opts, io);
-  // The router stops its agents before it exits; say which.
-  const agents = info?.kind === 'router' ? (info.agents ?? []).map((a) => a.id) : [];
   const json = { ...(result.json as object), agents };
   return { json, text: agents.length ? `${result.text}; its ${agents.length} agents stopped with it (${agents.join(', ')})` : result.text };
+}
+
+/** `cluster cordon|uncordon|drain AGENT`, `cluster scale N`: the router's operations on its agents. */
+export async function clusterControlCommand(op: 'cordon' | 'uncordon' | 'drain' | 'scale', target: string, opts: { home?: string; address?: string; deadline?: number }): Promise<CommandResult> {
+  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+  try {
+    if (op === 'scale') {
+      const count = Number(target);
+      if (!/^\d+$/.test(target) || count < 1) throw new SnakepitError('USAGE', `cluster scale needs a whole number of agents ≥ 1, got '${target}'`);
+      const r = await client.scale(count);
+      return { json: { ok: true, ...r }, text: `the cluster has ${r.agents.length} agents: ${r.agents.join(', ')}` };
+    }
+    const r = op === 'drain' ? await client.drainAgent(target, opts.deadline ? opts.deadline * 1000 : undefined) : await client.cordon(target, op === 'cordon');
+    const what = op === 'drain' ? (r.drained ? 'drained and stopped; it stays cordoned until `cluster uncordon`' : 'stopped at its deadline with calls left; it stays cordoned') : op === 'cordon' ? 'cordoned: no new calls or sessions go to it' : 'uncordoned: it takes calls again';
+    return { json: { ok: true, ...r }, text: `agent ${r.agent} ${what} (state ${r.state})` };
+  } finally {
+    client.close();
+  }
 }
