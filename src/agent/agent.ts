@@ -45,6 +45,8 @@ const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
 
 export interface ToolInfo extends ToolDescription {
   pool: string;
+  /** Through a router: the agents that serve it. */
+  agents?: string[];
 }
 
 /** A new agent id: the host's name and a random suffix (a daemon keeps its id in its home). */

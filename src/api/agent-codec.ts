@@ -55,6 +55,7 @@ const Tool: Schema = [
   { name: 'params', no: 3, type: Param, repeated: true },
   { name: 'stream', no: 4, type: 'bool' },
   { name: 'pool', no: 5, type: 'string' },
+  { name: 'agents', no: 6, type: 'string', repeated: true },
 ];
 const Call: Schema = [
   { name: 'id', no: 1, type: 'uint' },

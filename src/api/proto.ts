@@ -57,6 +57,7 @@ export interface WireTool {
   params: Array<{ name: string; type: string; required: boolean; defaultJson: string }>;
   stream: boolean;
   pool: string;
+  agents?: string[];
 }
 
 let cached: grpc.ServiceClientConstructor | undefined;

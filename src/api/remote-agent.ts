@@ -79,6 +79,7 @@ export class RemoteAgent implements AgentApi {
       doc: t.doc,
       stream: t.stream,
       pool: t.pool,
+      ...(t.agents?.length ? { agents: t.agents } : {}),
       params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, default: p.required ? null : (JSON.parse(p.defaultJson || 'null') as unknown) })),
     }));
   }

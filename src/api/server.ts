@@ -145,6 +145,7 @@ export function agentHandlers(
             doc: t.doc,
             stream: t.stream,
             pool: t.pool,
+            agents: t.agents ?? [],
             params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, defaultJson: p.required ? '' : JSON.stringify(p.default ?? null) })),
           })),
         })),

@@ -67,6 +67,8 @@ interface Node {
   reported: AgentState | undefined;
   /** Its labels, `agent=<id>` included. */
   labels: Record<string, string>;
+  /** Attempts in flight to it, each with how to give it up (when the agent is found down). */
+  attempts: Set<(e: ErrorInfo) => void>;
 }
 
 /** How the router reports an agent (stats.agents[], `cluster status`). */
@@ -165,6 +167,7 @@ export class Router implements AgentApi {
       draining: false,
       reported: undefined,
       labels: { ...info.labels, agent: info.id },
+      attempts: new Set(),
     };
     this.nodes.set(info.id, node);
     try {
@@ -267,8 +270,16 @@ export class Router implements AgentApi {
       if (state === n.reported) continue;
       const was = n.reported;
       n.reported = state;
+      // Found down while alive in process terms (silent, its stream still open): its calls in
+      // flight will not be answered; give them up (an idempotent one goes elsewhere).
+      if (state === 'down' && !n.exited) this.abandon(n, reason ?? 'it stopped sending heartbeats');
       if (was !== undefined || state !== 'starting') this.emit({ type: 'cluster.agent', agent: n.info.id, state, reason: reason ?? null });
     }
+  }
+
+  private abandon(node: Node, why: string): void {
+    const e: ErrorInfo = { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id} is down (${why}); the call may have run there`, agent: node.info.id };
+    for (const give of [...node.attempts]) give(e);
   }
 
   // ── calls ──────────────────────────────────────────────────────────────
@@ -335,12 +346,19 @@ export class Router implements AgentApi {
       const forward: AgentRequest = left === undefined ? req : { ...req, timeoutMs: left };
       node.inFlight++;
       let answered = false;
-      const over = (error: ErrorInfo | null): boolean => {
+      const over = (_error: ErrorInfo | null): boolean => {
         if (answered) return false;
         answered = true;
         node.inFlight--;
+        node.attempts.delete(giveUp);
         return true;
       };
+      const giveUp = (e: ErrorInfo): void => {
+        attemptControl?.cancel();
+        attemptSink.error(e);
+      };
+      node.attempts.add(giveUp);
+      let attemptControl: CallControl | undefined;
       const attemptSink: CallSink = {
         chunk: (v) => {
           if (settled || answered) return;
@@ -364,7 +382,8 @@ export class Router implements AgentApi {
           retry(node, e, true, ticket);
         },
       };
-      current = streaming ? node.remote.stream(forward, attemptSink) : node.remote.execute(forward, (e, v) => (e ? attemptSink.error(e) : attemptSink.result(v ?? NULL_VALUE)));
+      attemptControl = streaming ? node.remote.stream(forward, attemptSink) : node.remote.execute(forward, (e, v) => (e ? attemptSink.error(e) : attemptSink.result(v ?? NULL_VALUE)));
+      current = attemptControl;
     };
     const retry = (node: Node, e: ErrorInfo, dispatched: boolean, _ticket: BreakerTicket | undefined): void => {
       if (!dispatched) this.budget.record(e.code);
@@ -414,13 +433,15 @@ export class Router implements AgentApi {
       }
     }
     if (pool && byKey.size === 0) throw new SnakepitError('TOOL_NOT_FOUND', `no agent of the cluster has a pool named '${pool}'`);
+    for (const t of byKey.values()) t.agents.sort();
     return [...byKey.values()];
   }
 
   async stats(): Promise<AgentStats> {
     const now = this.now();
     const nodes = [...this.nodes.values()];
-    const own = await Promise.all(nodes.map((n) => (n.exited ? Promise.resolve(null) : withTimeout(n.remote.stats(), AGENT_STATS_TIMEOUT_MS).catch(() => null))));
+    // A down agent is not asked (a silent one would hold every snapshot up for the timeout).
+    const own = await Promise.all(nodes.map((n) => (this.stateOf(n, now) === 'down' ? Promise.resolve(null) : withTimeout(n.remote.stats(), AGENT_STATS_TIMEOUT_MS).catch(() => null))));
     const agents: ClusterAgentStats[] = nodes.map((n, i) => ({
       id: n.info.id,
       address: n.info.address,
