@@ -18,7 +18,7 @@ const samples: Record<MessageName, Record<string, unknown>> = {
   ClientBatch: { calls: [{ id: 9, request: { tool: 't', argsJson: b('{}'), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '', require: [] }, stream: true }], cancels: [1, 200000] },
   ServerBatch: { replies: [{ id: 1, result: { json: b('2'), blobs: [] } }, { id: 2, end: true }] },
   ListToolsRequest: { pool: 'ml' },
-  ListToolsReply: { tools: [{ name: 'add', doc: 'Add.', params: [{ name: 'a', type: 'integer', required: true, defaultJson: '' }, { name: 'b', type: 'integer | null', required: false, defaultJson: 'null' }], stream: false, pool: 'default' }] },
+  ListToolsReply: { tools: [{ name: 'add', doc: 'Add.', params: [{ name: 'a', type: 'integer', required: true, defaultJson: '' }, { name: 'b', type: 'integer | null', required: false, defaultJson: 'null' }], stream: false, pool: 'default', agents: ['agent-1', 'agent-2'] }] },
   StatsRequest: {},
   StatsReply: { json: '{"agent":{}}' },
   ShutdownRequest: { graceMs: 1500 },
