@@ -30,11 +30,17 @@ import type { MemberInfo, Membership } from './local-membership.js';
 import { noCandidateError, ownerChanged, place, sessionOwner, type AgentState, type AgentView, type PlacementCall } from './placement.js';
 import { RetryBudget, retryDecision } from './retry.js';
 
+/** What the router holds of one agent: the Agent API plus its heartbeats (a RemoteAgent; a fake in tests). */
+export type AgentConnection = Pick<AgentApi, 'execute' | 'stream' | 'tools' | 'stats' | 'drain' | 'reload' | 'restartWorker' | 'watch'> &
+  Pick<RemoteAgent, 'heartbeats' | 'close'>;
+
 export interface RouterOptions {
   /** The router's id (kept in its home's agent.id). */
   id: string;
   membership: Membership;
   logger: AgentLogger;
+  /** How an agent is reached (default: a RemoteAgent over its socket and lane). */
+  connectAgent?: (info: MemberInfo) => AgentConnection;
   heartbeatMs?: number;
   /** Injected for tests; default Math.random / Date.now. */
   random?: () => number;
@@ -44,7 +50,7 @@ export interface RouterOptions {
 /** What the router knows of one agent. */
 interface Node {
   info: MemberInfo;
-  remote: RemoteAgent;
+  remote: AgentConnection;
   detector: PhiAccrualDetector;
   breaker: CircuitBreaker;
   /** The router's own calls in flight to it. */
@@ -147,7 +153,9 @@ export class Router implements AgentApi {
   private async join(info: MemberInfo): Promise<void> {
     const old = this.nodes.get(info.id);
     if (old) this.forget(old);
-    const remote = new RemoteAgent({ address: info.address, lane: info.lane, id: info.id, noAgent: () => new SnakepitError('AGENT_UNAVAILABLE', `agent ${info.id} is not reachable at ${info.address}`, { agent: info.id }) });
+    const remote = this.opts.connectAgent
+      ? this.opts.connectAgent(info)
+      : new RemoteAgent({ address: info.address, lane: info.lane, id: info.id, noAgent: () => new SnakepitError('AGENT_UNAVAILABLE', `agent ${info.id} is not reachable at ${info.address}`, { agent: info.id }) });
     const node: Node = {
       info,
       remote,
@@ -301,7 +309,8 @@ export class Router implements AgentApi {
     const deadline = req.timeoutMs ? started + req.timeoutMs : null;
     const call: PlacementCall = { tool: req.tool, session: req.session || null, require: req.require ?? {} };
     let attempts = 0;
-    let current: CallControl | undefined;
+    /** The attempt in flight: how to cancel it, and how to release what it holds at its agent. */
+    let current: { control: CallControl; release: () => void } | undefined;
     let settled = false;
     let chunks = 0;
     let retryTimer: NodeJS.Timeout | undefined;
@@ -383,7 +392,13 @@ export class Router implements AgentApi {
         },
       };
       attemptControl = streaming ? node.remote.stream(forward, attemptSink) : node.remote.execute(forward, (e, v) => (e ? attemptSink.error(e) : attemptSink.result(v ?? NULL_VALUE)));
-      current = attemptControl;
+      current = {
+        control: attemptControl,
+        // Cancelled by the caller: the agent is told; it counts neither way for the breaker.
+        release: () => {
+          if (over(null)) node.breaker.record(ticket, 'CANCELLED', this.now());
+        },
+      };
     };
     const retry = (node: Node, e: ErrorInfo, dispatched: boolean, _ticket: BreakerTicket | undefined): void => {
       if (!dispatched) this.budget.record(e.code);
@@ -406,7 +421,8 @@ export class Router implements AgentApi {
       cancel: () => {
         if (settled) return;
         clearTimeout(retryTimer);
-        current?.cancel();
+        current?.control.cancel();
+        current?.release();
         fail({ code: 'CANCELLED', message: `call to '${req.tool}' was cancelled` });
       },
     };
@@ -445,24 +461,24 @@ export class Router implements AgentApi {
     const agents: ClusterAgentStats[] = nodes.map((n, i) => ({
       id: n.info.id,
       address: n.info.address,
-      pid: own[i]?.agent.pid ?? n.info.pid ?? 0,
+      pid: own[i]?.agent?.pid ?? n.info.pid ?? 0,
       state: this.stateOf(n, now),
       labels: n.labels,
-      workerPids: own[i]?.workers.map((w) => w.pid) ?? n.info.workerPids,
+      workerPids: own[i]?.workers?.map((w) => w.pid) ?? n.info.workerPids,
       inFlight: n.inFlight,
       queueDepth: n.load?.queueDepth ?? 0,
       capacity: n.load?.capacity ?? 0,
       sessions: n.load?.sessions ?? 0,
       phi: round(n.detector.phi(now)),
       breaker: n.breaker.state(now),
-      version: own[i]?.agent.version ?? n.info.version ?? '',
+      version: own[i]?.agent?.version ?? n.info.version ?? '',
       restarts: n.info.restarts,
       stats: own[i] ?? null,
     }));
     const [p50, p99] = this.latency.percentiles(50, 99);
     const pools = new Map<string, AgentStats['pools'][number]>();
     for (const s of own) {
-      for (const p of s?.pools ?? []) {
+      for (const p of Array.isArray(s?.pools) ? s.pools : []) {
         const seen = pools.get(p.name);
         if (!seen) pools.set(p.name, { ...p });
         else {
@@ -475,9 +491,9 @@ export class Router implements AgentApi {
     }
     return {
       agent: { id: this.id, pid: process.pid, version: VERSION, runId: this.runId, uptimeMs: now - this.startedAt, kind: 'router' },
-      workers: own.flatMap((s, i) => (s?.workers ?? []).map((w) => ({ ...w, agent: nodes[i]!.info.id }))),
+      workers: own.flatMap((s, i) => (Array.isArray(s?.workers) ? s.workers : []).map((w) => ({ ...w, agent: nodes[i]!.info.id }))),
       pools: [...pools.values()],
-      queue: { depth: own.reduce((d, s) => d + (s?.queue.depth ?? 0), 0) },
+      queue: { depth: own.reduce((d, s) => d + (s?.queue?.depth ?? 0), 0) },
       calls: { completed: this.completed, failed: this.failed, inFlight: this.running, retries: this.retries },
       latencyMs: { p50: p50 ?? 0, p99: p99 ?? 0 },
       agents,

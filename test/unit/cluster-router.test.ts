@@ -1,0 +1,192 @@
+// The router's engine with fakes behind its two seams (Membership, AgentConnection) and an
+// injected clock: which attempt goes where, what is retried, what is released. The same rules
+// run against real agents in test/cluster/.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Router, type AgentConnection } from '../../src/cluster/router.js';
+import type { MemberInfo, Membership, MembershipEvents } from '../../src/cluster/local-membership.js';
+import type { AgentRequest } from '../../src/agent/agent.js';
+import type { CallSink } from '../../src/worker/channel.js';
+import type { ErrorInfo } from '../../src/errors.js';
+import { silentLogger } from '../../src/agent/log.js';
+
+interface Pending {
+  req: AgentRequest;
+  sink: CallSink;
+  cancelled: boolean;
+}
+
+class FakeAgent {
+  calls: Pending[] = [];
+  beat: ((b: { agent: string; seq: number; inFlight: number; queueDepth: number; capacity: number; sessions: number; serving: boolean }) => void) | undefined;
+  endBeats: ((err?: Error) => void) | undefined;
+  constructor(readonly id: string) {}
+  connection(): AgentConnection {
+    const call = (req: AgentRequest, sink: CallSink) => {
+      const p: Pending = { req, sink, cancelled: false };
+      this.calls.push(p);
+      return { cancel: () => void (p.cancelled = true) };
+    };
+    return {
+      execute: (req, done) => call(req, { chunk() {}, result: (v) => done(null, v), end: () => done(null), error: (e) => done(e) }),
+      stream: (req, sink) => call(req, sink),
+      tools: async () => [{ name: 't', doc: '', params: [], stream: false, pool: 'default' }],
+      stats: async () => ({ pools: [{ name: 'default', affinity: 'hint' }] }) as never,
+      drain: async () => true,
+      reload: async () => 0,
+      restartWorker: async () => undefined,
+      watch: () => () => {},
+      heartbeats: (_ms, onBeat, onEnd) => {
+        this.beat = onBeat;
+        this.endBeats = onEnd;
+        onBeat({ agent: this.id, seq: 1, inFlight: 0, queueDepth: 0, capacity: 1, sessions: 0, serving: true });
+        return () => {};
+      },
+      close: () => {},
+    };
+  }
+  answer(i: number, value = '1'): void {
+    this.calls[i]!.sink.result({ json: Buffer.from(value), blobs: [] });
+  }
+  fail(i: number, e: ErrorInfo): void {
+    this.calls[i]!.sink.error(e);
+  }
+}
+
+class FakeMembership implements Membership {
+  events: MembershipEvents | undefined;
+  constructor(private readonly infos: MemberInfo[]) {}
+  async start(events: MembershipEvents): Promise<void> {
+    this.events = events;
+    for (const i of this.infos) events.up(i);
+  }
+  members(): MemberInfo[] {
+    return this.infos;
+  }
+  async scale(): Promise<void> {}
+  hold(): void {}
+  release(): void {}
+  async stop(): Promise<void> {}
+}
+
+const info = (id: string): MemberInfo => ({ id, home: `/h/${id}`, address: `unix:/h/${id}/agent.sock`, lane: `/h/${id}/exchange.sock`, pid: 1, labels: {}, version: '0', workerPids: [], restarts: 0 });
+const req = (extra: Partial<AgentRequest> = {}): AgentRequest => ({ tool: 't', args: { json: Buffer.from('{}'), blobs: [] }, session: null, ...extra });
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+let router: Router | undefined;
+afterEach(async () => {
+  await router?.shutdown();
+  router = undefined;
+});
+
+async function cluster(ids: string[]): Promise<{ agents: Map<string, FakeAgent>; membership: FakeMembership; clock: { now: number } }> {
+  const agents = new Map(ids.map((id) => [id, new FakeAgent(id)]));
+  const membership = new FakeMembership(ids.map(info));
+  const clock = { now: 1_000_000 };
+  router = new Router({ id: 'r', membership, logger: silentLogger, connectAgent: (i) => agents.get(i.id)!.connection(), now: () => clock.now, random: () => 0 });
+  await router.start();
+  return { agents, membership, clock };
+}
+
+/** The agent a call was sent to, and its index there. */
+function sentTo(agents: Map<string, FakeAgent>): Array<{ id: string; i: number; p: Pending }> {
+  return [...agents.values()].flatMap((a) => a.calls.map((p, i) => ({ id: a.id, i, p })));
+}
+
+describe('the router engine', () => {
+  it('sends a call to one agent and delivers its result; a cancel reaches that agent and frees its slot', async () => {
+    const { agents } = await cluster(['a', 'b']);
+    const got: string[] = [];
+    router!.execute(req(), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    const [first] = sentTo(agents);
+    agents.get(first!.id)!.answer(first!.i, '42');
+    expect(got).toEqual(['42']);
+    const control = router!.execute(req(), (e) => got.push(e ? e.code : 'ok'));
+    await tick();
+    control.cancel();
+    expect(got).toEqual(['42', 'CANCELLED']);
+    const second = sentTo(agents).find((s) => s.p !== first!.p)!;
+    expect(second.p.cancelled).toBe(true);
+    expect((await router!.stats()).agents!.every((a) => a.inFlight === 0)).toBe(true);
+  });
+
+  it('moves a call that never reached its agent to another one, idempotent or not', async () => {
+    const { agents } = await cluster(['a', 'b']);
+    const got: string[] = [];
+    router!.execute(req(), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    const [first] = sentTo(agents);
+    agents.get(first!.id)!.fail(first!.i, { code: 'AGENT_UNAVAILABLE', message: 'refused', unsent: true });
+    await tick(20);
+    const second = sentTo(agents).find((s) => s.id !== first!.id)!;
+    expect(second).toBeDefined();
+    agents.get(second.id)!.answer(second.i, '7');
+    expect(got).toEqual(['7']);
+  });
+
+  it('retries a call that may have run only when it is idempotent', async () => {
+    const { agents } = await cluster(['a', 'b']);
+    const got: string[] = [];
+    router!.execute(req(), (e) => got.push(e ? e.code : 'ok'));
+    await tick();
+    let [s] = sentTo(agents);
+    agents.get(s!.id)!.fail(s!.i, { code: 'WORKER_CRASHED', message: 'boom' });
+    await tick(20);
+    expect(got).toEqual(['WORKER_CRASHED']);
+    expect(sentTo(agents)).toHaveLength(1);
+
+    router!.execute(req({ idempotent: true }), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    s = sentTo(agents)[1];
+    agents.get(s!.id)!.fail(s!.i, { code: 'WORKER_CRASHED', message: 'boom' });
+    await tick(20);
+    const retried = sentTo(agents)[2]!;
+    expect(retried.id).not.toBe(s!.id);
+    agents.get(retried.id)!.answer(retried.i, '9');
+    expect(got).toEqual(['WORKER_CRASHED', '9']);
+  });
+
+  it('never retries a stream that already delivered a chunk', async () => {
+    const { agents } = await cluster(['a', 'b']);
+    const seen: string[] = [];
+    router!.stream(req({ idempotent: true }), { chunk: (v) => seen.push(v.json.toString()), result: () => seen.push('result'), end: () => seen.push('end'), error: (e) => seen.push(e.code) });
+    await tick();
+    const [s] = sentTo(agents);
+    s!.p.sink.chunk({ json: Buffer.from('"c1"'), blobs: [] });
+    agents.get(s!.id)!.fail(s!.i, { code: 'WORKER_CRASHED', message: 'boom' });
+    await tick(20);
+    expect(seen).toEqual(['"c1"', 'WORKER_CRASHED']);
+    expect(sentTo(agents)).toHaveLength(1);
+  });
+
+  it('gives up calls in flight to an agent that falls silent, moving idempotent ones elsewhere', async () => {
+    const { agents, clock } = await cluster(['a', 'b']);
+    const got: string[] = [];
+    router!.execute(req({ idempotent: true }), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    const [s] = sentTo(agents);
+    const other = [...agents.values()].find((a) => a.id !== s!.id)!;
+    // 3 s of silence from the call's agent (the other keeps beating): the detector says down.
+    for (let t = 0; t < 15; t++) {
+      clock.now += 200;
+      other.beat!({ agent: other.id, seq: t + 2, inFlight: 0, queueDepth: 0, capacity: 1, sessions: 0, serving: true });
+    }
+    await tick(80);
+    expect(s!.p.cancelled).toBe(true);
+    const moved = sentTo(agents).find((x) => x.id === other.id)!;
+    other.answer(moved.i, '5');
+    expect(got).toEqual(['5']);
+    expect((await router!.stats()).agents!.find((a) => a.id === s!.id)!.state).toBe('down');
+  });
+
+  it('routes nothing to an agent whose process exited, and says why when nobody is left', async () => {
+    const { agents, membership } = await cluster(['a']);
+    membership.events!.down(info('a'), 'its process exited with signal SIGKILL');
+    const got: ErrorInfo[] = [];
+    router!.execute(req(), (e) => got.push(e!));
+    await tick();
+    expect(agents.get('a')!.calls).toHaveLength(0);
+    expect(got[0]!.code).toBe('AGENT_UNAVAILABLE');
+    expect(got[0]!.message).toMatch(/a: down/);
+  });
+});
