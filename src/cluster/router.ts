@@ -98,6 +98,8 @@ export interface ClusterAgentStats {
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
+/** A budget that never says no: for retries the real one exempts (see `retry`). */
+const UNTHROTTLED = new RetryBudget(1000, 1000);
 /** How long `stats` waits for each agent's own stats, ms. */
 const AGENT_STATS_TIMEOUT_MS = 1_000;
 
@@ -211,7 +213,7 @@ export class Router implements AgentApi {
         // The stream broke: stop routing there at once; try again while the agent is a member.
         node.connected = false;
         node.stopBeats = undefined;
-        this.report();
+        this.report('its heartbeat stream broke');
         if (!this.stopping && !node.exited) setTimeout(() => this.beat(node), this.heartbeatMs).unref();
       },
     );
@@ -237,6 +239,8 @@ export class Router implements AgentApi {
     node.exited = true;
     node.connected = false;
     this.opts.logger.log('warn', 'router', `agent ${info.id} is down: ${why}`);
+    // Already reported down (its connection broke first): say now why it is.
+    if (node.reported === 'down') this.emit({ type: 'cluster.agent', agent: info.id, state: 'down', reason: why });
     this.report(why);
   }
 
@@ -386,6 +390,9 @@ export class Router implements AgentApi {
         },
         error: (e) => {
           if (!over(e)) return;
+          // The connection to the agent broke (it died, or closed on us): stop routing there at
+          // once, until its next heartbeat says otherwise.
+          if (e.code === 'AGENT_UNAVAILABLE') this.disconnected(node, 'its connection broke');
           this.outcome(node, ticket, e.code);
           if (settled) return;
           retry(node, e, true, ticket);
@@ -401,14 +408,18 @@ export class Router implements AgentApi {
       };
     };
     const retry = (node: Node, e: ErrorInfo, dispatched: boolean, _ticket: BreakerTicket | undefined): void => {
-      if (!dispatched) this.budget.record(e.code);
       // Sent to an agent: did it get there? A call the Exchange client never wrote to a connected
       // stream did not (it marks such failures `unsent`).
       const reached = dispatched && !e.unsent;
+      // The budget stops retry storms against agents that are up but failing. Calls that never
+      // left (transparent retries, as gRPC's throttling exempts them) and calls of an agent known
+      // down (it takes no more calls, so their retries are a one-off) are not throttled.
+      const exempt = !reached || this.stateOf(node, this.now()) === 'down';
+      if (!dispatched && !exempt) this.budget.record(e.code);
       const decision =
         chunks > 0
           ? ({ retry: false, reason: 'final' } as const)
-          : retryDecision({ code: e.code, dispatched: reached }, { attempts, idempotent: req.idempotent ?? false, timeLeftMs: deadline === null ? null : deadline - this.now() }, this.budget, this.random);
+          : retryDecision({ code: e.code, dispatched: reached }, { attempts, idempotent: req.idempotent ?? false, timeLeftMs: deadline === null ? null : deadline - this.now() }, exempt ? UNTHROTTLED : this.budget, this.random);
       if (!decision.retry) return fail(e.agent ? e : { ...e, agent: node.info.id });
       this.retries++;
       retryTimer = setTimeout(() => {
@@ -428,10 +439,18 @@ export class Router implements AgentApi {
     };
   }
 
-  /** Records an attempt's outcome in the agent's breaker and the retry budget. */
+  /** Records an attempt's outcome in the agent's breaker and (unless the agent is down) the retry budget. */
   private outcome(node: Node, ticket: BreakerTicket, code: string | null): void {
-    node.breaker.record(ticket, code, this.now());
-    this.budget.record(code);
+    const now = this.now();
+    node.breaker.record(ticket, code, now);
+    if (code === null || this.stateOf(node, now) !== 'down') this.budget.record(code);
+  }
+
+  /** Layer (a) of failure detection: a broken connection stops routing to the agent at once. */
+  private disconnected(node: Node, why: string): void {
+    if (!node.connected) return;
+    node.connected = false;
+    this.report(why);
   }
 
   // ── the rest of the Agent API ────────────────────────────────────────────
@@ -562,7 +581,7 @@ export class Router implements AgentApi {
 
   /** The router's own operations (the ClusterControl RPC): cordon, uncordon, drain one, scale. */
   async cluster(req: ClusterRequest): Promise<ClusterOutcome> {
-    const agents = (): string[] => [...this.nodes.keys()];
+    const agents = (): string[] => [...this.nodes.keys()].sort();
     const stateNow = (id: string): string => this.stateOf(this.node(id), this.now());
     switch (req.op) {
       case 'cordon':

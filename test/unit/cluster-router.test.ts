@@ -189,4 +189,24 @@ describe('the router engine', () => {
     expect(got[0]!.code).toBe('AGENT_UNAVAILABLE');
     expect(got[0]!.message).toMatch(/a: down/);
   });
+
+  it('moves every call in flight on an agent whose connection broke, past the retry budget (its failures are a one-off)', async () => {
+    const { agents } = await cluster(['a', 'b']);
+    const got: string[] = [];
+    router!.cordon('b', true); // so that all 12 start on a
+    for (let i = 0; i < 12; i++) router!.execute(req({ idempotent: true }), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    router!.cordon('b', false);
+    const a = agents.get('a')!;
+    const b = agents.get('b')!;
+    expect(a.calls).toHaveLength(12);
+    // a dies: every call in flight there fails at once, more than the budget's 5 retries.
+    for (let i = 0; i < 12; i++) a.fail(i, { code: 'AGENT_UNAVAILABLE', message: 'the agent closed the connection' });
+    await tick(30);
+    expect(b.calls).toHaveLength(12);
+    for (let i = 0; i < 12; i++) b.answer(i, String(i));
+    expect(got).toHaveLength(12);
+    expect(got.filter((x) => x === 'AGENT_UNAVAILABLE')).toEqual([]);
+    expect((await router!.stats()).agents!.find((x) => x.id === 'a')!.state).toBe('down');
+  });
 });
