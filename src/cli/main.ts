@@ -217,7 +217,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(json)
     .addHelpText(
       'after',
-      '\nOn a terminal it shows each agent live (state, calls/s, in flight) and the kill and its detection as events;\notherwise (piped, or --json) one progress line per second on stderr. Ctrl-C stops it and cleans up (exit 130).\n\nExamples:\n  $ snakepit cluster demo\n  $ snakepit cluster demo --agents 5 --requests 10000 --concurrency 16\n  $ snakepit cluster demo --no-kill --json | jq .succeeded',
+      '\nOn a terminal it shows each agent live (state, calls/s, in flight) and the kill and its detection as events;\notherwise (piped, or --json) one progress line per second on stderr. Ctrl-C stops it and cleans up (exit 130).\n\nExamples:\n  $ snakepit cluster demo\n  $ snakepit cluster demo --agents 5 --requests 10000\n  $ snakepit cluster demo --no-kill --json | jq .succeeded',
     )
     .action((o: { agents?: number; workers?: number; requests?: number; concurrency?: number; kill?: boolean; python?: string; json?: boolean }) =>
       run(!!o.json, async (io) => (await import('./commands/cluster-demo.js')).clusterDemoCommand(o, io)),
