@@ -111,6 +111,8 @@ export async function clusterDemoCommand(opts: ClusterDemoOptions, io: Io): Prom
   const store = createStore(initialState(plan, clock()));
   const live = !opts.json && process.stdout.isTTY === true;
 
+  const home = mkdtempSync(join(demoTmpBase(), 'sp-demo-'));
+
   // Ctrl-C (or SIGTERM): stop the load, then the same clean-up as a normal end.
   let signalled: NodeJS.Signals | null = null;
   let signalledAt = 0;
@@ -132,7 +134,6 @@ export async function clusterDemoCommand(opts: ClusterDemoOptions, io: Io): Prom
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const home = mkdtempSync(join(demoTmpBase(), 'sp-demo-'));
   /** Every process of the cluster seen: pid → start time (verified gone at the end). */
   const seen = new Map<number, number>();
   const see = (pid: number | undefined): void => {
@@ -188,7 +189,12 @@ export async function clusterDemoCommand(opts: ClusterDemoOptions, io: Io): Prom
     load = new MixedLoad(
       through,
       { requests: plan.requests, concurrency: plan.concurrency, sessions, workMs: DEMO_DEFAULTS.workMs, stallMs: DEMO_DEFAULTS.stallMs },
-      { now: clock, onStart: (i) => victim !== null && i === midway && killAgent(home, victim, store, clock) },
+      {
+        now: clock,
+        onStart: (i) => {
+          if (victim !== null && i === midway) killAgent(home, victim, store, clock);
+        },
+      },
     );
     store.dispatch({ type: 'load.started', at: clock() });
     const running = load;
