@@ -173,7 +173,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   const cluster = program
     .command('cluster')
     .description('a local cluster: several agents behind one router, used by exec, stats and connect() unchanged')
-    .addHelpText('after', '\nExamples:\n  $ snakepit cluster up --agents 3\n  $ snakepit cluster status\n  $ snakepit cluster down');
+    .addHelpText('after', '\nExamples:\n  $ snakepit cluster demo\n  $ snakepit cluster up --agents 3\n  $ snakepit cluster status\n  $ snakepit cluster down');
   cluster
     .command('up')
     .description('start a router and N agents (each in a sub-home); the home answers as one service')
@@ -235,6 +235,23 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit cluster down')
     .action((o: { home?: string; json?: boolean }) => run(!!o.json, async (io) => (await import('./commands/cluster.js')).clusterDownCommand(o, io)));
+  cluster
+    .command('demo')
+    .description('boot a local cluster in a temporary home, run a mixed load while showing it live, SIGKILL one agent midway, summarize; leaves nothing running')
+    .option('--agents <n>', 'number of agents (default 3)', int('--agents'))
+    .option('--workers <n>', 'workers per agent (default 2)', int('--workers'))
+    .option('--requests <n>', 'calls in all (default 3000)', int('--requests'))
+    .option('--concurrency <n>', 'calls in flight at once (default 8)', int('--concurrency'))
+    .option('--no-kill', 'do not kill an agent')
+    .option('--python <path>', 'Python interpreter (default: the one setup chose)')
+    .addOption(json)
+    .addHelpText(
+      'after',
+      '\nOn a terminal it shows each agent live (state, calls/s, in flight) and the kill and its detection as events;\notherwise (piped, or --json) one progress line per second on stderr. Ctrl-C stops it and cleans up (exit 130).\n\nExamples:\n  $ snakepit cluster demo\n  $ snakepit cluster demo --agents 5 --requests 10000\n  $ snakepit cluster demo --no-kill --json | jq .succeeded',
+    )
+    .action((o: { agents?: number; workers?: number; requests?: number; concurrency?: number; kill?: boolean; python?: string; json?: boolean }) =>
+      run(!!o.json, async (io) => (await import('./commands/cluster-demo.js')).clusterDemoCommand(o, io)),
+    );
 
   const doctor = program
     .command('doctor')
