@@ -24,7 +24,7 @@ const calls = Number(opt('--calls', '40000'));
 const conc = Number(opt('--concurrency', '64'));
 const interval = Number(opt('--interval', '200'));
 const top = Number(opt('--top', '25'));
-const out = opt('--out', mkdtempSync(join(tmpdir(), 'sp-prof-')));
+const out = opt('--out', undefined) ?? mkdtempSync(join(tmpdir(), 'sp-prof-'));
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'snakepit.js');
 
 const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
