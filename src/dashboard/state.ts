@@ -175,7 +175,11 @@ function rateBase(stats: Pick<AgentStats, 'agent' | 'calls'>): RateBase {
   return { runId: stats.agent.runId, calls: stats.calls.completed + stats.calls.failed, uptimeMs: stats.agent.uptimeMs };
 }
 
-function onStats(state: DashboardState, stats: AgentStats, at: number): DashboardState {
+/** Agent ids in natural order (agent-2 before agent-10): a router lists its agents in join order, which changes from run to run. */
+const byId = (a: ClusterAgent, b: ClusterAgent): number => a.id.localeCompare(b.id, 'en', { numeric: true });
+
+function onStats(state: DashboardState, snapshot: AgentStats, at: number): DashboardState {
+  const stats = snapshot.agents ? { ...snapshot, agents: [...snapshot.agents].sort(byId) } : snapshot;
   const base = rateBase(stats);
   const sameRun = state.base?.runId === base.runId;
   const rate = callRate(state.base, base);

@@ -216,6 +216,12 @@ describe('dashboard state behind a router', () => {
     expect(reduce(single, { type: 'focus', to: 'toggle' })).toBe(single);
   });
 
+  it('agents are listed by id in natural order, whatever order the router joined them in', () => {
+    const s = run([rsnap([{ id: 'agent-10' }, { id: 'agent-2' }, { id: 'agent-1' }])]);
+    expect(clusterAgents(s)?.map((a) => a.id)).toEqual(['agent-1', 'agent-2', 'agent-10']);
+    expect(s.selectedAgent).toBe('agent-1');
+  });
+
   it('the selection follows the agent by id; an agent that left gives way to the first, cancelling a pending drain', () => {
     let s = run([rsnap([{ id: 'a' }, { id: 'b' }, { id: 'c' }]), { type: 'select', delta: 1 }]);
     s = run([rsnap([{ id: 'x' }, { id: 'a' }, { id: 'b' }, { id: 'c' }], { uptimeMs: 2000 })], s);
