@@ -1,5 +1,6 @@
 // The dashboard's container: it owns the store, the watch loop and the key actions, and lays
-// out the presentational components. Only the live area (everything but the event log) redraws,
+// out the presentational components (behind a router: the agent table and the selected agent's
+// workers instead of the worker table). Only the live area (everything but the event log) redraws,
 // and it is kept shorter than the terminal: Ink clears the whole screen on every frame otherwise.
 import { useMemo, useSyncExternalStore } from 'react';
 import { Box, useApp, useStdin } from 'ink';
@@ -11,9 +12,11 @@ import { Pools } from './components/Pools.js';
 import { Rates } from './components/Rates.js';
 import { StatusLine } from './components/StatusLine.js';
 import { WorkerTable } from './components/WorkerTable.js';
-import { workerWindow } from './format.js';
+import { runCommand } from './actions.js';
+import { AgentTable } from './components/AgentTable.js';
+import { clusterWindows, workerWindow } from './format.js';
 import { useKeyCommands, type KeyCommand } from './keys.js';
-import { selectedWorker, type Tone } from './state.js';
+import { clusterAgents, clusterTotals, selectedAgent, selectedWorkers, type ClusterAgent, type DashboardState } from './state.js';
 import { createStore } from './store.js';
 import { useTerminalSize } from './terminal.js';
 import { useAgentWatch, type Backoff, type DashboardClient } from './watch.js';
@@ -32,8 +35,6 @@ export interface AppProps {
   readonly now?: () => number;
 }
 
-const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
 export function App({ open, address, intervalMs, color, backoff, now = Date.now }: AppProps) {
   const store = useMemo(() => createStore(), []);
   const state = useSyncExternalStore(store.subscribe, store.get);
@@ -42,66 +43,23 @@ export function App({ open, address, intervalMs, color, backoff, now = Date.now 
   const { isRawModeSupported } = useStdin();
   const { columns, rows } = useTerminalSize();
 
-  const notice = (text: string, tone: Tone, log = false): void => store.dispatch({ type: 'notice', text, tone, at: now(), log });
-
-  const onCommand = (command: KeyCommand): void => {
-    const s = store.get();
-    if (command !== 'drain') store.dispatch({ type: 'drain.cancel' });
-    switch (command) {
-      case 'quit':
-        exit();
-        return;
-      case 'up':
-      case 'down':
-      case 'first':
-      case 'last':
-        store.dispatch({ type: 'select', delta: { up: -1, down: 1, first: -Infinity, last: Infinity }[command] });
-        return;
-      case 'restart': {
-        const w = selectedWorker(s);
-        const c = client.current;
-        if (!c || s.connection !== 'live') return notice('not connected to an agent', 'warn');
-        if (!w) return notice('no worker to restart', 'warn');
-        notice(`restarting ${w.id} (pid ${w.pid})…`, 'info');
-        c.restartWorker(w.id).then(
-          () => notice(`${w.id} restarted`, 'good'),
-          (err: unknown) => notice(`restart of ${w.id} failed: ${describe(err)}`, 'bad', true),
-        );
-        return;
-      }
-      case 'drain': {
-        const c = client.current;
-        if (!c || s.connection !== 'live') return notice('not connected to an agent', 'warn');
-        if (!s.confirmDrain) {
-          store.dispatch({ type: 'drain.ask' });
-          return;
-        }
-        store.dispatch({ type: 'drain.cancel' });
-        notice('draining: accepted calls finish, then the agent stops…', 'warn');
-        c.drain().then(
-          (r) => notice(r.drained ? `agent drained and stopped (pid ${r.pid})` : `drain deadline passed; agent stopped (pid ${r.pid})`, 'warn', true),
-          (err: unknown) => notice(`drain failed: ${describe(err)}`, 'bad', true),
-        );
-        return;
-      }
-      case 'other':
-        return;
-    }
-  };
+  const onCommand = (command: KeyCommand): void => runCommand(command, { state: store.get(), client: client.current, dispatch: store.dispatch, now, exit });
   useKeyCommands(onCommand, isRawModeSupported);
 
   const stats = state.stats;
   const live = state.connection === 'live';
+  const agents = clusterAgents(state);
   return (
     <>
       <EventLog epoch={state.log.epoch} entries={state.log.entries} color={color} />
       <Box flexDirection="column" width={columns}>
-        <Header agent={stats?.agent ?? null} address={address} stale={!!stats && !live} color={color} />
+        <Header agent={stats?.agent ?? null} address={address} stale={!!stats && !live} color={color} {...(agents ? { agents: agents.length } : {})} />
         <StatusLine
           connection={state.connection}
           problem={state.problem}
           retryInMs={state.retryInMs}
           confirmDrain={state.confirmDrain}
+          drainTarget={agents ? state.selectedAgent : null}
           notice={state.notice}
           address={address}
           intervalMs={intervalMs}
@@ -111,18 +69,49 @@ export function App({ open, address, intervalMs, color, backoff, now = Date.now 
           <>
             <Rates throughput={state.throughput} latencyMs={stats.latencyMs} color={color} />
             <Pools calls={stats.calls} queue={stats.queue} pools={stats.pools} color={color} />
-            <WorkerTable
-              workers={stats.workers}
-              selected={state.selected}
-              window={workerWindow(stats.workers.length, state.selected, rows, stats.pools.length)}
-              color={color}
-            />
+            {agents ? (
+              <ClusterTables state={state} agents={agents} rows={rows} pools={stats.pools.length} color={color} />
+            ) : (
+              <WorkerTable
+                workers={stats.workers}
+                selected={state.selected}
+                window={workerWindow(stats.workers.length, state.selected, rows, stats.pools.length)}
+                color={color}
+              />
+            )}
           </>
         ) : state.connection === 'absent' ? (
           <NoAgent problem={state.problem} />
         ) : null}
-        <HelpLine />
+        <HelpLine {...(agents ? { focus: state.focus } : {})} />
       </Box>
+    </>
+  );
+}
+
+/** A router's view: its agents with totals, then the selected agent's workers. */
+function ClusterTables({ state, agents, rows, pools, color }: { state: DashboardState; agents: ClusterAgent[]; rows: number; pools: number; color: boolean }) {
+  const agent = selectedAgent(state);
+  const workers = selectedWorkers(state);
+  const windows = clusterWindows(
+    { total: agents.length, selected: Math.max(0, agents.findIndex((a) => a.id === state.selectedAgent)) },
+    { total: workers.length, selected: state.selected },
+    rows,
+    pools,
+  );
+  const caption = agent ? `workers of ${agent.id}${agent.pid ? ` (pid ${agent.pid})` : ''}` : 'workers';
+  return (
+    <>
+      <AgentTable agents={agents} rates={state.agentRates} totals={clusterTotals(agents, state.agentRates)} selected={state.selectedAgent} focused={state.focus === 'agents'} window={windows.agents} color={color} />
+      <WorkerTable
+        workers={workers}
+        selected={state.selected}
+        window={windows.workers}
+        color={color}
+        focused={state.focus === 'workers'}
+        caption={caption}
+        empty={agent && !agent.stats ? `${agent.id} did not answer (${agent.state})` : 'no workers'}
+      />
     </>
   );
 }

@@ -41,8 +41,11 @@ export function fit(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, Math.max(0, width - 1))}…`;
 }
 
-/** Columns of the worker table: header, width. With the two-character row marker a row stays
- * under 80 characters (the last cell is not padded). */
+/** Columns of a table: header, width (the width includes the space that separates cells). */
+export type Columns = ReadonlyArray<readonly [string, number]>;
+
+/** Columns of the worker table. With the two-character row marker a row stays under 80
+ * characters (the last cell is not padded). */
 export const WORKER_COLUMNS = [
   ['WORKER', 12],
   ['PID', 8],
@@ -55,26 +58,73 @@ export const WORKER_COLUMNS = [
   ['UPTIME', 7],
 ] as const;
 
+/** Columns of a router's agent table, under 80 characters with the marker like the workers'. */
+export const AGENT_COLUMNS = [
+  ['AGENT', 14],
+  ['PID', 8],
+  ['STATE', 10],
+  ['PHI', 7],
+  ['BREAKER', 10],
+  ['IN-FL', 7],
+  ['WORKERS', 9],
+  ['CALLS/S', 9],
+] as const;
+
 /** One cell of column `column`, cut and padded to its width (a space always separates cells). */
-export function cell(value: string, column: number): string {
-  const width = WORKER_COLUMNS[column]?.[1] ?? 10;
+export function cell(value: string, column: number, columns: Columns = WORKER_COLUMNS): string {
+  const width = columns[column]?.[1] ?? 10;
   return fit(value, width - 1).padEnd(width);
 }
 
-export function tableLine(cells: readonly string[]): string {
-  return cells.map((c, i) => cell(c, i)).join('').trimEnd();
+export function tableLine(cells: readonly string[], columns: Columns = WORKER_COLUMNS): string {
+  return cells.map((c, i) => cell(c, i, columns)).join('').trimEnd();
+}
+
+/** A phi-accrual suspicion level as the agent table shows it (the router reports ∞ as 1e9). */
+export function formatPhi(phi: number): string {
+  return phi >= 1e9 ? '∞' : phi.toFixed(2);
 }
 
 /** Pools listed one per line; more than this become "… N more pools". */
 export const MAX_POOL_LINES = 3;
+
+function poolLines(pools: number): number {
+  return pools > MAX_POOL_LINES ? MAX_POOL_LINES + 1 : pools;
+}
 
 /**
  * Lines of the live area other than worker rows: header, status, two rate lines, a blank, the
  * table header, a blank and the help line, plus the pool lines.
  */
 export function fixedLines(pools: number): number {
-  const poolLines = pools > MAX_POOL_LINES ? MAX_POOL_LINES + 1 : pools;
-  return 8 + poolLines;
+  return 8 + poolLines(pools);
+}
+
+/**
+ * The same for a router's view, other than agent and worker rows: header, status, two rate
+ * lines, a blank, the agent table's header and its totals row, a blank, the caption and header of
+ * the selected agent's workers, a blank and the help line, plus the pool lines.
+ */
+export function clusterFixedLines(pools: number): number {
+  return 12 + poolLines(pools);
+}
+
+export interface RowWindow {
+  start: number;
+  end: number;
+  hidden: number;
+}
+
+/**
+ * Which of `total` rows fit in `budget` lines: all, or a window that follows the selection plus
+ * one line that says how many are hidden. At least one row is always shown.
+ */
+export function rowWindow(total: number, selected: number, budget: number): RowWindow {
+  const lines = Math.max(1, budget);
+  if (total <= lines) return { start: 0, end: total, hidden: 0 };
+  const shown = Math.max(1, lines - 1); // one line says how many are hidden
+  const start = Math.min(Math.max(0, selected - shown + 1), total - shown);
+  return { start, end: start + shown, hidden: total - shown };
 }
 
 /**
@@ -82,10 +132,26 @@ export function fixedLines(pools: number): number {
  * screen on every frame once it is not), so at most `rows - 1` lines in all. The window follows
  * the selection; hidden rows are summarised on one line.
  */
-export function workerWindow(total: number, selected: number, rows: number, pools: number): { start: number; end: number; hidden: number } {
-  const budget = Math.max(1, rows - 1 - fixedLines(pools));
-  if (total <= budget) return { start: 0, end: total, hidden: 0 };
-  const shown = Math.max(1, budget - 1); // one line says how many are hidden
-  const start = Math.min(Math.max(0, selected - shown + 1), total - shown);
-  return { start, end: start + shown, hidden: total - shown };
+export function workerWindow(total: number, selected: number, rows: number, pools: number): RowWindow {
+  return rowWindow(total, selected, rows - 1 - fixedLines(pools));
+}
+
+/**
+ * A router's view has two tables in the same budget. Both fit, or the agents get at least half
+ * of it (more when the selected agent has few workers) and its workers the rest, each table a
+ * window of its own that follows its selection.
+ */
+export function clusterWindows(
+  agents: { total: number; selected: number },
+  workers: { total: number; selected: number },
+  rows: number,
+  pools: number,
+): { agents: RowWindow; workers: RowWindow } {
+  const budget = Math.max(2, rows - 1 - clusterFixedLines(pools));
+  // An empty table still takes one line ("no workers").
+  const want = { agents: Math.max(1, agents.total), workers: Math.max(1, workers.total) };
+  let forAgents = want.agents;
+  if (want.agents + want.workers > budget) forAgents = Math.min(want.agents, Math.max(Math.ceil(budget / 2), budget - want.workers));
+  const forWorkers = Math.max(1, budget - forAgents);
+  return { agents: rowWindow(agents.total, agents.selected, forAgents), workers: rowWindow(workers.total, workers.selected, forWorkers) };
 }

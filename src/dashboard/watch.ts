@@ -6,11 +6,19 @@ import { useEffect, useRef, type RefObject } from 'react';
 import type { WatchOptions, WatchUpdate } from '../client/types.js';
 import type { DashboardAction } from './state.js';
 
-/** What the dashboard needs of an Agent API client (connect() gives all of it). */
+/**
+ * What the dashboard needs of an Agent API client (connect() gives all of it). `cordon` and
+ * `drainAgent` are a router's controls over one of its agents; a client without them (a single
+ * agent's, or one from before routers had them) makes `c` and `d` on an agent say so instead.
+ */
 export interface DashboardClient {
   watch(options?: WatchOptions): AsyncIterableIterator<WatchUpdate>;
   restartWorker(id: string): Promise<void>;
   drain(deadlineMs?: number): Promise<{ drained: boolean; pid: number }>;
+  /** Cordons (on) or uncordons (off) agent `agentId` of a router: no new calls or sessions go to it. */
+  cordon?(agentId: string, on: boolean): Promise<unknown>;
+  /** Drains agent `agentId` of a router: it takes no new calls, its accepted calls finish. */
+  drainAgent?(agentId: string, deadlineMs?: number): Promise<unknown>;
   close(): void;
 }
 

@@ -464,6 +464,136 @@ const slowReader = {
   },
 };
 
+/** A local cluster started with the real CLI (`cluster up`); clients of the router and of agent 1 directly. */
+async function cluster(agents, workers, env0 = process.env) {
+  const dir = mkdtempSync(join(tmpdir(), 'spb-'));
+  const home = join(dir, 'h');
+  const env = { ...env0, SNAKEPIT_CONFIG_DIR: join(dir, 'c') };
+  const up = spawnSync(process.execPath, [CLI, 'cluster', 'up', '--agents', String(agents), '--workers', String(workers), '--home', home, '--python', PY, '--json'], { env, encoding: 'utf8' });
+  const info = existsSync(join(home, 'agent.json')) ? JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) : null;
+  const close = () => {
+    spawnSync(process.execPath, [CLI, 'cluster', 'down', '--home', home], { env });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (up.status !== 0 || !info) {
+    close();
+    throw new Error(`snakepit cluster up failed: ${up.stderr}`);
+  }
+  const agentHome = info.agents[0].home;
+  const router = connect({ home });
+  const direct = connect({ home: agentHome });
+  return {
+    home,
+    env,
+    routerPid: info.pid,
+    agentPid: info.agents[0].pid,
+    router,
+    direct,
+    close: () => {
+      router.close();
+      direct.close();
+      close();
+    },
+  };
+}
+
+/** CPU time a process has used so far (utime + stime of /proc/PID/stat), in seconds. */
+function cpuSeconds(pid, ticksPerSec) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSec; // fields 14 and 15
+}
+
+function clockTicks() {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return r.status === 0 && n > 0 ? n : 100;
+}
+
+/** Wall time of one CLI command (throws with its stderr if it fails). */
+function timeCli(args, env) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`snakepit ${args.join(' ')} failed: ${r.stderr}`);
+  return performance.now() - t0;
+}
+
+/** A row of the router scenario: the reference (the agent directly, its CPU, one agent's start) and the router. */
+const row = (measure, unit, agent, routed) => ({ measure, unit, agent: round(agent, 1), router: round(routed, 1), ratio: round(routed / agent, 2), difference: round(routed - agent, 1) });
+
+const router = {
+  name: 'router',
+  title: 'Through the router (cluster up --agents 1) vs the same agent directly: throughput, p50 hop, CPU per call; cluster start',
+  async run(ctx) {
+    const rows = [];
+    const targets = [];
+    const add = (client) => (i) => client.execute('add', { a: i, b: 1 });
+    const ticks = clockTicks();
+    const c = await cluster(1, 1);
+    try {
+      // Throughput at c=64 and p50 at c=1, router and direct alternately, medians of the rounds.
+      for (const conc of [64, 1]) {
+        const calls = conc === 1 ? (ctx.quick ? 2000 : 5000) : ctx.quick ? 8000 : 20000;
+        await drive(add(c.direct), 500, conc);
+        await drive(add(c.router), 500, conc);
+        const direct = [];
+        const routed = [];
+        for (let r = 0; r < ctx.rounds; r++) {
+          direct.push(await drive(add(c.direct), calls, conc));
+          routed.push(await drive(add(c.router), calls, conc));
+        }
+        const dps = median(direct.map((x) => x.perSec));
+        const rps = median(routed.map((x) => x.perSec));
+        const dp50 = median(direct.map((x) => x.p50us));
+        const rp50 = median(routed.map((x) => x.p50us));
+        rows.push(row(`add c=${conc}: throughput`, 'calls/s', dps, rps));
+        rows.push(row(`add c=${conc}: p50`, 'µs', dp50, rp50));
+        if (conc === 64) targets.push(target('router throughput / direct (add, c64)', rps / dps, 0.75, '>='));
+        else targets.push(target('router p50 − direct p50 (add, c1)', rp50 - dp50, 150, '<=', ' µs'));
+      }
+      // CPU per call of the router and of its agent over the same calls (all through the router).
+      for (const conc of [64, 1]) {
+        const calls = conc === 1 ? (ctx.quick ? 5000 : 20000) : ctx.quick ? 20000 : 60000;
+        const r0 = cpuSeconds(c.routerPid, ticks);
+        const a0 = cpuSeconds(c.agentPid, ticks);
+        const t0 = performance.now();
+        await drive(add(c.router), calls, conc);
+        const secs = (performance.now() - t0) / 1000;
+        const rUs = ((cpuSeconds(c.routerPid, ticks) - r0) * 1e6) / calls;
+        const aUs = ((cpuSeconds(c.agentPid, ticks) - a0) * 1e6) / calls;
+        rows.push(row(`CPU per call, c=${conc} (${calls} calls via the router, ${round(secs, 1)} s)`, 'CPU µs/call', aUs, rUs));
+        if (conc === 64) targets.push(target('router CPU per call / agent CPU per call (c64)', rUs / aUs, 0.6, '<='));
+      }
+    } finally {
+      c.close();
+    }
+    // Start-up: a cluster of 3 agents × 2 workers vs one agent of 2 workers, both with the CLI,
+    // alternately; each round starts in a fresh home and is stopped before the next.
+    const one = [];
+    const three = [];
+    for (let r = 0; r < ctx.rounds; r++) {
+      for (const kind of ['agent', 'cluster']) {
+        const dir = mkdtempSync(join(tmpdir(), 'spb-'));
+        const home = join(dir, 'h');
+        const env = { ...process.env, SNAKEPIT_CONFIG_DIR: join(dir, 'c') };
+        const isCluster = kind === 'cluster';
+        try {
+          const ms = timeCli(isCluster ? ['cluster', 'up', '--agents', '3', '--workers', '2', '--home', home, '--python', PY] : ['up', '--workers', '2', '--home', home, '--python', PY], env);
+          (isCluster ? three : one).push(ms);
+        } finally {
+          spawnSync(process.execPath, [CLI, isCluster ? 'cluster' : 'down', ...(isCluster ? ['down'] : []), '--home', home], { env });
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    const oneMs = median(one);
+    const threeMs = median(three);
+    rows.push(row(`ready: up --workers 2 (agent) vs cluster up --agents 3 --workers 2 (router)`, 'ms', oneMs, threeMs));
+    targets.push(target('cluster of 3×2 ready / one agent of 2 ready', threeMs / oneMs, 2, '<='));
+    return { rows, targets };
+  },
+};
+
 const round1 = (x) => round(x, 1);
 
-export const scenarios = [tiny, spawnPerCall, viaGrpc, binary, coldStart, replace, cli, memory, large, slowReader];
+export const scenarios = [tiny, spawnPerCall, viaGrpc, binary, coldStart, replace, cli, memory, large, slowReader, router];

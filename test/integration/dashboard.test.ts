@@ -1,6 +1,7 @@
 // The dashboard UI with ink-testing-library and a fake Agent API client: what the frame shows,
 // what the keys do, that the live area fits 80×24, and that it says so and retries when no agent
-// answers. (A .ts file with createElement: vitest collects test/**/*.test.ts.)
+// answers; behind a router, the agent table, its keys and its layout. (A .ts file with
+// createElement: vitest collects test/**/*.test.ts.)
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createElement } from 'react';
 import { cleanup, render } from 'ink-testing-library';
@@ -25,12 +26,44 @@ function stats(o: { workers?: number; uptimeMs?: number; completed?: number; run
   };
 }
 
+/** A router's snapshot: `agents` agents of `workers` workers each; agent i has done `calls[i]` calls. */
+function routerStats(o: { agents?: number; workers?: number; uptimeMs?: number; calls?: number[]; states?: string[] } = {}): AgentStats {
+  const n = o.agents ?? 3;
+  const own = Array.from({ length: n }, (_, i) => {
+    const s = stats({ workers: o.workers ?? 2, uptimeMs: o.uptimeMs ?? 65_000, completed: o.calls?.[i] ?? 0, runId: `agent-run-${i + 1}`, pid: 6000 + i });
+    return { ...s, agent: { ...s.agent, id: `agent-${i + 1}` }, workers: s.workers.map((w, j) => ({ ...w, pid: 7000 + i * 100 + j })) };
+  });
+  return {
+    ...stats({ uptimeMs: o.uptimeMs ?? 65_000, completed: (o.calls ?? []).reduce((a, b) => a + b, 0), runId: 'router-run' }),
+    agent: { id: 'router-x', pid: 4000, version: '0.1.0', runId: 'rrrrrrrr-run', uptimeMs: o.uptimeMs ?? 65_000, kind: 'router' },
+    workers: own.flatMap((s, i) => s.workers.map((w) => ({ ...w, agent: `agent-${i + 1}` }))),
+    agents: own.map((s, i) => ({
+      id: `agent-${i + 1}`,
+      address: `unix:/h/agents/${i + 1}/agent.sock`,
+      pid: 6000 + i,
+      state: (o.states?.[i] ?? 'alive') as 'alive',
+      labels: {},
+      workerPids: s.workers.map((w) => w.pid),
+      inFlight: i,
+      queueDepth: 0,
+      capacity: o.workers ?? 2,
+      sessions: 0,
+      phi: i === 2 ? 1e9 : 0.25,
+      breaker: i === 2 ? 'open' : 'closed',
+      version: '0.1.0',
+      restarts: 0,
+      stats: s,
+    })),
+  } as AgentStats;
+}
+
 /** A fake agent behind a fake client: a watch stream we push into, and recorded actions. */
-function fakeAgent() {
+function fakeAgent(first: AgentStats = stats(), extra: Partial<Pick<Required<DashboardClient>, 'cordon' | 'drainAgent'>> = {}) {
   let stream: { push: (u: WatchUpdate) => void; end: (err?: Error) => void } | null = null;
   let reachable = true;
-  let snapshot: AgentStats = stats();
+  let snapshot: AgentStats = first;
   const client = {
+    ...extra,
     watch: vi.fn((): AsyncIterableIterator<WatchUpdate> =>
       updateIterator({
         start(push, end) {
@@ -49,7 +82,7 @@ function fakeAgent() {
     restartWorker: vi.fn(async (_id: string) => {}),
     drain: vi.fn(async () => ({ drained: true, pid: 4242 })),
     close: vi.fn(),
-  } satisfies DashboardClient;
+  } satisfies DashboardClient as DashboardClient & { watch: ReturnType<typeof vi.fn>; restartWorker: ReturnType<typeof vi.fn>; drain: ReturnType<typeof vi.fn>; close: ReturnType<typeof vi.fn> };
   return {
     client,
     open: () => client as DashboardClient,
@@ -191,5 +224,119 @@ describe('dashboard (ink-testing-library)', () => {
     await until('agent pid 4343');
     expect(frame()).toContain('● live');
     expect(frame()).toMatch(/connected to agent pid 4343/);
+  });
+});
+
+describe('dashboard behind a router (ink-testing-library)', () => {
+  const TAB = '\t';
+  const fit80x24 = (frame: string): void => {
+    const lines = frame.split('\n');
+    expect(lines.filter((l) => !/^\d\d:\d\d:\d\d /.test(l)).length).toBeLessThan(24);
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+  };
+
+  it('shows the agents with state, phi, breaker, in-flight, workers, calls/s and totals, and the selected agent’s workers', async () => {
+    const agent = fakeAgent(routerStats({ calls: [0, 0, 0] }));
+    const { frame, until } = show(agent);
+    await until('agent-3');
+    agent.snapshot(routerStats({ uptimeMs: 66_000, calls: [100, 50, 0] }));
+    await until(/total \(3\)\s+3 alive\s+3\s+6\s+150/);
+    agent.event({ type: 'worker.exited', pool: 'default', worker: 'default-1', pid: 7101, code: 1, signal: null, expected: false, reason: null, agent: 'agent-2' });
+    agent.event({ type: 'cluster.agent', state: 'suspect', reason: null, agent: 'agent-3' });
+    await until('agent agent-3 suspect');
+    const f = frame();
+    expect(f).toContain('router pid 4000 · v0.1.0 · up 1m6s · 3 agents');
+    expect(f).toMatch(/AGENT\s+PID\s+STATE\s+PHI\s+BREAKER\s+IN-FL\s+WORKERS\s+CALLS\/S/);
+    expect(f).toMatch(/> agent-1\s+6000\s+alive\s+0\.25\s+closed\s+0\s+2\s+100/);
+    expect(f).toMatch(/ {2}agent-2\s+6001\s+alive\s+0\.25\s+closed\s+1\s+2\s+50\.0/);
+    expect(f).toMatch(/ {2}agent-3\s+6002\s+alive\s+∞\s+open\s+2\s+2\s+0\.0/);
+    expect(f).toContain('workers of agent-1 (pid 6000)');
+    expect(f).toMatch(/default-0\s+7000\s+ready/);
+    expect(f).not.toMatch(/default-0\s+7100/); // agent-2's are not listed
+    expect(f).toMatch(/connected to router pid 4000 \(v0\.1\.0, run rrrrrrrr, 3 agents\)/);
+    expect(f).toMatch(/\d\d:\d\d:\d\d agent-2: worker default-1 crashed \(pid 7101, exit 1\)/);
+    expect(f).toContain('↑/↓ agent · tab its workers · c cordon · d drain agent · q quit');
+    fit80x24(f);
+  });
+
+  it('↓ selects an agent, tab moves into its workers, r restarts agent/worker; c and d say when the router cannot', async () => {
+    const agent = fakeAgent(routerStats());
+    const { app, frame, until } = show(agent);
+    await until('agent-3');
+    app.stdin.write('r'); // on the agent table there is no worker to act on
+    await until('tab to the workers of agent-1');
+    app.stdin.write(DOWN);
+    await until('workers of agent-2 (pid 6001)');
+    expect(frame()).toMatch(/default-0\s+7100/);
+    app.stdin.write(TAB);
+    await until(/• agent-2/);
+    app.stdin.write(DOWN);
+    await until(/> default-1\s+7101/);
+    app.stdin.write('r');
+    await until('agent-2/default-1 restarted');
+    expect(agent.client.restartWorker).toHaveBeenCalledWith('agent-2/default-1');
+
+    app.stdin.write('c');
+    await until('cordon agent-2: not supported by this agent');
+    app.stdin.write('d');
+    await until('drain agent-2: not supported by this agent');
+    app.stdin.write('d');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(frame()).not.toContain('press d again');
+    expect(agent.client.drain).not.toHaveBeenCalled(); // never the whole cluster
+  });
+
+  it('c cordons (and uncordons) the selected agent, d twice drains it, through the router’s controls', async () => {
+    const cordon = vi.fn(async (_id: string, _on: boolean) => {});
+    const drainAgent = vi.fn(async (_id: string) => ({ drained: true }));
+    const agent = fakeAgent(routerStats(), { cordon, drainAgent });
+    const { app, until } = show(agent);
+    await until('agent-3');
+    app.stdin.write(DOWN);
+    await until(/> agent-2/);
+    app.stdin.write('c');
+    await until('agent-2 cordoned: no new calls or sessions go to it');
+    expect(cordon).toHaveBeenLastCalledWith('agent-2', true);
+    agent.snapshot(routerStats({ uptimeMs: 66_000, states: ['alive', 'cordoned', 'alive'] }));
+    await until(/> agent-2\s+6001\s+cordoned/);
+    app.stdin.write('c');
+    await until('agent-2 uncordoned');
+    expect(cordon).toHaveBeenLastCalledWith('agent-2', false);
+
+    app.stdin.write('d');
+    await until('press d again to drain agent-2');
+    app.stdin.write(DOWN); // moving cancels: the question was about agent-2
+    await until(/> agent-3/);
+    app.stdin.write('d');
+    app.stdin.write('d');
+    await until('agent-3 drained');
+    expect(drainAgent).toHaveBeenCalledTimes(1);
+    expect(drainAgent).toHaveBeenCalledWith('agent-3');
+    expect(agent.client.drain).not.toHaveBeenCalled();
+  });
+
+  it('fits 80×24: 3 agents × 2 workers whole, 12 agents × 10 workers with "… N more" in both tables', async () => {
+    const agent = fakeAgent(routerStats());
+    const { app, frame, until } = show(agent);
+    Object.defineProperty(app.stdout, 'columns', { value: 80 });
+    Object.defineProperty(app.stdout, 'rows', { value: 24 });
+    app.stdout.emit('resize');
+    await until('agent-3');
+    expect(frame()).not.toContain('more');
+    fit80x24(frame());
+
+    agent.snapshot(routerStats({ agents: 12, workers: 10, uptimeMs: 66_000 }));
+    await until(/… \d+ more[\s\S]*… \d+ more/);
+    fit80x24(frame());
+    expect(frame()).not.toContain('agent-12');
+    expect(frame()).toMatch(/total \(12\)\s+12 alive\s+66\s+120/);
+    for (let i = 0; i < 11; i++) app.stdin.write(DOWN);
+    await until(/> agent-12/);
+    expect(frame()).toContain('workers of agent-12');
+    app.stdin.write(TAB);
+    for (let i = 0; i < 9; i++) app.stdin.write(DOWN);
+    await until(/> default-9/);
+    expect(frame()).toMatch(/… \d+ more \(\d+ above, 0 below\)/);
+    fit80x24(frame());
   });
 });

@@ -28,7 +28,7 @@ function mib(bytes: number): string {
 
 export function formatStats(s: AgentStats): string {
   const out = [
-    `agent    pid ${s.agent.pid}, v${s.agent.version}, up ${formatDuration(s.agent.uptimeMs)}, run ${s.agent.runId}`,
+    `${s.agent.kind === 'router' ? 'router ' : 'agent  '}  pid ${s.agent.pid}, v${s.agent.version}, up ${formatDuration(s.agent.uptimeMs)}, run ${s.agent.runId}`,
     `calls    ${s.calls.completed} completed, ${s.calls.failed} failed, ${s.calls.inFlight} in flight, ${s.queue.depth} queued`,
     `latency  p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
   ];
@@ -37,7 +37,8 @@ export function formatStats(s: AgentStats): string {
     out.push(`pool     ${p.name}: ${p.size} workers, ${p.tools} tools, affinity ${p.affinity}, ${p.recycled} recycled, ${health}`);
   }
   const header = ['WORKER', 'PID', 'STATE', 'IN-FLIGHT', 'CALLS', 'RESTARTS', 'RECYCLES', 'RSS', 'UPTIME'];
-  const rows = s.workers.map((w) => [w.id, String(w.pid), w.state, String(w.inFlight), String(w.requests), String(w.restarts), String(w.recycles), mib(w.rssBytes), formatDuration(w.uptimeMs)]);
+  // Behind a router worker ids repeat across agents: name them as restartWorker takes them.
+  const rows = s.workers.map((w) => [w.agent ? `${w.agent}/${w.id}` : w.id, String(w.pid), w.state, String(w.inFlight), String(w.requests), String(w.restarts), String(w.recycles), mib(w.rssBytes), formatDuration(w.uptimeMs)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.push('', ...[header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
   return out.join('\n');

@@ -19,6 +19,7 @@ export function Pools({ calls, queue, pools, color }: PoolsProps) {
         {`calls ${calls.completed} ok · `}
         <Text color={calls.failed ? toneColor('bad', color) : undefined}>{`${calls.failed} failed`}</Text>
         {` · ${calls.inFlight} in flight · `}
+        {calls.retries !== undefined ? `${calls.retries} retried · ` : ''}
         <Text color={queue.depth ? toneColor('warn', color) : undefined}>{`queue ${queue.depth}`}</Text>
       </Text>
       {shown.map((p) => (

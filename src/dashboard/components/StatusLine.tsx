@@ -9,6 +9,8 @@ export interface StatusLineProps {
   readonly problem: string | null;
   readonly retryInMs: number;
   readonly confirmDrain: boolean;
+  /** Behind a router: the agent a `d` drains (null: the agent watched). */
+  readonly drainTarget?: string | null;
   readonly notice: DashboardState['notice'];
   readonly address: string;
   readonly intervalMs: number;
@@ -24,7 +26,9 @@ export function StatusLine(p: StatusLineProps) {
     text = `agent not reachable — retrying in ${(p.retryInMs / 1000).toFixed(1)} s…${why}`;
     tone = 'bad';
   } else if (p.confirmDrain) {
-    text = 'press d again to drain the agent (it stops when calls finish) · any other key cancels';
+    text = p.drainTarget
+      ? `press d again to drain ${p.drainTarget} (no new calls; its calls finish) · any other key cancels`
+      : 'press d again to drain the agent (it stops when calls finish) · any other key cancels';
     tone = 'warn';
   } else if (p.notice) {
     text = p.notice.text;

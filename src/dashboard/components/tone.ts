@@ -8,10 +8,11 @@ export function toneColor(tone: Tone, color: boolean): string | undefined {
   return color ? TONES[tone] : undefined;
 }
 
+/** Tone of a worker's state, or of an agent's as a router sees it (alive, suspect, cordoned…). */
 export function stateTone(state: string): Tone {
-  if (state === 'ready') return 'good';
-  if (state === 'busy' || state === 'starting' || state === 'draining' || state === 'stopping') return 'warn';
-  if (state === 'exited') return 'bad';
+  if (state === 'ready' || state === 'alive') return 'good';
+  if (state === 'busy' || state === 'starting' || state === 'draining' || state === 'stopping' || state === 'suspect' || state === 'cordoned') return 'warn';
+  if (state === 'exited' || state === 'down') return 'bad';
   return 'info';
 }
 
