@@ -25,6 +25,11 @@ export interface AgentRequest {
   pool?: string | undefined;
   /** Labels an agent must carry to take the call (a router filters on them; an agent ignores them). */
   require?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The request's encoded bytes as they arrived, when they did (the Exchange stream): a router
+   * forwards them as they are. Whoever changes a field of the request drops them.
+   */
+  wire?: Buffer | undefined;
 }
 
 /** The stats document (`snakepit stats --json`, the Stats RPC). */

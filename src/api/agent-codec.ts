@@ -189,7 +189,10 @@ function measure(schema: Schema, value: Record<string, unknown>, nested: number[
     if (v === undefined || v === null) continue;
     const tag = varintSize(f.no << 3);
     for (const item of f.repeated ? (v as unknown[]) : [v]) {
-      if (typeof f.type !== 'string') {
+      const raw = rawOf(item);
+      if (raw) {
+        total += tag + varintSize(raw.length) + raw.length;
+      } else if (typeof f.type !== 'string') {
         const at = nested.length;
         nested.push(0);
         const len = measure(f.type, item as Record<string, unknown>, nested);
@@ -218,7 +221,12 @@ function write(schema: Schema, value: Record<string, unknown>, buf: Buffer, pos:
     const v = value[f.name];
     if (v === undefined || v === null) continue;
     for (const item of f.repeated ? (v as unknown[]) : [v]) {
-      if (typeof f.type !== 'string') {
+      const raw = rawOf(item);
+      if (raw) {
+        pos = writeVarint(buf, writeVarint(buf, pos, (f.no << 3) | 2), raw.length);
+        buf.set(raw, pos);
+        pos += raw.length;
+      } else if (typeof f.type !== 'string') {
         const len = nested[cursor.i++]!;
         pos = writeVarint(buf, writeVarint(buf, pos, (f.no << 3) | 2), len);
         pos = write(f.type, item as Record<string, unknown>, buf, pos, nested, cursor);
@@ -313,6 +321,19 @@ function scalarValue(f: Field & { type: Scalar }, n: number): unknown {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
+/**
+ * The bytes a decoded request or value came in as. A router forwards calls and answers as
+ * bytes: what it decoded (and checked) is written out again as it arrived, not re-encoded field
+ * by field. Only on objects straight from the decoder: anything built or changed has none.
+ */
+export const RAW = Symbol('snakepit.raw');
+/** The schemas whose decoded objects keep their bytes (a call's request, a result or chunk). */
+const KEEPS_RAW = new Set<Schema>([ExecuteRequest, Value]);
+
+function rawOf(item: unknown): Buffer | undefined {
+  return typeof item === 'object' && item !== null ? ((item as { [RAW]?: Buffer })[RAW]) : undefined;
+}
+
 /** A schema ready for decoding: its fields by number, and the defaults a decoded object starts from. */
 interface Compiled {
   byNo: Array<Field | undefined>;
@@ -364,7 +385,10 @@ function decodeFrom(schema: Schema, buf: Buffer, start = 0, end = buf.length): R
       const to = from + len;
       if (to > end) throw new Error(`field '${f.name}' (${no}) runs past the end of the message`);
       pos.i = to;
-      if (typeof f.type !== 'string') value = decodeFrom(f.type, buf, from, to);
+      if (typeof f.type !== 'string') {
+        value = decodeFrom(f.type, buf, from, to);
+        if (KEEPS_RAW.has(f.type)) (value as { [RAW]?: Buffer })[RAW] = buf.subarray(from, to);
+      }
       else if (f.type === 'string') value = buf.toString('utf8', from, to);
       else if (f.type === 'bytes') value = buf.subarray(from, to);
       else {
@@ -411,6 +435,8 @@ export function decodeMessage<T>(name: MessageName, buf: Buffer): T {
 export interface WireCall extends RawRequest {
   id: number;
   stream: boolean;
+  /** The request's bytes as a router received them: written as they are (see RAW). */
+  wire?: Buffer | undefined;
 }
 
 export type WireReplyItem =
@@ -440,7 +466,9 @@ export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly 
   return encodeFramed('ClientBatch', {
     calls: calls.map((c) => ({
       id: c.id,
-      request: { tool: c.tool, argsJson: c.args.json, blobs: c.args.blobs, session: c.session ?? '', timeoutMs: c.timeoutMs ?? 0, idempotent: c.idempotent, pool: c.pool ?? '', require: labelList(c.require) },
+      request: c.wire
+        ? { [RAW]: c.wire }
+        : { tool: c.tool, argsJson: c.args.json, blobs: c.args.blobs, session: c.session ?? '', timeoutMs: c.timeoutMs ?? 0, idempotent: c.idempotent, pool: c.pool ?? '', require: labelList(c.require) },
       stream: c.stream,
     })),
     cancels,

@@ -12,7 +12,7 @@
 //   cannot be paused). A peer holding a whole `maxPayloadBytes` more than that unread is dropped.
 import type { AgentRequest } from '../agent/agent.js';
 import type { AgentApi } from './agent-api.js';
-import { labelRecord } from './agent-codec.js';
+import { RAW, labelRecord } from './agent-codec.js';
 import type { CallControl } from '../agent/pool.js';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
@@ -56,6 +56,7 @@ export function toRequest(w: WireExecuteRequest | null | undefined): AgentReques
     idempotent: w.idempotent,
     pool: w.pool || undefined,
     require: labelRecord(w.require),
+    wire: (w as { [RAW]?: Buffer })[RAW],
   };
 }
 

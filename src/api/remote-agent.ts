@@ -68,7 +68,7 @@ export class RemoteAgent implements AgentApi {
       queueMicrotask(() => sink.error(info));
       return { cancel() {} };
     }
-    const call: Omit<WireCall, 'id'> = { tool: req.tool, args: req.args, session: req.session, timeoutMs: req.timeoutMs, idempotent: req.idempotent ?? false, pool: req.pool, require: req.require, stream };
+    const call: Omit<WireCall, 'id'> = { tool: req.tool, args: req.args, session: req.session, timeoutMs: req.timeoutMs, idempotent: req.idempotent ?? false, pool: req.pool, require: req.require, wire: req.wire, stream };
     return { cancel: this.exchange.start(call, sink) };
   }
 

@@ -356,7 +356,10 @@ export class Router implements AgentApi {
       tried.add(node.info.id);
       if (!ticket) return retry(node, { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id}'s circuit breaker is open`, agent: node.info.id }, false, undefined);
       const left = deadline === null ? undefined : Math.max(1, deadline - now);
-      const forward: AgentRequest = left === undefined ? req : { ...req, timeoutMs: left };
+      // The first attempt goes out as it came in (its bytes, unchanged: placement took no time
+      // worth taking off its deadline); a retry carries what is left of the deadline, so it is
+      // encoded afresh.
+      const forward: AgentRequest = attempts === 1 || left === undefined ? req : { ...req, timeoutMs: left, wire: undefined };
       node.inFlight++;
       let answered = false;
       const over = (_error: ErrorInfo | null): boolean => {

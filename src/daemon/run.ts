@@ -12,8 +12,8 @@ import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { PoolOptions } from '../agent/pool.js';
 import type { AgentApi } from '../api/agent-api.js';
-import { serveAgent, type AgentServer } from '../api/server.js';
-import { serveLocalLane, type LocalLane } from '../api/local-lane.js';
+import type { AgentServer } from '../api/server.js';
+import type { LocalLane } from '../api/local-lane.js';
 import { MESSAGE_SLACK_BYTES } from '../api/grpc-frame.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
@@ -127,7 +127,12 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   process.on('SIGHUP', onSignal);
 
   try {
-    served = opts.cluster ? await startRouter(opts, opts.cluster, paths, logger, announce) : await startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
+    // Workers (or a router's agents) start first; loading the gRPC server (grpc-js: ~100 ms) then
+    // overlaps with their start instead of coming before it.
+    const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
+    starting.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+    const [{ serveAgent }, { serveLocalLane }] = await Promise.all([import('../api/server.js'), import('../api/local-lane.js')]);
+    served = await starting;
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
     server = await serveAgent(served.api, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);

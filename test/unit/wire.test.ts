@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { messagePrefix } from '../../src/api/grpc-frame.js';
-import { decodeMessage, decodeServerBatch, encodeClientBatch, encodeMessage } from '../../src/api/agent-codec.js';
+import { RAW, decodeMessage, decodeServerBatch, encodeClientBatch, encodeMessage } from '../../src/api/agent-codec.js';
+import { toRequest } from '../../src/api/exchange-session.js';
 import type { WireClientBatch } from '../../src/api/proto.js';
 import { ROOT } from '../helpers/env.js';
 
@@ -92,5 +93,35 @@ describe('Exchange wire codec', () => {
     expect(decoded.replies.map((r) => r.item)).toEqual(['result', 'chunk', 'end', 'error']);
     expect(decoded.replies[3]!.error).toMatchObject({ code: 'TIMEOUT', message: 'late' });
     expect(decodeServerBatch(out.subarray(5))).toHaveLength(4);
+  });
+
+  it('a router forwards a request and an answer as the bytes they came in (unknown fields included), and re-encodes a changed request', () => {
+    const request = { tool: 'add', argsJson: Buffer.from('{"a":1}'), blobs: [Buffer.from([9])], session: 's', timeoutMs: 700, idempotent: true, pool: 'p', require: ['gpu=1'] };
+    // A newer client's unknown field 15 (varint 1) inside the request: kept through the router.
+    const ExecuteRequest = root.lookupType('snakepit.v1.ExecuteRequest');
+    const reqBytes = Buffer.from(ExecuteRequest.encode(ExecuteRequest.fromObject(request)).finish());
+    const withUnknown = Buffer.concat([reqBytes, Buffer.from([15 << 3, 1])]);
+    // ClientBatch { calls: [{ id: 1, request: <withUnknown> }] }, by hand (all lengths < 128).
+    const call = Buffer.concat([Buffer.from([(1 << 3) | 0, 1, (2 << 3) | 2, withUnknown.length]), withUnknown]);
+    const batch = decodeMessage<WireClientBatch>('ClientBatch', Buffer.concat([Buffer.from([(1 << 3) | 2, call.length]), call]));
+    const req = toRequest(batch.calls[0]!.request);
+    expect(req.wire && Buffer.compare(req.wire, withUnknown)).toBe(0);
+    const forwarded = encodeClientBatch([{ id: 9, ...req, idempotent: true, stream: false }], []);
+    const out = ClientBatch.decode(forwarded.subarray(5)) as unknown as { calls: Array<{ id: number; request: { tool: string; timeoutMs: number } }> };
+    expect(out.calls[0]).toMatchObject({ id: 9, request: { tool: 'add', timeoutMs: 700 } });
+    expect(forwarded.includes(withUnknown)).toBe(true);
+    // Changed (a retry with less time left): the bytes go, the new deadline is what is sent.
+    const changed = encodeClientBatch([{ id: 10, ...req, timeoutMs: 300, wire: undefined, idempotent: true, stream: false }], []);
+    const again = ClientBatch.decode(changed.subarray(5)) as unknown as { calls: Array<{ request: { tool: string; timeoutMs: number; require: string[] } }> };
+    expect(again.calls[0]!.request).toMatchObject({ tool: 'add', timeoutMs: 300, require: ['gpu=1'] });
+    expect(changed.includes(withUnknown)).toBe(false);
+
+    // An answer: a decoded Value is written out as its bytes.
+    const sb = Buffer.from(ServerBatch.encode(ServerBatch.fromObject({ replies: [{ id: 1, result: { json: Buffer.from('[1,2]'), blobs: [Buffer.from('b')] } }] })).finish());
+    const [reply] = decodeServerBatch(sb) as Array<{ value?: { [RAW]?: Buffer } }>;
+    const value = reply!.value!;
+    expect(value[RAW]).toBeDefined();
+    const body = encodeMessage('ServerBatch', { replies: [{ id: 1, result: value }] });
+    expect(Buffer.compare(body, sb)).toBe(0);
   });
 });
