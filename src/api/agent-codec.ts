@@ -463,6 +463,40 @@ export function labelRecord(list: readonly string[]): Record<string, string> | u
 
 /** A ClientBatch as one gRPC message (5-byte prefix included). */
 export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly number[]): Buffer {
+  for (const c of calls) if (!c.wire) return encodeClientBatchBySchema(calls, cancels);
+  // Every request goes as the bytes it arrived in (a router's first attempts): the same message
+  // as the schema path writes, without building an object tree per call to walk it.
+  let size = 0;
+  for (const c of calls) {
+    const body = callBodySize(c);
+    size += 1 + varintSize(body) + body;
+  }
+  for (const id of cancels) size += 1 + varintSize(id);
+  const buf = Buffer.allocUnsafe(PREFIX_BYTES + size);
+  buf[0] = 0;
+  buf.writeUInt32BE(size, 1);
+  let pos = PREFIX_BYTES;
+  for (const c of calls) {
+    const wire = c.wire!;
+    pos = writeVarint(buf, writeVarint(buf, pos, (1 << 3) | 2), callBodySize(c)); // calls
+    if (c.id !== 0) pos = writeVarint(buf, writeVarint(buf, pos, (1 << 3) | 0), c.id); // id
+    pos = writeVarint(buf, writeVarint(buf, pos, (2 << 3) | 2), wire.length); // request
+    buf.set(wire, pos);
+    pos += wire.length;
+    if (c.stream) pos = writeVarint(buf, writeVarint(buf, pos, (3 << 3) | 0), 1); // stream
+  }
+  for (const id of cancels) pos = writeVarint(buf, writeVarint(buf, pos, (2 << 3) | 0), id); // cancels
+  if (pos !== buf.length) throw new Error(`encoding ClientBatch: wrote ${pos} of ${buf.length} bytes`);
+  return buf;
+}
+
+function callBodySize(c: WireCall): number {
+  const wire = c.wire!;
+  return (c.id !== 0 ? 1 + varintSize(c.id) : 0) + 1 + varintSize(wire.length) + wire.length + (c.stream ? 2 : 0);
+}
+
+/** encodeClientBatch through the schema: any call may be built field by field. @internal (exported for the equivalence test) */
+export function encodeClientBatchBySchema(calls: readonly WireCall[], cancels: readonly number[]): Buffer {
   return encodeFramed('ClientBatch', {
     calls: calls.map((c) => ({
       id: c.id,
@@ -473,6 +507,81 @@ export function encodeClientBatch(calls: readonly WireCall[], cancels: readonly 
     })),
     cancels,
   });
+}
+
+/** What a ServerBatch holds: one reply per item (exactly one of result, chunk, end, error). */
+export interface WireReplyOut {
+  id: number;
+  result?: EncodedValue;
+  chunk?: EncodedValue;
+  end?: boolean;
+  error?: object;
+}
+
+/** A ServerBatch as one gRPC message (5-byte prefix included), or its body alone (`framed` false). */
+export function encodeServerBatch(replies: readonly WireReplyOut[], framed = true): Buffer {
+  // Results, chunks and ends (nearly every batch) by hand; a batch with an error by the schema.
+  let size = 0;
+  for (const r of replies) {
+    if (r.error) return framed ? encodeFramed('ServerBatch', { replies }) : encodeMessage('ServerBatch', { replies });
+    const body = replyBodySize(r);
+    size += 1 + varintSize(body) + body;
+  }
+  const offset = framed ? PREFIX_BYTES : 0;
+  const buf = Buffer.allocUnsafe(offset + size);
+  if (framed) {
+    buf[0] = 0;
+    buf.writeUInt32BE(size, 1);
+  }
+  let pos = offset;
+  for (const r of replies) {
+    pos = writeVarint(buf, writeVarint(buf, pos, (1 << 3) | 2), replyBodySize(r)); // replies
+    if (r.id !== 0) pos = writeVarint(buf, writeVarint(buf, pos, (1 << 3) | 0), r.id); // id
+    const value = r.result ?? r.chunk;
+    if (value) {
+      pos = writeVarint(buf, writeVarint(buf, pos, ((r.result ? 2 : 3) << 3) | 2), valueBodySize(value)); // result | chunk
+      pos = writeValue(buf, pos, value);
+    } else if (r.end !== undefined) pos = writeVarint(buf, writeVarint(buf, pos, (4 << 3) | 0), r.end ? 1 : 0); // end
+  }
+  if (pos !== buf.length) throw new Error(`encoding ServerBatch: wrote ${pos} of ${buf.length} bytes`);
+  return buf;
+}
+
+function replyBodySize(r: WireReplyOut): number {
+  let n = r.id !== 0 ? 1 + varintSize(r.id) : 0;
+  const value = r.result ?? r.chunk;
+  if (value) {
+    const len = valueBodySize(value);
+    n += 1 + varintSize(len) + len;
+  } else if (r.end !== undefined) n += 2;
+  return n;
+}
+
+function valueBodySize(v: EncodedValue): number {
+  const raw = rawOf(v);
+  if (raw) return raw.length;
+  let n = v.json.length > 0 ? 1 + varintSize(v.json.length) + v.json.length : 0;
+  for (const b of v.blobs) n += 1 + varintSize(b.length) + b.length;
+  return n;
+}
+
+function writeValue(buf: Buffer, pos: number, v: EncodedValue): number {
+  const raw = rawOf(v);
+  if (raw) {
+    buf.set(raw, pos);
+    return pos + raw.length;
+  }
+  if (v.json.length > 0) {
+    pos = writeVarint(buf, writeVarint(buf, pos, (1 << 3) | 2), v.json.length);
+    buf.set(v.json, pos);
+    pos += v.json.length;
+  }
+  for (const b of v.blobs) {
+    pos = writeVarint(buf, writeVarint(buf, pos, (2 << 3) | 2), b.length);
+    buf.set(b, pos);
+    pos += b.length;
+  }
+  return pos;
 }
 
 /** The replies of one ServerBatch message body (without its prefix); a reply with no item is left out. */
@@ -534,7 +643,7 @@ function serviceDefinition(service: string, methods: Methods): grpc.ServiceDefin
           return err as MalformedMessage;
         }
       },
-      responseSerialize: (v: object) => encodeMessage(res, v),
+      responseSerialize: res === 'ServerBatch' ? (v: object) => encodeServerBatch((v as { replies: WireReplyOut[] }).replies, false) : (v: object) => encodeMessage(res, v),
       responseDeserialize: (b: Buffer) => decodeMessage<object>(res, b),
       originalName: method[0]!.toLowerCase() + method.slice(1),
     };

@@ -15,7 +15,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AgentApi } from './agent-api.js';
 import { DEFAULTS } from '../defaults.js';
-import { decodeMessage, encodeFramed } from './agent-codec.js';
+import { decodeMessage, encodeFramed, encodeServerBatch } from './agent-codec.js';
 import { ExchangeSession, type ReplyPort } from './exchange-session.js';
 import { MessageReader, messagePrefix } from './grpc-frame.js';
 import type { WireClientBatch } from './proto.js';
@@ -135,7 +135,7 @@ function serveConnection(agent: AgentApi, socket: Socket, limits: LaneLimits, bu
   const port: ReplyPort = {
     send: (replies) => {
       if (socket.destroyed || !socket.writable) return;
-      socket.write(encodeFramed('ServerBatch', { replies }));
+      socket.write(encodeServerBatch(replies));
     },
     backlog: () => socket.writableLength,
     pause: () => hold('replies', true),

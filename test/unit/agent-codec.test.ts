@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
-import { MalformedMessage, SCHEMAS, decodeMessage, encodeMessage, type MessageName } from '../../src/api/agent-codec.js';
+import { MalformedMessage, RAW, SCHEMAS, decodeMessage, encodeClientBatch, encodeClientBatchBySchema, encodeFramed, encodeMessage, encodeServerBatch, type MessageName } from '../../src/api/agent-codec.js';
 import { ROOT } from '../helpers/env.js';
 
 const root = protobuf.loadSync([join(ROOT, 'proto/snakepit/v1/agent.proto'), join(ROOT, 'proto/grpc/health/v1/health.proto')]);
@@ -88,5 +88,40 @@ describe('Agent API codec', () => {
   it('encodes a negative int32 as protobufjs does (10-byte two\'s complement)', () => {
     const type = root.lookupType('snakepit.v1.ShutdownReply');
     expect(encodeMessage('ShutdownReply', { pid: -5 }).toString('hex')).toBe(Buffer.from(type.encode(type.fromObject({ pid: -5 })).finish()).toString('hex'));
+  });
+});
+
+describe('hand-written batch encoders (the hot path) write what the schema writes', () => {
+  const raw = (m: Record<string, unknown>): Buffer => {
+    // A value or request as the decoder hands it over: it keeps its bytes (RAW).
+    const body = encodeMessage('ClientBatch', { calls: [{ id: 1, request: m, stream: false }], cancels: [] });
+    return (decodeMessage<{ calls: Array<{ request: Record<PropertyKey, unknown> }> }>('ClientBatch', body).calls[0]!.request[RAW] as Buffer);
+  };
+
+  it('ClientBatch of forwarded requests (ids, streams, cancels) equals encodeClientBatchBySchema, and protobufjs reads it', () => {
+    const wire = raw({ tool: 'ädd', argsJson: b('{"a":1}'), blobs: [b('x')], session: 's', timeoutMs: 5, idempotent: true, pool: '', require: ['k=v'] });
+    const big = raw({ tool: 'big', argsJson: Buffer.alloc(300, 0x31), blobs: [], session: '', timeoutMs: 0, idempotent: false, pool: '', require: [] });
+    const calls = [
+      { id: 1, tool: 't', args: { json: b('{}'), blobs: [] }, session: null, idempotent: false, stream: false, wire },
+      { id: 0x7fffffff, tool: 't', args: { json: b('{}'), blobs: [] }, session: null, idempotent: false, stream: true, wire: big },
+    ];
+    for (const [c, cancels] of [[calls, [3, 200000]], [calls.slice(0, 1), []], [[], [9]]] as const) {
+      const fast = encodeClientBatch(c as never, cancels as never);
+      expect(fast.equals(encodeClientBatchBySchema(c as never, cancels as never))).toBe(true);
+      const decoded = root.lookupType('snakepit.v1.ClientBatch').decode(fast.subarray(5)).toJSON() as { calls?: unknown[]; cancels?: number[] };
+      expect(decoded.calls?.length ?? 0).toBe(c.length);
+      expect(decoded.cancels ?? []).toEqual(cancels);
+    }
+  });
+
+  it('ServerBatch of results, chunks and ends (raw and built values) equals the schema encoding, framed and bare', () => {
+    const v = { json: b('[1,2]'), blobs: [b('ab'), Buffer.alloc(0)] };
+    const empty = { json: Buffer.alloc(0), blobs: [] };
+    const fromWire = decodeMessage<{ replies: Array<{ result: { json: Buffer; blobs: Buffer[] } }> }>('ServerBatch', encodeMessage('ServerBatch', { replies: [{ id: 1, result: v }] })).replies[0]!.result;
+    const replies = [{ id: 1, result: v }, { id: 2, chunk: fromWire }, { id: 3, end: true }, { id: 300, result: empty }, { id: 4, end: false }];
+    expect(encodeServerBatch(replies, false).equals(encodeMessage('ServerBatch', { replies }))).toBe(true);
+    expect(encodeServerBatch(replies).equals(encodeFramed('ServerBatch', { replies }))).toBe(true);
+    const withError = [...replies, { id: 5, error: { code: 'X', message: 'm', type: '', traceback: '', agent: '' } }];
+    expect(encodeServerBatch(withError).equals(encodeFramed('ServerBatch', { replies: withError }))).toBe(true);
   });
 });
