@@ -26,12 +26,24 @@ export interface ExchangeOptions {
   maxMessageBytes: number;
 }
 
-interface Pending {
-  sink: CallSink;
-  timer: NodeJS.Timeout | undefined;
+/** A call in flight: what its replies go to, and (as its CallControl) how to cancel it. */
+class Pending {
+  timer: NodeJS.Timeout | undefined = undefined;
   /** Written to a connected stream: the agent may have it. Until then a failure is `unsent`. */
-  sent: boolean;
+  sent = false;
+
+  constructor(
+    private readonly client: ExchangeClient,
+    readonly id: number,
+    readonly sink: CallSink,
+  ) {}
+
+  cancel(): void {
+    this.client.cancel(this);
+  }
 }
+
+const NOT_STARTED: { cancel(): void } = { cancel() {} };
 
 export class ExchangeClient {
   private session: ClientHttp2Session | undefined;
@@ -52,28 +64,32 @@ export class ExchangeClient {
     this.reader = new MessageReader(opts.maxMessageBytes);
   }
 
-  /** Starts a call; returns its cancel function. */
-  start(call: Omit<WireCall, 'id'>, sink: CallSink): () => void {
+  /** Starts a call (its `id` is assigned here; the object is kept until it is written); returns how to cancel it. */
+  start(call: WireCall, sink: CallSink): { cancel(): void } {
     if (this.closed) {
       queueMicrotask(() => sink.error({ code: 'UNAVAILABLE', message: 'client is closed' }));
-      return () => {};
+      return NOT_STARTED;
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
+    const pending = new Pending(this, id, sink);
     // Past the longest timer Node can hold, the agent's own TIMEOUT is the only deadline.
     const waitMs = call.timeoutMs ? call.timeoutMs + this.opts.deadlineSlackMs : 0;
-    const timer = waitMs && waitMs <= DEFAULTS.maxTimeoutMs ? setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${waitMs} ms` }), waitMs) : undefined;
-    this.pending.set(id, { sink, timer, sent: false });
-    this.session?.ref();
-    if (this.stream && !('session' in this.stream)) (this.stream as Socket).ref();
-    this.outCalls.push({ ...call, id });
+    if (waitMs && waitMs <= DEFAULTS.maxTimeoutMs) pending.timer = setTimeout(() => this.fail(id, { code: 'TIMEOUT', message: `the agent did not answer within ${waitMs} ms` }), waitMs);
+    if (this.pending.size === 0) this.ref();
+    this.pending.set(id, pending);
+    call.id = id;
+    this.outCalls.push(call);
     this.schedule();
-    return () => {
-      if (!this.pending.has(id)) return;
-      this.finish(id);
-      this.outCancels.push(id);
-      this.schedule();
-    };
+    return pending;
+  }
+
+  /** Cancels a call still in flight (the agent is told). @internal (Pending.cancel) */
+  cancel(pending: Pending): void {
+    if (this.pending.get(pending.id) !== pending) return;
+    this.finish(pending.id);
+    this.outCancels.push(pending.id);
+    this.schedule();
   }
 
   close(): void {
@@ -241,6 +257,11 @@ export class ExchangeClient {
     clearTimeout(p.timer);
     this.pending.delete(id);
     if (this.pending.size === 0) this.unref();
+  }
+
+  private ref(): void {
+    this.session?.ref();
+    if (this.stream && !('session' in this.stream)) (this.stream as Socket).ref();
   }
 
   private unref(): void {

@@ -55,21 +55,28 @@ export class RemoteAgent implements AgentApi {
   }
 
   execute(req: AgentRequest, done: (error: ErrorInfo | null, value?: EncodedValue) => void): CallControl {
-    return this.start(req, false, { chunk() {}, result: (v) => done(null, v), end: () => done(null, NULL_VALUE), error: (e) => done(e) });
+    return this.call(req, false, { chunk() {}, result: (v) => done(null, v), end: () => done(null, NULL_VALUE), error: (e) => done(e) });
   }
 
   stream(req: AgentRequest, sink: CallSink): CallControl {
-    return this.start(req, true, sink);
+    return this.call(req, true, sink);
   }
 
-  private start(req: AgentRequest, stream: boolean, sink: CallSink): CallControl {
+  /**
+   * Starts a call whose answer goes to `sink` (execute and stream in one; what a router uses, so
+   * a call costs no wrapper sink): `stream` false means one result (a streaming tool's chunks as
+   * one array).
+   */
+  call(req: AgentRequest, stream: boolean, sink: CallSink): CallControl {
     if (this.opts.absent?.()) {
       const info = this.opts.noAgent().toJSON();
       queueMicrotask(() => sink.error(info));
       return { cancel() {} };
     }
-    const call: Omit<WireCall, 'id'> = { tool: req.tool, args: req.args, session: req.session, timeoutMs: req.timeoutMs, idempotent: req.idempotent ?? false, pool: req.pool, require: req.require, wire: req.wire, stream };
-    return { cancel: this.exchange.start(call, sink) };
+    return this.exchange.start(
+      { id: 0, tool: req.tool, args: req.args, session: req.session, timeoutMs: req.timeoutMs, idempotent: req.idempotent ?? false, pool: req.pool, require: req.require, wire: req.wire, stream },
+      sink,
+    );
   }
 
   async tools(pool?: string): Promise<ToolInfo[]> {

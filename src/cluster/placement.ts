@@ -70,7 +70,7 @@ function rejection(call: PlacementCall, a: AgentView): Rejection | null {
   if (a.state === 'starting' || a.state === 'down' || a.state === 'cordoned' || a.state === 'draining') return a.state;
   if (a.breaker === 'open') return 'breaker-open';
   if (!a.tools.has(call.tool)) return 'tool-not-served';
-  for (const key of Object.keys(call.require)) if (a.labels[key] !== call.require[key]) return 'labels';
+  for (const key in call.require) if (a.labels[key] !== call.require[key]) return 'labels';
   return null;
 }
 
@@ -110,16 +110,63 @@ function byLoad(group: AgentView[], random: () => number): AgentView[] {
 
 /** The agent that owns `call`'s session now (the first rendezvous candidate), or null (no session, no candidate). */
 export function sessionOwner(call: PlacementCall, agents: readonly AgentView[]): string | null {
+  return ownerView(call, agents)?.id ?? null;
+}
+
+/** place()'s first candidate for a call with a session, in one pass without sorting or allocating. */
+function ownerView(call: PlacementCall, agents: readonly AgentView[]): AgentView | null {
   if (call.session === null) return null;
-  // place()'s first candidate, in one pass without sorting (the router asks this per strict call).
   const seed = murmur3(call.session);
-  let best: { id: string; suspect: boolean; score: number } | null = null;
+  let best: AgentView | null = null;
+  let bestSuspect = false;
+  let bestScore = 0;
   for (const a of agents) {
     if (rejection(call, a) !== null) continue;
-    const c = { id: a.id, suspect: a.state === 'suspect', score: murmur3(a.id, seed) };
-    if (best === null || (best.suspect && !c.suspect) || (best.suspect === c.suspect && (c.score > best.score || (c.score === best.score && c.id < best.id)))) best = c;
+    const suspect = a.state === 'suspect';
+    const score = murmur3(a.id, seed);
+    if (best === null || (bestSuspect && !suspect) || (bestSuspect === suspect && (score > bestScore || (score === bestScore && a.id < best.id)))) {
+      best = a;
+      bestSuspect = suspect;
+      bestScore = score;
+    }
   }
-  return best?.id ?? null;
+  return best;
+}
+
+/**
+ * place()'s first candidate, without building the ranking (the router's first attempt at every
+ * call; a retry, which must skip the agents tried, ranks them all with `place`). For a call
+ * without a session it draws the same two random numbers as place() does for its first group.
+ */
+export function pick(call: PlacementCall, agents: readonly AgentView[], random: () => number): AgentView | null {
+  if (call.session !== null) return ownerView(call, agents);
+  let alive = 0;
+  let suspect = 0;
+  for (const a of agents) {
+    if (rejection(call, a) !== null) continue;
+    if (a.state === 'suspect') suspect++;
+    else alive++;
+  }
+  const fromSuspects = alive === 0;
+  const n = fromSuspects ? suspect : alive;
+  if (n === 0) return null;
+  if (n === 1) return nthEligible(call, agents, fromSuspects, 0);
+  const i = Math.floor(random() * n);
+  let j = Math.floor(random() * (n - 1));
+  if (j >= i) j++;
+  const first = nthEligible(call, agents, fromSuspects, i)!;
+  const second = nthEligible(call, agents, fromSuspects, j)!;
+  // As byLoad: the less loaded of the two; on a tie the first drawn.
+  return agentLoad(second) < agentLoad(first) ? second : first;
+}
+
+/** The `k`-th agent (in view order) that placement keeps, among the suspect ones or the alive ones. */
+function nthEligible(call: PlacementCall, agents: readonly AgentView[], suspects: boolean, k: number): AgentView | null {
+  for (const a of agents) {
+    if (rejection(call, a) !== null || (a.state === 'suspect') !== suspects) continue;
+    if (k-- === 0) return a;
+  }
+  return null;
 }
 
 /**

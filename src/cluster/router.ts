@@ -27,12 +27,11 @@ import { VERSION } from '../paths.js';
 import { CircuitBreaker, type BreakerTicket } from './breaker.js';
 import { PhiAccrualDetector } from './failure-detector.js';
 import type { MemberInfo, Membership } from './local-membership.js';
-import { noCandidateError, ownerChanged, place, sessionOwner, type AgentState, type AgentView, type PlacementCall } from './placement.js';
+import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentState, type AgentView, type PlacementCall } from './placement.js';
 import { RetryBudget, retryDecision } from './retry.js';
 
 /** What the router holds of one agent: the Agent API plus its heartbeats (a RemoteAgent; a fake in tests). */
-export type AgentConnection = Pick<AgentApi, 'execute' | 'stream' | 'tools' | 'stats' | 'drain' | 'reload' | 'restartWorker' | 'watch'> &
-  Pick<RemoteAgent, 'heartbeats' | 'close'>;
+export type AgentConnection = Pick<AgentApi, 'tools' | 'stats' | 'drain' | 'reload' | 'restartWorker' | 'watch'> & Pick<RemoteAgent, 'call' | 'heartbeats' | 'close'>;
 
 export interface RouterOptions {
   /** The router's id (kept in its home's agent.id). */
@@ -47,8 +46,8 @@ export interface RouterOptions {
   now?: () => number;
 }
 
-/** What the router knows of one agent. */
-interface Node {
+/** What the router knows of one agent. @internal */
+export interface Node {
   info: MemberInfo;
   remote: AgentConnection;
   detector: PhiAccrualDetector;
@@ -73,8 +72,10 @@ interface Node {
   reported: AgentState | undefined;
   /** Its labels, `agent=<id>` included. */
   labels: Record<string, string>;
-  /** Attempts in flight to it, each with how to give it up (when the agent is found down). */
-  attempts: Set<(e: ErrorInfo) => void>;
+  /** Attempts in flight to it (given up when the agent is found down). */
+  attempts: Set<Attempt>;
+  /** What placement sees of it: one object, refreshed for every call (see `view`). */
+  view: { -readonly [K in keyof AgentView]: AgentView[K] };
 }
 
 /** How the router reports an agent (stats.agents[], `cluster status`). */
@@ -98,6 +99,7 @@ export interface ClusterAgentStats {
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 /** A budget that never says no: for retries the real one exempts (see `retry`). */
 const UNTHROTTLED = new RetryBudget(1000, 1000);
 /** How long `stats` waits for each agent's own stats, ms. */
@@ -112,6 +114,10 @@ export class Router implements AgentApi {
   private readonly latency = new LatencyWindow(DEFAULTS.latencyWindow);
   private readonly sessionOwners = new SessionTable<string>(DEFAULTS.sessionTtlMs, DEFAULTS.maxSessions, () => false);
   private readonly listeners = new Map<(e: AgentEvent) => void, boolean>();
+  /** Watchers that asked for `call.finished` (one event per call: counted, not searched for, per call). */
+  private callWatchers = 0;
+  /** The nodes' view objects, in one array (rebuilt when a node joins or leaves). */
+  private views: AgentView[] | undefined;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly heartbeatMs: number;
@@ -123,10 +129,14 @@ export class Router implements AgentApi {
   private draining = false;
   private tick: NodeJS.Timeout | undefined;
 
+  /** The router's clock (injected in tests). @internal */
+  readonly clock: () => number;
+
   constructor(private readonly opts: RouterOptions) {
     this.id = opts.id;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
+    this.clock = this.now;
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULTS.clusterHeartbeatMs;
   }
 
@@ -141,6 +151,7 @@ export class Router implements AgentApi {
         if (!node) return;
         this.forget(node);
         this.nodes.delete(m.id);
+        this.views = undefined;
         this.emit({ type: 'cluster.agent', agent: m.id, state: 'down', reason: 'left the cluster' });
       },
     });
@@ -178,8 +189,10 @@ export class Router implements AgentApi {
       reported: undefined,
       labels: { ...info.labels, agent: info.id },
       attempts: new Set(),
+      view: { id: info.id, state: 'starting', breaker: 'closed', tools: new Set(), labels: {}, inFlight: 0, queueDepth: 0, capacity: 0 },
     };
     this.nodes.set(info.id, node);
+    this.views = undefined;
     try {
       await this.learn(node);
     } catch (err) {
@@ -261,17 +274,20 @@ export class Router implements AgentApi {
     return live === 'starting' ? 'starting' : live;
   }
 
+  /** What placement reads: each node's view object refreshed in place, in one array kept until membership changes. */
   private view(now: number): AgentView[] {
-    return [...this.nodes.values()].map((n) => ({
-      id: n.info.id,
-      state: this.stateOf(n, now),
-      breaker: n.breaker.view(now),
-      tools: n.tools,
-      labels: n.labels,
-      inFlight: n.inFlight,
-      queueDepth: n.load?.queueDepth ?? 0,
-      capacity: n.load?.capacity ?? 0,
-    }));
+    const views = (this.views ??= [...this.nodes.values()].map((n) => n.view));
+    for (const n of this.nodes.values()) {
+      const v = n.view;
+      v.state = this.stateOf(n, now);
+      v.breaker = n.breaker.view(now);
+      v.tools = n.tools;
+      v.labels = n.labels;
+      v.inFlight = n.inFlight;
+      v.queueDepth = n.load?.queueDepth ?? 0;
+      v.capacity = n.load?.capacity ?? 0;
+    }
+    return views;
   }
 
   /** Emits `cluster.agent` for every node whose state changed since it was last reported. */
@@ -291,155 +307,119 @@ export class Router implements AgentApi {
 
   private abandon(node: Node, why: string): void {
     const e: ErrorInfo = { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id} is down (${why}); the call may have run there`, agent: node.info.id };
-    for (const give of [...node.attempts]) give(e);
+    for (const attempt of [...node.attempts]) attempt.giveUp(e);
   }
 
   // ── calls ──────────────────────────────────────────────────────────────
 
   execute(req: AgentRequest, done: (error: ErrorInfo | null, value?: EncodedValue) => void): CallControl {
-    return this.route(req, false, { chunk() {}, result: (v) => done(null, v), end: () => done(null, NULL_VALUE), error: (e) => done(e) });
+    return this.route(new Routed(this, req, false, null, done));
   }
 
   stream(req: AgentRequest, sink: CallSink): CallControl {
-    return this.route(req, true, sink);
+    return this.route(new Routed(this, req, true, sink, null));
+  }
+
+  private route(call: Routed): Routed {
+    this.running++;
+    this.attempt(call);
+    return call;
   }
 
   /**
-   * Places a call and runs it, moving it to the next candidate when an attempt failed in a way
-   * that allows it (retry.ts). A stream that has delivered a chunk is never retried.
+   * Places a call and sends it to the best candidate (the first attempt), or to the best one not
+   * tried yet (a retry). A call is one Routed and each attempt one Attempt (no closures per call:
+   * this is the router's hot path).
+   * @internal
    */
-  private route(req: AgentRequest, streaming: boolean, sink: CallSink): CallControl {
-    const started = this.now();
-    const deadline = req.timeoutMs ? started + req.timeoutMs : null;
-    const call: PlacementCall = { tool: req.tool, session: req.session || null, require: req.require ?? {} };
-    let attempts = 0;
-    /** The attempt in flight: how to cancel it, and how to release what it holds at its agent. */
-    let current: { control: CallControl; release: () => void } | undefined;
-    let settled = false;
-    let chunks = 0;
-    let retryTimer: NodeJS.Timeout | undefined;
-    const tried = new Set<string>();
-    this.running++;
-    const finish = (error: ErrorInfo | null, deliver: () => void): void => {
-      if (settled) return;
-      settled = true;
-      this.running--;
-      const ms = this.now() - started;
-      this.latency.record(ms);
-      if (error) this.failed++;
-      else this.completed++;
-      if (this.callListeners() > 0) this.emit({ type: 'call.finished', pool: req.pool ?? '', tool: req.tool, ms, code: error?.code ?? null });
-      deliver();
-    };
-    const fail = (e: ErrorInfo): void => finish(e, () => sink.error(e));
-    const attempt = (): void => {
-      if (settled) return;
-      if (this.draining) return fail({ code: 'DRAINING', message: `the cluster is draining and takes no new calls` });
-      const now = this.now();
-      const view = this.view(now);
+  attempt(call: Routed): void {
+    if (call.settled) return;
+    if (this.draining) return call.fail({ code: 'DRAINING', message: `the cluster is draining and takes no new calls` });
+    const now = this.now();
+    const view = this.view(now);
+    let target: AgentView | null;
+    if (call.tried === null) target = pick(call, view, this.random);
+    else {
       const placement = place(call, view, this.random);
-      const candidates = placement.candidates.filter((c) => !tried.has(c.id));
-      const pick = candidates[0] ?? placement.candidates[0];
-      if (!pick) return fail(noCandidateError(call, view, placement));
-      const node = this.nodes.get(pick.id)!;
-      // Strict affinity holds cluster-wide: a session whose owner changed fails once.
-      if (call.session !== null && attempts === 0 && node.strictPools.has(req.pool || node.defaultPool || '')) {
-        const before = this.sessionOwners.workerOf(call.session, now) ?? null;
-        if (ownerChanged(call, before, view)) {
-          this.sessionOwners.bind(call.session, sessionOwner(call, view)!, now);
-          return fail({ code: 'SESSION_WORKER_LOST', message: `the agent of session '${call.session}' changed (${before} → ${pick.id}); its session state stayed behind; the next call starts the session afresh` });
-        }
+      const tried = call.tried;
+      target = placement.candidates.find((c) => !tried.includes(c.id)) ?? placement.candidates[0] ?? null;
+    }
+    if (!target) return call.fail(noCandidateError(call, view, place(call, view, this.random)));
+    const node = this.nodes.get(target.id)!;
+    const req = call.req;
+    // Strict affinity holds cluster-wide: a session whose owner changed fails once.
+    if (call.session !== null && call.attempts === 0 && node.strictPools.has(req.pool || node.defaultPool || '')) {
+      const before = this.sessionOwners.workerOf(call.session, now) ?? null;
+      if (ownerChanged(call, before, view)) {
+        this.sessionOwners.bind(call.session, sessionOwner(call, view)!, now);
+        return call.fail({ code: 'SESSION_WORKER_LOST', message: `the agent of session '${call.session}' changed (${before} → ${target.id}); its session state stayed behind; the next call starts the session afresh` });
       }
-      if (call.session !== null) this.sessionOwners.bind(call.session, pick.id, now);
-      const ticket = node.breaker.admit(now);
-      attempts++;
-      tried.add(node.info.id);
-      if (!ticket) return retry(node, { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id}'s circuit breaker is open`, agent: node.info.id }, false, undefined);
-      const left = deadline === null ? undefined : Math.max(1, deadline - now);
-      // The first attempt goes out as it came in (its bytes, unchanged: placement took no time
-      // worth taking off its deadline); a retry carries what is left of the deadline, so it is
-      // encoded afresh.
-      const forward: AgentRequest = attempts === 1 || left === undefined ? req : { ...req, timeoutMs: left, wire: undefined };
-      node.inFlight++;
-      let answered = false;
-      const over = (_error: ErrorInfo | null): boolean => {
-        if (answered) return false;
-        answered = true;
-        node.inFlight--;
-        node.attempts.delete(giveUp);
-        return true;
-      };
-      const giveUp = (e: ErrorInfo): void => {
-        attemptControl?.cancel();
-        attemptSink.error(e);
-      };
-      node.attempts.add(giveUp);
-      let attemptControl: CallControl | undefined;
-      const attemptSink: CallSink = {
-        chunk: (v) => {
-          if (settled || answered) return;
-          chunks++;
-          sink.chunk(v);
-        },
-        result: (v) => {
-          if (!over(null)) return;
-          this.outcome(node, ticket, null);
-          finish(null, () => sink.result(v));
-        },
-        end: () => {
-          if (!over(null)) return;
-          this.outcome(node, ticket, null);
-          finish(null, () => sink.end());
-        },
-        error: (e) => {
-          if (!over(e)) return;
-          // The connection to the agent broke (it died, or closed on us): stop routing there at
-          // once, until its next heartbeat says otherwise.
-          if (e.code === 'AGENT_UNAVAILABLE') this.disconnected(node, 'its connection broke');
-          this.outcome(node, ticket, e.code);
-          if (settled) return;
-          retry(node, e, true, ticket);
-        },
-      };
-      attemptControl = streaming ? node.remote.stream(forward, attemptSink) : node.remote.execute(forward, (e, v) => (e ? attemptSink.error(e) : attemptSink.result(v ?? NULL_VALUE)));
-      current = {
-        control: attemptControl,
-        // Cancelled by the caller: the agent is told; it counts neither way for the breaker.
-        release: () => {
-          if (over(null)) node.breaker.record(ticket, 'CANCELLED', this.now());
-        },
-      };
-    };
-    const retry = (node: Node, e: ErrorInfo, dispatched: boolean, _ticket: BreakerTicket | undefined): void => {
-      // Sent to an agent: did it get there? A call the Exchange client never wrote to a connected
-      // stream did not (it marks such failures `unsent`).
-      const reached = dispatched && !e.unsent;
-      // The budget stops retry storms against agents that are up but failing. Calls that never
-      // left (transparent retries, as gRPC's throttling exempts them) and calls of an agent known
-      // down (it takes no more calls, so their retries are a one-off) are not throttled.
-      const exempt = !reached || this.stateOf(node, this.now()) === 'down';
-      if (!dispatched && !exempt) this.budget.record(e.code);
-      const decision =
-        chunks > 0
-          ? ({ retry: false, reason: 'final' } as const)
-          : retryDecision({ code: e.code, dispatched: reached }, { attempts, idempotent: req.idempotent ?? false, timeLeftMs: deadline === null ? null : deadline - this.now() }, exempt ? UNTHROTTLED : this.budget, this.random);
-      if (!decision.retry) return fail(e.agent ? e : { ...e, agent: node.info.id });
-      this.retries++;
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        attempt();
-      }, decision.delayMs);
-    };
-    attempt();
-    return {
-      cancel: () => {
-        if (settled) return;
-        clearTimeout(retryTimer);
-        current?.control.cancel();
-        current?.release();
-        fail({ code: 'CANCELLED', message: `call to '${req.tool}' was cancelled` });
-      },
-    };
+    }
+    if (call.session !== null) this.sessionOwners.bind(call.session, target.id, now);
+    const ticket = node.breaker.admit(now);
+    call.attempts++;
+    if (!ticket) return this.retry(call, node, { code: 'AGENT_UNAVAILABLE', message: `agent ${node.info.id}'s circuit breaker is open`, agent: node.info.id }, false);
+    const left = call.deadline === null ? undefined : Math.max(1, call.deadline - now);
+    // The first attempt goes out as it came in (its bytes, unchanged: placement took no time
+    // worth taking off its deadline); a retry carries what is left of the deadline, so it is
+    // encoded afresh.
+    const forward: AgentRequest = call.attempts === 1 || left === undefined ? req : { ...req, timeoutMs: left, wire: undefined };
+    node.inFlight++;
+    const attempt = new Attempt(this, call, node, ticket);
+    node.attempts.add(attempt);
+    call.current = attempt;
+    attempt.control = node.remote.call(forward, call.streaming, attempt);
+  }
+
+  /** An attempt failed: the next candidate, after a backoff, when retry.ts allows it; else the call fails. @internal */
+  retry(call: Routed, node: Node, e: ErrorInfo, dispatched: boolean): void {
+    (call.tried ??= []).push(node.info.id);
+    // Sent to an agent: did it get there? A call the Exchange client never wrote to a connected
+    // stream did not (it marks such failures `unsent`).
+    const reached = dispatched && !e.unsent;
+    // The budget stops retry storms against agents that are up but failing. Calls that never
+    // left (transparent retries, as gRPC's throttling exempts them) and calls of an agent known
+    // down (it takes no more calls, so their retries are a one-off) are not throttled.
+    const exempt = !reached || this.stateOf(node, this.now()) === 'down';
+    if (!dispatched && !exempt) this.budget.record(e.code);
+    const decision =
+      call.chunks > 0
+        ? ({ retry: false, reason: 'final' } as const)
+        : retryDecision({ code: e.code, dispatched: reached }, { attempts: call.attempts, idempotent: call.req.idempotent ?? false, timeLeftMs: call.deadline === null ? null : call.deadline - this.now() }, exempt ? UNTHROTTLED : this.budget, this.random);
+    if (!decision.retry) return call.fail(e.agent ? e : { ...e, agent: node.info.id });
+    this.retries++;
+    call.retryTimer = setTimeout(() => {
+      call.retryTimer = undefined;
+      this.attempt(call);
+    }, decision.delayMs);
+  }
+
+  /** A call is over (answered, failed or cancelled): counters, latency, `call.finished`. @internal */
+  finished(call: Routed, error: ErrorInfo | null): void {
+    this.running--;
+    const ms = this.now() - call.started;
+    this.latency.record(ms);
+    if (error) this.failed++;
+    else this.completed++;
+    if (this.callWatchers > 0) this.emit({ type: 'call.finished', pool: call.req.pool ?? '', tool: call.req.tool, ms, code: error?.code ?? null });
+  }
+
+  /** An attempt of `node` is over (`code` null: it succeeded). @internal */
+  attemptOver(attempt: Attempt, code: string | null): void {
+    const node = attempt.node;
+    node.inFlight--;
+    node.attempts.delete(attempt);
+    // The connection to the agent broke (it died, or closed on us): stop routing there at once,
+    // until its next heartbeat says otherwise.
+    if (code === 'AGENT_UNAVAILABLE') this.disconnected(node, 'its connection broke');
+    this.outcome(node, attempt.ticket, code);
+  }
+
+  /** The caller cancelled the call during `attempt`: the agent is told; it counts neither way for the breaker. @internal */
+  released(attempt: Attempt): void {
+    attempt.node.inFlight--;
+    attempt.node.attempts.delete(attempt);
+    attempt.node.breaker.record(attempt.ticket, 'CANCELLED', this.now());
   }
 
   /** Records an attempt's outcome in the agent's breaker and (unless the agent is down) the retry budget. */
@@ -644,19 +624,16 @@ export class Router implements AgentApi {
       }
     };
     this.listeners.set(listener, options.calls ?? false);
+    if (options.calls) this.callWatchers++;
     const stop = (): void => {
+      if (stopped) return;
       stopped = true;
       clearInterval(timer);
       this.listeners.delete(listener);
+      if (options.calls) this.callWatchers--;
     };
     snapshot();
     return stop;
-  }
-
-  private callListeners(): number {
-    let n = 0;
-    for (const calls of this.listeners.values()) if (calls) n++;
-    return n;
   }
 
   private emit(e: AgentEvent): void {
@@ -672,4 +649,124 @@ function round(n: number): number {
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** One call through the router, from its arrival until it is answered: its attempts and deadline. @internal */
+export class Routed implements PlacementCall, CallControl {
+  readonly tool: string;
+  readonly session: string | null;
+  readonly require: Readonly<Record<string, string>>;
+  readonly started: number;
+  readonly deadline: number | null;
+  attempts = 0;
+  settled = false;
+  /** Chunks delivered: a stream that has delivered one is never retried. */
+  chunks = 0;
+  /** Agents tried, once a retry needs them (null until then). */
+  tried: string[] | null = null;
+  current: Attempt | undefined = undefined;
+  retryTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    private readonly router: Router,
+    readonly req: AgentRequest,
+    readonly streaming: boolean,
+    /** A stream's sink, or null for execute (which answers `done`). */
+    private readonly sink: CallSink | null,
+    private readonly done: ((error: ErrorInfo | null, value?: EncodedValue) => void) | null,
+  ) {
+    this.tool = req.tool;
+    this.session = req.session || null;
+    this.require = req.require ?? NO_LABELS;
+    this.started = router.clock();
+    this.deadline = req.timeoutMs ? this.started + req.timeoutMs : null;
+  }
+
+  cancel(): void {
+    if (this.settled) return;
+    clearTimeout(this.retryTimer);
+    const attempt = this.current;
+    if (attempt && !attempt.answered) {
+      attempt.answered = true;
+      attempt.control?.cancel();
+      this.router.released(attempt);
+    }
+    this.fail({ code: 'CANCELLED', message: `call to '${this.req.tool}' was cancelled` });
+  }
+
+  chunk(value: EncodedValue): void {
+    this.chunks++;
+    this.sink?.chunk(value);
+  }
+
+  result(value: EncodedValue): void {
+    if (!this.settle(null)) return;
+    if (this.sink) this.sink.result(value);
+    else this.done!(null, value);
+  }
+
+  end(): void {
+    if (!this.settle(null)) return;
+    if (this.sink) this.sink.end();
+    else this.done!(null, NULL_VALUE);
+  }
+
+  fail(e: ErrorInfo): void {
+    if (!this.settle(e)) return;
+    if (this.sink) this.sink.error(e);
+    else this.done!(e);
+  }
+
+  private settle(error: ErrorInfo | null): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.router.finished(this, error);
+    return true;
+  }
+}
+
+/** One attempt of a call at one agent: the sink its answer arrives at. @internal */
+export class Attempt implements CallSink {
+  control: CallControl | undefined = undefined;
+  answered = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly call: Routed,
+    readonly node: Node,
+    readonly ticket: BreakerTicket,
+  ) {}
+
+  chunk(value: EncodedValue): void {
+    if (this.call.settled || this.answered) return;
+    this.call.chunk(value);
+  }
+
+  result(value: EncodedValue): void {
+    if (!this.over(null)) return;
+    this.call.result(value);
+  }
+
+  end(): void {
+    if (!this.over(null)) return;
+    this.call.end();
+  }
+
+  error(e: ErrorInfo): void {
+    if (!this.over(e.code)) return;
+    if (!this.call.settled) this.router.retry(this.call, this.node, e, true);
+  }
+
+  /** The agent was found down with this attempt in flight: it will not answer. */
+  giveUp(e: ErrorInfo): void {
+    this.control?.cancel();
+    this.error(e);
+  }
+
+  private over(code: string | null): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    this.router.attemptOver(this, code);
+    return true;
+  }
 }

@@ -2,7 +2,7 @@
 // and power of two choices for calls without a session (a load simulation).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { agentLoad, noCandidateError, ownerChanged, place, rendezvousScore, sessionOwner, type AgentView, type PlacementCall } from '../../src/cluster/placement.js';
+import { agentLoad, noCandidateError, ownerChanged, pick, place, rendezvousScore, sessionOwner, type AgentView, type PlacementCall } from '../../src/cluster/placement.js';
 import { seededRandom } from './cluster-rng.js';
 
 const agent = (id: string, over: Partial<AgentView> = {}): AgentView => ({
@@ -329,5 +329,39 @@ describe('noCandidateError', () => {
     expect(err.message).toContain('b: breaker-open');
     expect(err.message).toContain('c: lacks gpu=a100');
     expect(noCandidateError(c, [], place(c, [], r0)).code).toBe('AGENT_UNAVAILABLE');
+  });
+});
+
+describe('pick: the first candidate without ranking them all', () => {
+  const states = ['alive', 'alive', 'suspect', 'starting', 'down', 'cordoned', 'draining'] as const;
+  const view = fc.record({
+    state: fc.constantFrom(...states),
+    breaker: fc.constantFrom('closed', 'closed', 'open', 'half-open' as const),
+    serves: fc.boolean(),
+    zone: fc.constantFrom('a', 'b'),
+    inFlight: fc.nat({ max: 8 }),
+    queueDepth: fc.nat({ max: 8 }),
+    capacity: fc.nat({ max: 4 }),
+  });
+  const scene = fc.record({
+    views: fc.array(view, { maxLength: 8 }),
+    session: fc.option(fc.string({ maxLength: 6 })),
+    require: fc.constantFrom({}, { zone: 'a' }),
+    draws: fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 2, maxLength: 2 }),
+  });
+
+  it('is what place() ranks first, for any view, session, labels and random draws', () => {
+    fc.assert(
+      fc.property(scene, ({ views, session, require, draws }) => {
+        const agents = views.map((v, i) => agent(`a${i}`, { state: v.state, breaker: v.breaker, tools: new Set(v.serves ? ['add'] : ['other']), labels: { zone: v.zone }, inFlight: v.inFlight, queueDepth: v.queueDepth, capacity: v.capacity }));
+        const c = call({ session, require });
+        const replay = (): (() => number) => {
+          let k = 0;
+          return () => draws[k++ % draws.length]!;
+        };
+        expect(pick(c, agents, replay())?.id ?? null).toBe(place(c, agents, replay()).candidates[0]?.id ?? null);
+      }),
+      { seed: 20241201, numRuns: 2000 },
+    );
   });
 });

@@ -27,8 +27,7 @@ class FakeAgent {
       return { cancel: () => void (p.cancelled = true) };
     };
     return {
-      execute: (req, done) => call(req, { chunk() {}, result: (v) => done(null, v), end: () => done(null), error: (e) => done(e) }),
-      stream: (req, sink) => call(req, sink),
+      call: (req, _stream, sink) => call(req, sink),
       tools: async () => [{ name: 't', doc: '', params: [], stream: false, pool: 'default' }],
       stats: async () => ({ pools: [{ name: 'default', affinity: 'hint' }] }) as never,
       drain: async () => true,
