@@ -78,6 +78,49 @@ interface Slot {
   held: boolean;
 }
 
+/** The membership of the local cluster a router daemon with `opts` runs. */
+export function clusterMembership(opts: DaemonOptions & { cluster: NonNullable<DaemonOptions['cluster']> }, logger: AgentLogger): LocalMembership {
+  // Each agent runs the pools; the router alone serves metrics (one port) and echoes logs.
+  const { cluster, home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, ...agent } = opts;
+  return new LocalMembership({ home, agents: cluster.agents, agent, readyWaitMs: cluster.readyWaitMs, ...(cluster.labels ? { labels: cluster.labels } : {}), logger });
+}
+
+/** A logger that keeps its lines until the real one is attached (for what happens before the daemon's log file is open). */
+export class DeferredLogger implements AgentLogger {
+  private target: AgentLogger | undefined;
+  private held: Array<Parameters<AgentLogger['log']>> = [];
+
+  log(...line: Parameters<AgentLogger['log']>): void {
+    if (this.target) this.target.log(...line);
+    else this.held.push(line);
+  }
+
+  attach(target: AgentLogger): void {
+    this.target = target;
+    for (const line of this.held.splice(0)) target.log(...line);
+  }
+}
+
+/**
+ * A router daemon's agents, started before the rest of the daemon loads (the agents take longest
+ * to start; loading the router meanwhile overlaps with them). Undefined when the home cannot be
+ * used or already has an agent: the daemon itself then reports that, and nothing was started.
+ */
+export function prelaunchCluster(opts: DaemonOptions): { membership: LocalMembership; logger: DeferredLogger } | undefined {
+  if (!opts.cluster) return undefined;
+  const paths = homePaths(opts.home);
+  try {
+    ensureHome(paths);
+    if (agentState(paths).state !== 'none') return undefined;
+  } catch {
+    return undefined;
+  }
+  const logger = new DeferredLogger();
+  const membership = clusterMembership({ ...opts, cluster: opts.cluster }, logger);
+  membership.prelaunch();
+  return { membership, logger };
+}
+
 /** Where agent `n` of a cluster lives. */
 export function agentHome(clusterHome: string, n: number): string {
   return join(clusterHome, 'agents', String(n));
@@ -87,9 +130,15 @@ export class LocalMembership implements Membership {
   private readonly slots = new Map<number, Slot>();
   private events: MembershipEvents | undefined;
   private stopping = false;
+  /** The first agents, when `prelaunch` started them before `start`. */
+  private launching: Promise<void> | undefined;
+  /** Agents that became ready before `start` gave the events to tell. */
+  private readyEarly: MemberInfo[] = [];
   /** Progress of agents starting (the router daemon passes it on to `cluster up`). */
   onProgress: ((line: string) => void) | undefined;
   onReady: ((member: MemberInfo) => void) | undefined;
+  /** Progress lines and ready agents seen before the hooks above were set. */
+  private heldProgress: Array<() => void> = [];
 
   constructor(private readonly opts: LocalMembershipOptions) {}
 
@@ -97,10 +146,39 @@ export class LocalMembership implements Membership {
     return [...this.slots.values()].filter((s) => !s.removing).map((s) => s.info);
   }
 
+  /**
+   * Starts the first agents now, before the router exists (the router daemon calls this before it
+   * loads the rest of itself, so its own start overlaps theirs); `start` then waits for them.
+   */
+  prelaunch(): void {
+    if (this.launching) return;
+    mkdirSync(join(this.opts.home, 'agents'), { recursive: true, mode: 0o700 });
+    this.launching = this.grow(this.opts.agents);
+    this.launching.catch(() => undefined); // awaited by start(); a failure meanwhile is not unhandled
+  }
+
+  /** A router took it over (`start`): stopping it is the router's job from then on. */
+  get adopted(): boolean {
+    return this.events !== undefined;
+  }
+
   async start(events: MembershipEvents): Promise<void> {
     this.events = events;
-    mkdirSync(join(this.opts.home, 'agents'), { recursive: true, mode: 0o700 });
-    await this.grow(this.opts.agents);
+    this.prelaunch();
+    for (const m of this.readyEarly.splice(0)) events.up(m);
+    await this.launching;
+  }
+
+  /** Sets the progress hooks, and replays what they missed. */
+  listen(onProgress: (line: string) => void, onReady: (member: MemberInfo) => void): void {
+    this.onProgress = onProgress;
+    this.onReady = onReady;
+    for (const replay of this.heldProgress.splice(0)) replay();
+  }
+
+  private progress(line: string): void {
+    if (this.onProgress) this.onProgress(line);
+    else this.heldProgress.push(() => this.onProgress?.(line));
   }
 
   async scale(n: number): Promise<void> {
@@ -171,7 +249,7 @@ export class LocalMembership implements Membership {
     await cleanupOrphans(paths.home).catch(() => undefined);
     const daemonOpts: DaemonOptions = { ...this.opts.agent, home: paths.home, agentId: slot.info.id, exitWithParent: true };
     slot.startedAt = Date.now();
-    const spawned = await spawnDaemon(paths, daemonOpts, this.opts.readyWaitMs, (line) => this.onProgress?.(`${slot.info.id}: ${line}`));
+    const spawned = await spawnDaemon(paths, daemonOpts, this.opts.readyWaitMs, (line) => this.progress(`${slot.info.id}: ${line}`));
     const { child, outcome } = spawned;
     slot.child = child;
     slot.startTime = spawned.startTime;
@@ -193,8 +271,11 @@ export class LocalMembership implements Membership {
     slot.info = { ...slot.info, pid: outcome.pid, version: info?.version, workerPids: info?.workerPids ?? [] };
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
     this.opts.logger.log('info', slot.info.id, `agent ready: pid ${outcome.pid}, ${outcome.workers} workers, ${slot.info.address}`);
-    this.onReady?.(slot.info);
-    this.events?.up(slot.info);
+    const member = slot.info;
+    if (this.onReady) this.onReady(member);
+    else this.heldProgress.push(() => this.onReady?.(member));
+    if (this.events) this.events.up(member);
+    else this.readyEarly.push(member);
   }
 
   private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

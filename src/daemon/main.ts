@@ -3,7 +3,7 @@
 // every user can read in /proc/PID/cmdline (the pools' `env` may hold API keys).
 import { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
-import { runDaemon, announceOnFd3, type DaemonOptions } from './run.js';
+import type { DaemonOptions } from './run.js';
 
 /** The fd `snakepit up` writes the daemon's options to. */
 export const OPTIONS_FD = 4;
@@ -28,7 +28,17 @@ function readOptions(): Promise<string> {
 
 process.title = 'snakepit-agent';
 readOptions()
-  .then((raw) => runDaemon(JSON.parse(raw) as DaemonOptions, announceOnFd3))
+  .then(async (raw) => {
+    const opts = JSON.parse(raw) as DaemonOptions;
+    // A router's agents take longest to start: they are launched before the rest of the daemon
+    // is even loaded, so that loading overlaps with them.
+    const early = opts.cluster ? (await import('../cluster/local-membership.js')).prelaunchCluster(opts) : undefined;
+    const { runDaemon, announceOnFd3 } = await import('./run.js');
+    const code = await runDaemon(opts, announceOnFd3, early);
+    // The daemon returned before it took them over (it refused to start): stop them.
+    if (early && !early.membership.adopted) await early.membership.stop();
+    return code;
+  })
   .then(
     (code) => process.exit(code),
     (err: Error) => {

@@ -10,6 +10,7 @@ import { Agent, newAgentId } from '../agent/agent.js';
 import { probeContainment } from '../agent/containment.js';
 import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
+import type { DeferredLogger, LocalMembership } from '../cluster/local-membership.js';
 import type { PoolOptions } from '../agent/pool.js';
 import type { AgentApi } from '../api/agent-api.js';
 import type { AgentServer } from '../api/server.js';
@@ -69,8 +70,17 @@ export interface FailedMessage {
   error: { code: string; message: string };
 }
 
-/** Runs the daemon until it is stopped. `announce` receives progress, then the ready or failure message. */
-export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcement) => void): Promise<number> {
+/** A router's agents, started before the daemon loaded (see prelaunchCluster). */
+export interface EarlyCluster {
+  membership: LocalMembership;
+  logger: DeferredLogger;
+}
+
+/**
+ * Runs the daemon until it is stopped. `announce` receives progress, then the ready or failure
+ * message. `early`: a router's agents, already starting.
+ */
+export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcement) => void, early?: EarlyCluster): Promise<number> {
   const paths = homePaths(opts.home);
   ensureHome(paths);
   const logMaxBytes = opts.logMaxBytes ?? envLogMaxBytes();
@@ -129,7 +139,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   try {
     // Workers (or a router's agents) start first; loading the gRPC server (grpc-js: ~100 ms) then
     // overlaps with their start instead of coming before it.
-    const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
+    const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce, early) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
     starting.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     const [{ serveAgent }, { serveLocalLane }] = await Promise.all([import('../api/server.js'), import('../api/local-lane.js')]);
     served = await starting;
@@ -236,25 +246,19 @@ async function startAgentServed(opts: DaemonOptions, paths: HomePaths, logger: A
 }
 
 /** A router over a local cluster of `cluster.agents` agent daemons, all of them ready. */
-async function startRouter(opts: DaemonOptions, cluster: NonNullable<DaemonOptions['cluster']>, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void): Promise<Served> {
-  const { LocalMembership } = await import('../cluster/local-membership.js');
+async function startRouter(opts: DaemonOptions, cluster: NonNullable<DaemonOptions['cluster']>, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void, early: EarlyCluster | undefined): Promise<Served> {
+  const { clusterMembership } = await import('../cluster/local-membership.js');
   const { Router } = await import('../cluster/router.js');
-  // Each agent runs the pools; the router alone serves metrics (one port) and echoes logs.
-  const { cluster: _cluster, home: _home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, ...agentOpts } = opts;
-  const membership = new LocalMembership({
-    home: paths.home,
-    agents: cluster.agents,
-    agent: agentOpts,
-    readyWaitMs: cluster.readyWaitMs,
-    ...(cluster.labels ? { labels: cluster.labels } : {}),
-    logger,
-  });
+  early?.logger.attach(logger);
+  const membership = early?.membership ?? clusterMembership({ ...opts, cluster }, logger);
   const router = new Router({ id: homeAgentId(paths, () => `router-${newAgentId()}`), membership, logger });
   logger.log('info', 'daemon', `snakepit ${VERSION} router starting: pid ${process.pid}, home ${paths.home}; ${cluster.agents} agents of ${opts.pools.reduce((n, p) => n + p.size, 0)} workers each`);
   const perAgent = opts.pools.reduce((n, p) => n + p.size, 0);
   let ready = 0;
-  membership.onProgress = (line) => announce({ progress: line });
-  membership.onReady = (m) => announce({ progress: `agent ${m.id} ready (pid ${m.pid}) — ${++ready}/${cluster.agents}` });
+  membership.listen(
+    (line) => announce({ progress: line }),
+    (m) => announce({ progress: `agent ${m.id} ready (pid ${m.pid}) — ${++ready}/${cluster.agents}` }),
+  );
   try {
     await router.start();
   } catch (err) {
