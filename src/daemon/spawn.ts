@@ -3,7 +3,7 @@
 // output goes to its home's crash file, its options travel on a private pipe (fd 4, never argv:
 // pools' `env` may hold secrets), and it announces progress, then ready or failed, on fd 3.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { DEFAULTS } from '../defaults.js';
@@ -24,6 +24,12 @@ export interface Spawned {
   crashFrom: number;
 }
 
+/** The daemon's entry: the bundle (dist/daemon-fast, see scripts/bundle-exec.mjs) when built, else dist/daemon/main.js. */
+function daemonEntry(): string {
+  const bundled = fileURLToPath(new URL('../daemon-fast/main.js', import.meta.url));
+  return existsSync(bundled) ? bundled : fileURLToPath(new URL('./main.js', import.meta.url));
+}
+
 /**
  * Spawns the daemon entry (src/daemon/main.ts) for `paths` with `options` on its options pipe and
  * waits up to `readyWaitMs` for its ready or failed line; progress lines go to `onProgress`.
@@ -32,7 +38,7 @@ export async function spawnDaemon(paths: HomePaths, options: object, readyWaitMs
   rotateCrashFile(paths);
   const crashFrom = sizeOf(paths.crashFile); // what this daemon writes there starts here
   const out = openSync(paths.crashFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-  const daemonMain = fileURLToPath(new URL('./main.js', import.meta.url));
+  const daemonMain = daemonEntry();
   const child = spawn(process.execPath, [...(process.env.SNAKEPIT_DAEMON_NODE_FLAGS ?? DEFAULTS.daemonNodeFlags).split(' ').filter(Boolean), daemonMain], {
     cwd,
     detached: true,
