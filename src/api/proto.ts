@@ -71,5 +71,7 @@ export function agentService(): grpc.ServiceClientConstructor {
 /** Message size limits on both ends: a payload of `maxPayloadBytes` plus room for framing. */
 export function channelOptions(maxPayloadBytes: number): grpc.ChannelOptions {
   const limit = maxPayloadBytes + MESSAGE_SLACK_BYTES;
-  return { 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit };
+  // channelz (grpc-js's live introspection service, on by default) keeps counters, traces and a
+  // registry entry per channel, subchannel, server and socket; nothing here serves it.
+  return { 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit, 'grpc.enable_channelz': 0 };
 }
