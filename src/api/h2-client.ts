@@ -10,7 +10,7 @@ import { SnakepitError, type ErrorInfo } from '../errors.js';
 import type { CallSink } from '../worker/channel.js';
 import { DEFAULTS } from '../defaults.js';
 import { MessageReader } from './grpc-frame.js';
-import { AGENT_KEY, CODE_KEY, errorFromStatus } from './status.js';
+import { errorFromHeaders, errorFromTransport } from './status.js';
 import { decodeServerBatch, encodeClientBatch, type WireCall } from './agent-codec.js';
 
 const PATH = '/snakepit.v1.Agent/Exchange';
@@ -230,21 +230,12 @@ export class ExchangeClient {
   }
 
   private onStatus(h: Record<string, string | string[] | number | undefined>): void {
-    const status = Number(h['grpc-status'] ?? 0);
-    if (status === 0) return;
-    const text = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
-    let message = text(h['grpc-message']) ?? '';
-    try {
-      message = decodeURIComponent(message);
-    } catch {
-      /* not percent-encoded after all */
-    }
-    this.failAll(errorFromStatus(status, message, { code: text(h[CODE_KEY]), agent: text(h[AGENT_KEY]) }, this.opts.noAgent).toJSON());
+    const error = errorFromHeaders(h, this.opts.noAgent);
+    if (error) this.failAll(error.toJSON());
   }
 
   private onTransportError(err: NodeJS.ErrnoException): void {
-    const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
-    this.failAll(unreachable ? this.opts.noAgent().toJSON() : { code: 'AGENT_UNAVAILABLE', message: `the connection to the agent failed: ${err.message}` });
+    this.failAll(errorFromTransport(err, this.opts.noAgent).toJSON());
     this.session?.destroy();
     if (this.stream && !('session' in this.stream)) this.stream.destroy();
     this.session = undefined;

@@ -9,7 +9,8 @@ import type { AgentEvent } from '../agent/events.js';
 import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 import { ExchangeClient } from './h2-client.js';
 import type { HeartbeatMessage, UnaryClient, UnaryMethods } from './unary-client.js';
-import type { WireCall } from './agent-codec.js';
+import { decodeMessage, encodeFramed } from './agent-codec.js';
+import { serverStream } from './h2-stream.js';
 
 export interface RemoteAgentOptions {
   /** The Agent API: `unix:/path.sock` or `host:port` (gRPC over HTTP/2). */
@@ -31,6 +32,9 @@ const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
 /** Extra time past a call's own timeout so the agent's own TIMEOUT error arrives first, ms. */
 const DEADLINE_SLACK_MS = 2_000;
 const SERVING = 1;
+const HEARTBEATS_PATH = '/snakepit.v1.Agent/Heartbeats';
+/** A heartbeat is a few numbers and the agent's id: anything much larger is not one. */
+const HEARTBEAT_MESSAGE_BYTES = 64 * 1024;
 
 export class RemoteAgent implements AgentApi {
   readonly address: string;
@@ -117,27 +121,34 @@ export class RemoteAgent implements AgentApi {
     });
   }
 
-  /** The agent's heartbeats (its load at once, then every `intervalMs`); returns the function that stops them. */
+  /**
+   * The agent's heartbeats (its load at once, then every `intervalMs`); returns the function that
+   * stops them. Over Node's http2 rather than grpc-js (h2-stream.ts): a router keeps one open to
+   * every agent, from the moment the agent joins.
+   */
   heartbeats(intervalMs: number, onBeat: (beat: HeartbeatMessage) => void, onEnd: (err?: Error) => void): () => void {
-    let cancel: (() => void) | undefined;
-    let stopped = false;
-    void (async () => {
-      if (this.opts.absent?.()) throw this.opts.noAgent();
-      const client = await this.client();
-      if (stopped) return;
-      cancel = client.heartbeats(
-        intervalMs,
-        (b) => {
-          if (b.agent) this.learnedId = b.agent;
-          onBeat(b);
-        },
-        onEnd,
-      );
-    })().catch((err: Error) => onEnd(err));
-    return () => {
-      stopped = true;
-      cancel?.();
-    };
+    if (this.opts.absent?.()) {
+      const err = this.opts.noAgent();
+      queueMicrotask(() => onEnd(err));
+      return () => {};
+    }
+    const cancel = serverStream(
+      { address: this.address, path: HEARTBEATS_PATH, request: encodeFramed('HeartbeatRequest', { intervalMs }), maxMessageBytes: HEARTBEAT_MESSAGE_BYTES, noAgent: this.opts.noAgent },
+      (body) => {
+        let beat: HeartbeatMessage;
+        try {
+          beat = decodeMessage<HeartbeatMessage>('Heartbeat', body);
+        } catch (err) {
+          cancel();
+          onEnd(new SnakepitError('PROTOCOL_ERROR', `malformed heartbeat from the agent at ${this.address}: ${(err as Error).message}`));
+          return;
+        }
+        if (beat.agent) this.learnedId = beat.agent;
+        onBeat(beat);
+      },
+      onEnd,
+    );
+    return cancel;
   }
 
   async drain(deadlineMs?: number): Promise<boolean> {

@@ -72,3 +72,23 @@ export function statusFor(code: string): number {
       return Status.FAILED_PRECONDITION;
   }
 }
+
+/** The error a response's headers or trailers carry (a `grpc-status` other than OK), or null. */
+export function errorFromHeaders(h: Record<string, string | string[] | number | undefined>, noAgent: () => SnakepitError): SnakepitError | null {
+  const status = Number(h['grpc-status'] ?? 0);
+  if (status === Status.OK) return null;
+  const text = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+  let message = text(h['grpc-message']) ?? '';
+  try {
+    message = decodeURIComponent(message);
+  } catch {
+    /* not percent-encoded after all */
+  }
+  return errorFromStatus(status, message, { code: text(h[CODE_KEY]), agent: text(h[AGENT_KEY]) }, noAgent);
+}
+
+/** A connection's own failure (Node's socket or http2 error) as the error a client reports. */
+export function errorFromTransport(err: NodeJS.ErrnoException, noAgent: () => SnakepitError): SnakepitError {
+  const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
+  return unreachable ? noAgent() : new SnakepitError('AGENT_UNAVAILABLE', `the connection to the agent failed: ${err.message}`);
+}

@@ -39,8 +39,6 @@ export interface UnaryClient {
   call<M extends keyof UnaryMethods>(method: M, request: UnaryMethods[M][0]): Promise<UnaryMethods[M][1]>;
   /** WatchEvents: `onMessage` per message, `onEnd` once (with an error or not). Returns cancel. */
   watch(request: { intervalMs: number; calls: boolean }, onMessage: (m: WatchMessage) => void, onEnd: (err?: SnakepitError) => void): () => void;
-  /** Heartbeats: the agent's load at once and every `intervalMs`; `onEnd` once. Returns cancel. */
-  heartbeats(intervalMs: number, onBeat: (m: HeartbeatMessage) => void, onEnd: (err?: SnakepitError) => void): () => void;
   /** grpc.health.v1 Check of `service` ("" = the server as a whole): 1 SERVING, 2 NOT_SERVING. */
   health(service?: string): Promise<number>;
   close(): void;
@@ -83,7 +81,6 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
   return {
     call: (method, request) => unary(client, method, request),
     watch: (request, onMessage, onEnd) => serverStream('WatchEvents', request, onMessage, onEnd),
-    heartbeats: (intervalMs, onBeat, onEnd) => serverStream('Heartbeats', { intervalMs }, onBeat, onEnd),
     async health(service = '') {
       healthStub ??= new (grpc.makeGenericClientConstructor(healthServiceDefinition(), 'Health'))(address, grpc.credentials.createInsecure(), { ...options, channelOverride: client.getChannel() }) as unknown as Stub;
       return (await unary<{ status: number }>(healthStub, 'Check', { service })).status;
