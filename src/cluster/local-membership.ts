@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentLogger } from '../agent/log.js';
+import type { ToolInfo } from '../agent/agent.js';
 import { cleanupOrphans } from '../daemon/cleanup.js';
 import { agentState, ensureHome, homePaths, isAlive, readInfo, removeAgentFiles, type HomePaths } from '../daemon/home.js';
 import type { DaemonOptions } from '../daemon/run.js';
@@ -29,6 +30,9 @@ export interface MemberInfo {
   workerPids: number[];
   /** Times it was restarted after it died. */
   restarts: number;
+  /** What it said it serves when it became ready (absent: the router asks). */
+  tools?: ToolInfo[] | undefined;
+  pools?: Array<{ name: string; affinity: string }> | undefined;
 }
 
 export interface MembershipEvents {
@@ -268,7 +272,7 @@ export class LocalMembership implements Membership {
       return;
     }
     const info = readInfo(paths);
-    slot.info = { ...slot.info, pid: outcome.pid, version: info?.version, workerPids: info?.workerPids ?? [] };
+    slot.info = { ...slot.info, pid: outcome.pid, version: info?.version, workerPids: info?.workerPids ?? [], tools: outcome.tools, pools: outcome.pools };
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
     this.opts.logger.log('info', slot.info.id, `agent ready: pid ${outcome.pid}, ${outcome.workers} workers, ${slot.info.address}`);
     const member = slot.info;

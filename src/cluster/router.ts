@@ -102,6 +102,8 @@ const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 /** A budget that never says no: for retries the real one exempts (see `retry`). */
 const UNTHROTTLED = new RetryBudget(1000, 1000);
+/** How long a joining agent's first heartbeat is waited for before it joins anyway (as starting), ms. */
+const FIRST_BEAT_WAIT_MS = 2_000;
 /** How long `stats` waits for each agent's own stats, ms. */
 const AGENT_STATS_TIMEOUT_MS = 1_000;
 
@@ -116,6 +118,8 @@ export class Router implements AgentApi {
   private readonly listeners = new Map<(e: AgentEvent) => void, boolean>();
   /** Watchers that asked for `call.finished` (one event per call: counted, not searched for, per call). */
   private callWatchers = 0;
+  /** Agents' events are forwarded (since the first watcher). */
+  private forwarding = false;
   /** The nodes' view objects, in one array (rebuilt when a node joins or leaves). */
   private views: AgentView[] | undefined;
   private readonly random: () => number;
@@ -194,36 +198,55 @@ export class Router implements AgentApi {
     this.nodes.set(info.id, node);
     this.views = undefined;
     try {
-      await this.learn(node);
+      // A local agent said what it serves when it became ready; any other is asked.
+      if (Array.isArray(info.tools) && Array.isArray(info.pools)) this.describe(node, info.tools, info.pools);
+      else await this.learn(node);
     } catch (err) {
       this.opts.logger.log('warn', 'router', `agent ${info.id} joined but did not describe itself: ${(err as Error).message}`);
     }
-    this.beat(node);
-    this.forwardEvents(node);
+    // Joined once its first heartbeat (sent at once) says it is alive: until then placement
+    // leaves it out, and a cluster reported ready with agents still "starting" would place
+    // sessions on the first agent to answer, then move them.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FIRST_BEAT_WAIT_MS);
+      this.beat(node, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.forwarding) this.forwardEvents(node);
     this.opts.logger.log('info', 'router', `agent ${info.id} joined (pid ${info.pid}, ${info.address})`);
   }
 
   /** Tools and pool affinities of an agent (at join, and after a reload). */
   private async learn(node: Node): Promise<void> {
     const [tools, stats] = await Promise.all([node.remote.tools(), node.remote.stats()]);
-    node.toolList = tools;
-    node.tools = new Set(tools.map((t) => t.name));
-    node.strictPools = new Set(stats.pools.filter((p) => p.affinity !== 'hint').map((p) => p.name));
-    node.defaultPool = stats.pools[0]?.name;
+    this.describe(node, tools, stats.pools);
   }
 
-  /** Opens (and keeps reopening) the agent's heartbeat stream. */
-  private beat(node: Node): void {
-    if (node.exited || this.nodes.get(node.info.id) !== node) return;
+  private describe(node: Node, tools: ToolInfo[], pools: ReadonlyArray<{ name: string; affinity: string }>): void {
+    node.toolList = tools;
+    node.tools = new Set(tools.map((t) => t.name));
+    node.strictPools = new Set(pools.filter((p) => p.affinity !== 'hint').map((p) => p.name));
+    node.defaultPool = pools[0]?.name;
+  }
+
+  /** Opens (and keeps reopening) the agent's heartbeat stream; `first` once its first beat came or the stream ended. */
+  private beat(node: Node, first?: () => void): void {
+    if (node.exited || this.nodes.get(node.info.id) !== node) return first?.();
     node.stopBeats = node.remote.heartbeats(
       this.heartbeatMs,
       (b) => {
+        first?.();
+        first = undefined;
         node.connected = true;
         node.detector.heartbeat(this.now());
         node.load = { inFlight: b.inFlight, queueDepth: b.queueDepth, capacity: b.capacity, sessions: b.sessions, serving: b.serving };
       },
       () => {
         // The stream broke: stop routing there at once; try again while the agent is a member.
+        first?.();
+        first = undefined;
         node.connected = false;
         node.stopBeats = undefined;
         this.report('its heartbeat stream broke');
@@ -232,7 +255,11 @@ export class Router implements AgentApi {
     );
   }
 
-  /** The agent's events, for the router's watchers (worker starts, crashes, recycles…). */
+  /**
+   * The agent's events, for the router's watchers (worker starts, crashes, recycles…). Opened
+   * for every agent once the router has a watcher (nobody to tell before: a watcher starts from
+   * a snapshot), so starting a cluster costs no watch stream per agent.
+   */
   private forwardEvents(node: Node): void {
     node.stopEvents = node.remote.watch(
       { intervalMs: DEFAULTS.watchIntervalMaxMs },
@@ -625,6 +652,10 @@ export class Router implements AgentApi {
     };
     this.listeners.set(listener, options.calls ?? false);
     if (options.calls) this.callWatchers++;
+    if (!this.forwarding) {
+      this.forwarding = true;
+      for (const node of this.nodes.values()) if (!node.exited && !node.stopEvents) this.forwardEvents(node);
+    }
     const stop = (): void => {
       if (stopped) return;
       stopped = true;

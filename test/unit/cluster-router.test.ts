@@ -17,6 +17,8 @@ interface Pending {
 
 class FakeAgent {
   calls: Pending[] = [];
+  /** Delay of the first heartbeat, ms (0: at once, while the stream opens). */
+  firstBeatMs = 0;
   beat: ((b: { agent: string; seq: number; inFlight: number; queueDepth: number; capacity: number; sessions: number; serving: boolean }) => void) | undefined;
   endBeats: ((err?: Error) => void) | undefined;
   constructor(readonly id: string) {}
@@ -37,7 +39,9 @@ class FakeAgent {
       heartbeats: (_ms, onBeat, onEnd) => {
         this.beat = onBeat;
         this.endBeats = onEnd;
-        onBeat({ agent: this.id, seq: 1, inFlight: 0, queueDepth: 0, capacity: 1, sessions: 0, serving: true });
+        const first = (): void => onBeat({ agent: this.id, seq: 1, inFlight: 0, queueDepth: 0, capacity: 1, sessions: 0, serving: true });
+        if (this.firstBeatMs > 0) setTimeout(first, this.firstBeatMs);
+        else first();
         return () => {};
       },
       close: () => {},
@@ -77,8 +81,9 @@ afterEach(async () => {
   router = undefined;
 });
 
-async function cluster(ids: string[]): Promise<{ agents: Map<string, FakeAgent>; membership: FakeMembership; clock: { now: number } }> {
+async function cluster(ids: string[], firstBeatMs: Record<string, number> = {}): Promise<{ agents: Map<string, FakeAgent>; membership: FakeMembership; clock: { now: number } }> {
   const agents = new Map(ids.map((id) => [id, new FakeAgent(id)]));
+  for (const [id, ms] of Object.entries(firstBeatMs)) agents.get(id)!.firstBeatMs = ms;
   const membership = new FakeMembership(ids.map(info));
   const clock = { now: 1_000_000 };
   router = new Router({ id: 'r', membership, logger: silentLogger, connectAgent: (i) => agents.get(i.id)!.connection(), now: () => clock.now, random: () => 0 });
@@ -92,6 +97,14 @@ function sentTo(agents: Map<string, FakeAgent>): Array<{ id: string; i: number; 
 }
 
 describe('the router engine', () => {
+  it('is started only once every agent has sent its first heartbeat: none is still "starting" then', async () => {
+    // Before, start() resolved as the heartbeat streams opened: a session's first call went to
+    // whichever agent had answered, and moved (strict affinity: SESSION_WORKER_LOST) once the
+    // others had.
+    await cluster(['a', 'b', 'c'], { b: 30, c: 60 });
+    expect((await router!.stats()).agents!.map((a) => a.state)).toEqual(['alive', 'alive', 'alive']);
+  });
+
   it('sends a call to one agent and delivers its result; a cancel reaches that agent and frees its slot', async () => {
     const { agents } = await cluster(['a', 'b']);
     const got: string[] = [];
