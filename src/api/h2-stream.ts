@@ -55,7 +55,7 @@ export function serverStream(opts: ServerStreamOptions, onMessage: (body: Buffer
     try {
       bodies = reader.push(chunk);
     } catch (err) {
-      end(new SnakepitError('PROTOCOL_ERROR', `malformed message from the agent: ${(err as Error).message}`));
+      end(err instanceof SnakepitError ? err : new SnakepitError('PROTOCOL_ERROR', `malformed message from the agent: ${(err as Error).message}`));
       return;
     }
     for (const body of bodies) if (!over) onMessage(body);
