@@ -98,10 +98,20 @@ export const EXIT = {
   usage: 2,
   /** No agent reachable at the home or address. */
   noAgent: 3,
+  /** Interrupted (Ctrl-C): 128 + SIGINT, as a shell reports it. */
+  interrupted: 130,
 } as const;
+
+/** The user interrupted a command (Ctrl-C); its call was cancelled. Exits 130. */
+export class InterruptedError extends SnakepitError {
+  constructor(message: string) {
+    super('CANCELLED', message);
+  }
+}
 
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof SnakepitError)) return EXIT.failed;
+  if (err instanceof InterruptedError) return EXIT.interrupted;
   if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') return EXIT.usage;
   if (err.code === 'AGENT_UNAVAILABLE') return EXIT.noAgent;
   return EXIT.failed;

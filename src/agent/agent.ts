@@ -14,6 +14,7 @@ import type { AgentEvent, EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
 import { checkRequest } from './request.js';
+import { count } from '../text.js';
 
 export interface AgentRequest {
   tool: string;
@@ -139,7 +140,7 @@ export class Agent implements AgentApi {
       throw err;
     }
     const workers = [...this.pools.values()].reduce((n, p) => n + p.options.size, 0);
-    this.logger.log('info', 'agent', `${workers} workers ready in ${Date.now() - started} ms (run ${this.runId})`);
+    this.logger.log('info', 'agent', `${count(workers, 'worker')} ready in ${Date.now() - started} ms (run ${this.runId})`);
   }
 
   /** Starts a call; the sink receives chunks and exactly one result, end or error. */
@@ -269,7 +270,7 @@ export class Agent implements AgentApi {
     if (pools.some((p) => !p)) throw new SnakepitError('CONFIG_INVALID', `no pool named '${poolName}' (pools: ${[...this.pools.keys()].join(', ')})`);
     let n = 0;
     for (const p of pools as Pool[]) n += await p.reload();
-    this.logger.log('info', 'agent', `reloaded ${n} workers`);
+    this.logger.log('info', 'agent', `reloaded ${count(n, 'worker')}`);
     return n;
   }
 

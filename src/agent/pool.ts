@@ -17,6 +17,7 @@ import { lateAnswer } from './deadlines.js';
 import { requeueVerdict } from './requeue.js';
 import { SessionTable, type Affinity } from './sessions.js';
 import { exitCause, WorkerHandle, type WorkerExit, type WorkerSpec } from './worker-handle.js';
+import { count } from '../text.js';
 
 export interface PoolOptions {
   name: string;
@@ -201,7 +202,7 @@ export class Pool {
       if (slot.worker.state === 'exited' || slot.worker.state === 'starting') continue;
       const failure = await this.recycle(slot, 'reload');
       if (failure) {
-        throw new SnakepitError('WORKER_START_FAILED', `reload of pool '${this.name}' stopped after ${replaced} of ${this.slots.length} workers: the new worker failed to start (${failure}); the old workers keep serving`);
+        throw new SnakepitError('WORKER_START_FAILED', `reload of pool '${this.name}' stopped after ${replaced} of ${count(this.slots.length, 'worker')}: the new worker failed to start (${failure}); the old workers keep serving`);
       }
       replaced++;
     }

@@ -7,6 +7,7 @@
 // to the pool's queue instead of failing with WORKER_CRASHED, keeping their deadline and their
 // session's rules, a bounded number of times.
 import type { ErrorInfo } from '../errors.js';
+import { count } from '../text.js';
 
 /**
  * Splits a dead worker's unanswered calls, oldest (first sent) first, into those that may have
@@ -58,7 +59,7 @@ export function requeueVerdict(call: NeverStartedCall, ctx: RequeueContext): Req
   if (call.requeues >= ctx.maxRequeues) {
     return {
       requeue: false,
-      error: { code: 'UNAVAILABLE', message: `call to '${call.tool}' was not run: ${call.requeues + 1} workers it was queued on died before reaching it (maxRequeues ${ctx.maxRequeues})` },
+      error: { code: 'UNAVAILABLE', message: `call to '${call.tool}' was not run: ${count(call.requeues + 1, 'worker')} it was queued on died before reaching it (maxRequeues ${ctx.maxRequeues})` },
     };
   }
   return { requeue: true };

@@ -33,6 +33,21 @@ function parseValue(raw: string): unknown {
   }
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration as the command line takes it: `500ms`, `5s`, `1.5s`, `2m`, `1h`, or a bare number of
+ * milliseconds. Positive, whole milliseconds, at most `maxMs` (the longest timer Node can hold).
+ */
+export function parseDuration(raw: string, flag: string, maxMs: number): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) throw usage(`${flag} expects a duration such as 500ms, 5s, 2m or 1h (a bare number is milliseconds), got '${raw}'`);
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!);
+  if (ms <= 0) throw usage(`${flag} must be longer than 0 ms, got '${raw}'`);
+  if (ms > maxMs) throw usage(`${flag} is at most ${maxMs} ms (about ${Math.floor(maxMs / 86_400_000)} days), got '${raw}'`);
+  return ms;
+}
+
 export function parsePositiveInt(raw: string, flag: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw usage(`${flag} expects a positive integer, got '${raw}'`);
   return Number(raw);

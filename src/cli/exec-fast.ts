@@ -1,7 +1,8 @@
 // The fast path of `snakepit exec`: the commonest command skips commander (and everything else
 // the full CLI loads) and parses its few flags here. Anything it does not recognise (--help, an
 // unknown flag) returns undefined and the full CLI handles it, so behaviour and messages match.
-import { parsePositiveInt } from './args.js';
+import { parseDuration } from './args.js';
+import { DEFAULTS } from '../defaults.js';
 import type { ExecOptions } from './commands/exec.js';
 import { emit, processIo, reportError } from './output.js';
 
@@ -42,7 +43,7 @@ export function parseExecArgv(argv: readonly string[]): ParsedExec | undefined {
         options.require = [...(options.require ?? []), value];
         continue;
       }
-      (options as Record<string, unknown>)[key] = key === 'timeoutMs' ? parsePositiveInt(value, '--timeout') : value;
+      (options as Record<string, unknown>)[key] = key === 'timeoutMs' ? parseDuration(value, '--timeout', DEFAULTS.maxTimeoutMs) : value;
       continue;
     }
     return undefined;

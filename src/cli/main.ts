@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { EXIT } from '../errors.js';
 import { VERSION } from '../paths.js';
-import { parsePositiveInt } from './args.js';
+import { parseDuration, parsePositiveInt } from './args.js';
 import { emit, processIo, reportError, usage, type CommandResult, type Io } from './output.js';
 
 type Action = (io: Io) => Promise<CommandResult>;
@@ -45,6 +45,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   program
     .command('up')
+    .alias('start')
     .description('start an agent (detached unless --foreground) that owns a pool of Python workers')
     .option('--config <file>', 'project config file (default: ./snakepit.config.json when present)')
     .option('--tools <module>', 'tools module: a .py file or a module name (default: built-in demo tools)')
@@ -67,6 +68,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   program
     .command('down')
+    .alias('stop')
     .description("stop the home's agent: in-flight calls finish, then every worker exits")
     .addOption(home)
     .addOption(json)
@@ -79,8 +81,8 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .argument('<tool>', 'tool name')
     .argument('[args...]', 'key=value pairs, or a single JSON object')
     .option('--session <id>', 'session id: calls of a session go to the same worker')
-    .option('--timeout <ms>', 'deadline for the call, ms', int('--timeout'))
-    .option('--stream', 'print chunks as they arrive')
+    .option('--timeout <duration>', 'deadline for the call: 500ms, 5s, 2m, 1h (a bare number is ms)', (v: string) => parseDuration(v, '--timeout', DEFAULTS.maxTimeoutMs))
+    .option('--stream', 'print chunks as they arrive (with --json: JSON lines, one {"chunk": …} per chunk)')
     .option('--idempotent', 'the call may be retried on another worker if its worker crashes')
     .option('--pool <name>', 'pool to run in')
     .option('--require <label>', 'through a router: only an agent with this key=value label takes the call (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -109,6 +111,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   program
     .command('reload')
+    .alias('restart')
     .description('replace every worker one at a time (new tool code is imported) without failing a call')
     .option('--pool <name>', 'only this pool')
     .addOption(home)
@@ -146,6 +149,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
 
   program
     .command('stats')
+    .alias('status')
     .description('agent, workers, queue, calls and latency')
     .option('--address <addr>', 'agent address instead of a home')
     .addOption(home)
@@ -230,6 +234,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     );
   cluster
     .command('down')
+    .alias('stop')
     .description('stop the router and every agent (in-flight calls finish); nothing is left running')
     .addOption(home)
     .addOption(json)

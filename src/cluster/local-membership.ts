@@ -15,6 +15,7 @@ import type { DaemonOptions } from '../daemon/run.js';
 import { spawnDaemon, stopDaemon, tail } from '../daemon/spawn.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
+import { count } from '../text.js';
 
 /** One agent of the cluster as membership knows it. */
 export interface MemberInfo {
@@ -274,7 +275,7 @@ export class LocalMembership implements Membership {
     const info = readInfo(paths);
     slot.info = { ...slot.info, pid: outcome.pid, version: info?.version, workerPids: info?.workerPids ?? [], tools: outcome.tools, pools: outcome.pools };
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
-    this.opts.logger.log('info', slot.info.id, `agent ready: pid ${outcome.pid}, ${outcome.workers} workers, ${slot.info.address}`);
+    this.opts.logger.log('info', slot.info.id, `agent ready: pid ${outcome.pid}, ${count(outcome.workers, 'worker')}, ${slot.info.address}`);
     const member = slot.info;
     if (this.onReady) this.onReady(member);
     else this.heldProgress.push(() => this.onReady?.(member));

@@ -23,6 +23,7 @@ import { reapOwnRun } from './cleanup.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
 import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo, type HomePaths } from './home.js';
+import { count } from '../text.js';
 
 export interface DaemonOptions {
   home: string;
@@ -227,7 +228,7 @@ async function startAgentServed(opts: DaemonOptions, paths: HomePaths, logger: A
     },
   };
   const workers = served.workers();
-  const describe = opts.pools.map((p) => `pool ${p.name}: ${p.size} workers, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
+  const describe = opts.pools.map((p) => `pool ${p.name}: ${count(p.size, 'worker')}, python ${p.spec.python}, tools ${p.spec.tools ?? 'snakepit.demo (built-in)'}`).join('; ');
   logger.log('info', 'daemon', `snakepit ${VERSION} starting: pid ${process.pid}, home ${paths.home}; ${describe}; containment: ${probeContainment().detail}`);
   if (opts.metricsPort) {
     // Before the workers start: a busy port fails `up` at once, and no event is missed.
@@ -258,7 +259,7 @@ async function startRouter(opts: DaemonOptions, cluster: NonNullable<DaemonOptio
   early?.logger.attach(logger);
   const membership = early?.membership ?? clusterMembership({ ...opts, cluster }, logger);
   const router = new Router({ id: homeAgentId(paths, () => `router-${newAgentId()}`), membership, logger });
-  logger.log('info', 'daemon', `snakepit ${VERSION} router starting: pid ${process.pid}, home ${paths.home}; ${cluster.agents} agents of ${opts.pools.reduce((n, p) => n + p.size, 0)} workers each`);
+  logger.log('info', 'daemon', `snakepit ${VERSION} router starting: pid ${process.pid}, home ${paths.home}; ${count(cluster.agents, 'agent')} of ${count(opts.pools.reduce((n, p) => n + p.size, 0), 'worker')} each`);
   const perAgent = opts.pools.reduce((n, p) => n + p.size, 0);
   let ready = 0;
   membership.listen(

@@ -6,6 +6,7 @@ import type { AgentEvent, AgentStats } from '../client/types.js';
 import { rendezvousScore } from '../cluster/placement.js';
 import { describeEvent } from '../dashboard/state.js';
 import type { LoadCounts, LoadResult } from './load.js';
+import { count } from '../text.js';
 
 export type Tone = 'info' | 'good' | 'warn' | 'bad';
 
@@ -327,7 +328,7 @@ export function summarize(input: { plan: DemoPlan; result: LoadResult; state: De
 export function formatSummary(s: DemoSummary, plan: DemoPlan): string {
   const seconds = s.durationMs / 1000;
   const out = [
-    `cluster demo: ${s.agents} agents × ${plan.workers} workers, ${s.requests} calls (concurrency ${plan.concurrency}) in ${seconds.toFixed(1)} s, ${Math.round((s.succeeded + s.failed) / Math.max(seconds, 0.001))} calls/s`,
+    `cluster demo: ${count(s.agents, 'agent')} × ${count(plan.workers, 'worker')}, ${s.requests} calls (concurrency ${plan.concurrency}) in ${seconds.toFixed(1)} s, ${Math.round((s.succeeded + s.failed) / Math.max(seconds, 0.001))} calls/s`,
     `  succeeded  ${s.succeeded}`,
     `  failed     ${s.failed}${s.failed ? ` (${Object.entries(s.errors).map(([c, n]) => `${c} ×${n}`).join(', ')})` : ''}`,
     `  lost       ${s.lost}`,

@@ -123,6 +123,49 @@ describe('snakepit CLI with a running agent', () => {
     expect(JSON.parse(r.stdout).error.code).toBe('TIMEOUT');
   });
 
+  it('exec --timeout takes units (500ms, 0.3s, 2m), and says which forms it takes', async () => {
+    const short = await cli('exec', 'sleep', 'seconds=5', '--timeout', '0.3s', '--json');
+    expect(JSON.parse(short.stdout).error.code).toBe('TIMEOUT');
+    expect((await cli('exec', 'add', 'a=1', 'b=2', '--timeout', '2m')).stdout).toBe('3\n');
+    expect((await cli('exec', 'add', 'a=1', 'b=2', '--timeout', '500ms')).stdout).toBe('3\n');
+    const bad = await cli('exec', 'add', 'a=1', 'b=2', '--timeout', '5x');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--timeout expects a duration such as 500ms, 5s, 2m or 1h/);
+  });
+
+  it('Ctrl-C on exec cancels the call on its worker and exits 130', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers/env.js');
+    const child = spawn(process.execPath, [CLI, 'exec', 'sleep', 'seconds=20', '--home', home], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      // Interrupted once the call runs on a worker (the agent counts it in flight).
+      await waitFor(async () => (JSON.parse((await cli('stats', '--json')).stdout) as { calls: { inFlight: number } }).calls.inFlight === 1, 15_000);
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(/interrupted: the call to 'sleep' was cancelled/);
+      await waitFor(async () => (JSON.parse((await cli('stats', '--json')).stdout) as { calls: { inFlight: number } }).calls.inFlight === 0, 5_000);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('answers to the names PM2 and systemd users type: status, start, stop, restart', async () => {
+    const status = await cli('status', '--json');
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ agent: { pid: agentInfo().pid } });
+    const start = await cli('start', '--json');
+    expect(start.code, start.stderr).toBe(0);
+    expect(JSON.parse(start.stdout)).toMatchObject({ ok: true, alreadyRunning: true });
+    const restart = await cli('restart', '--json');
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(JSON.parse(restart.stdout)).toMatchObject({ ok: true, replaced: 2 });
+    const help = await runCli(['--help']);
+    expect(help.stdout).toMatch(/stop\b/);
+  });
+
   it('tools --json lists the tools with their parameters', async () => {
     const r = await cli('tools', '--json');
     expect(r.code).toBe(0);

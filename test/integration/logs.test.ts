@@ -115,6 +115,16 @@ describe('snakepit logs with a running agent', () => {
     expect(theirs.stdout).toMatch(/ready \(pid/);
     expect(theirs.stdout).not.toMatch(/noisy/);
 
+    // A worker the log has never heard of is refused, naming the ones it has.
+    const typo = await cli('logs', '--worker', 'default-9');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/no worker 'default-9' in the log of .*its workers: default-0, default-1/);
+    expect(typo.stderr).toMatch(/did you mean 'default-0' or 'default-1'\?/);
+    const typoJson = await cli('logs', '--worker', 'nosuch', '--json');
+    expect(typoJson.code).toBe(2);
+    expect(JSON.parse(typoJson.stdout)).toMatchObject({ ok: false, error: { code: 'USAGE' } });
+    expect((await cli('logs', '--worker', 'agent', '--lines', '1')).code).toBe(0);
+
     const all = (await cli('logs', '--lines', '1000')).stdout.trim().split('\n');
     const three = await cli('logs', '--lines', '3');
     expect(three.stdout.trim().split('\n')).toEqual(all.slice(-3));

@@ -40,3 +40,24 @@ describe('exec argument parsing', () => {
     });
   }
 });
+
+describe('durations and counts in what the CLI reads and prints', () => {
+  it('parseDuration takes ms, s, m, h and bare milliseconds, and refuses the rest naming the forms', async () => {
+    const { parseDuration } = await import('../../src/cli/args.js');
+    const max = 2 ** 31 - 1;
+    expect(parseDuration('500', '--timeout', max)).toBe(500);
+    expect(parseDuration('500ms', '--timeout', max)).toBe(500);
+    expect(parseDuration('5s', '--timeout', max)).toBe(5_000);
+    expect(parseDuration('1.5s', '--timeout', max)).toBe(1_500);
+    expect(parseDuration('2m', '--timeout', max)).toBe(120_000);
+    expect(parseDuration('1h', '--timeout', max)).toBe(3_600_000);
+    for (const bad of ['', 's', '5x', '-1s', '1e3', '5 s', '0', '0.0001s']) expect(() => parseDuration(bad, '--timeout', max), bad).toThrow(/--timeout/);
+    expect(() => parseDuration('25d', '--timeout', max)).toThrow(/expects a duration/);
+    expect(() => parseDuration('600h', '--timeout', max)).toThrow(/at most 2147483647 ms/);
+  });
+
+  it('count says "1 worker" and "2 workers"', async () => {
+    const { count } = await import('../../src/text.js');
+    expect([count(0, 'worker'), count(1, 'worker'), count(2, 'worker'), count(1, 'process', 'processes'), count(3, 'process', 'processes')]).toEqual(['0 workers', '1 worker', '2 workers', '1 process', '3 processes']);
+  });
+});

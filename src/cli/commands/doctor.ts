@@ -11,6 +11,7 @@ import { VERSION } from '../../paths.js';
 import { findPython } from '../../python/find.js';
 import { rememberedPython } from '../../python/remembered.js';
 import type { CommandResult } from '../output.js';
+import { count } from '../../text.js';
 
 export interface Check {
   name: string;
@@ -102,7 +103,7 @@ async function checkAgent(home: string, state: AgentState, flag: string): Promis
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${AGENT_ANSWER_MS} ms`)), AGENT_ANSWER_MS)));
     const stats = await Promise.race([client.stats(), timeout]);
     agentVersion = stats.agent.version;
-    reachable = { name: 'agent', ok: true, detail: `pid ${info.pid} answers on ${info.address}: ${stats.workers.length} workers, run ${stats.agent.runId}` };
+    reachable = { name: 'agent', ok: true, detail: `pid ${info.pid} answers on ${info.address}: ${count(stats.workers.length, 'worker')}, run ${stats.agent.runId}` };
   } catch (err) {
     reachable = {
       name: 'agent',

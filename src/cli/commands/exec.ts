@@ -5,6 +5,7 @@ import type { Io, CommandResult } from '../output.js';
 import { jsonSafe } from '../output.js';
 import { parseLabels, parseToolArgs } from '../args.js';
 import { warnOnVersionMismatch } from '../version-check.js';
+import { InterruptedError } from '../../errors.js';
 
 export interface ExecOptions {
   home?: string;
@@ -57,6 +58,10 @@ export async function execCommand(tool: string, rawArgs: string[], opts: ExecOpt
       return { json: null, text: '' };
     }
     return { json: { ok: true, result: jsonSafe(result) }, text: render(result) };
+  } catch (err) {
+    // Ctrl-C: the call was cancelled on its worker; the command exits 130, as a shell's would.
+    if (abort.signal.aborted) throw new InterruptedError(`interrupted: the call to '${tool}' was cancelled on its worker`);
+    throw err;
   } finally {
     process.off('SIGINT', onSigint);
     client.close();

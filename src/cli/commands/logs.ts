@@ -8,8 +8,8 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { formatRecord, type LogRecord } from '../../agent/log.js';
 import { homePaths, resolveHome } from '../../daemon/home.js';
 import { DEFAULTS } from '../../defaults.js';
-import { exitCodeFor } from '../../errors.js';
-import { errorJson, type CommandResult, type Io } from '../output.js';
+import { exitCodeFor, nearestNames } from '../../errors.js';
+import { errorJson, usage, type CommandResult, type Io } from '../output.js';
 
 export interface LogsOptions {
   home?: string;
@@ -60,6 +60,7 @@ async function logs(opts: LogsOptions, io: Io): Promise<CommandResult> {
   const text = `${older}${older && !older.endsWith('\n') ? '\n' : ''}${current.subarray(0, complete).toString('utf8')}`;
   const count = opts.lines ?? DEFAULTS.logLines;
   const raw = text.split('\n').filter(Boolean);
+  if (opts.worker !== undefined) checkWorker(opts.worker, raw, home);
   // Without a filter only the last lines need parsing.
   const shown = (opts.worker === undefined ? raw.slice(-count) : raw).map(show).filter((l): l is string => l !== undefined);
   const last = shown.slice(-count);
@@ -82,6 +83,23 @@ function render(line: string, opts: LogsOptions): string | undefined {
   if (opts.worker !== undefined && record?.src !== opts.worker) return undefined;
   if (!record) return opts.json ? JSON.stringify({ raw: true, msg: line }) : line;
   return opts.json ? line : formatRecord(record);
+}
+
+/** A --worker the log has never heard of is a mistake (a typo, another home): say which sources it has. */
+function checkWorker(worker: string, lines: readonly string[], home: string): void {
+  const sources = new Set<string>(['agent', 'daemon']);
+  for (const line of lines) {
+    const src = parseRecord(line)?.src;
+    if (src !== undefined) sources.add(src);
+  }
+  if (sources.has(worker)) return;
+  const workers = [...sources].filter((s) => s !== 'agent' && s !== 'daemon').sort((x, y) => x.localeCompare(y, undefined, { numeric: true }));
+  const near = nearestNames(worker, [...sources]);
+  throw usage(
+    `no worker '${worker}' in the log of ${home}${near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(' or ')}?)` : ''}; ` +
+      (workers.length ? `its workers: ${workers.join(', ')}` : 'it has no worker lines yet') +
+      `, and 'agent' or 'daemon' for the agent's own lines`,
+  );
 }
 
 function parseRecord(line: string): LogRecord | undefined {

@@ -2,12 +2,13 @@
 // failed call (each replacement is ready before the worker it replaces stops).
 import { connect } from '../../api/client.js';
 import type { CommandResult } from '../output.js';
+import { count } from '../../text.js';
 
 export async function reloadCommand(opts: { home?: string; pool?: string }): Promise<CommandResult> {
   const client = connect(opts.home ? { home: opts.home } : {});
   try {
     const replaced = await client.reload(opts.pool);
-    return { json: { ok: true, replaced }, text: `reloaded: ${replaced} workers replaced` };
+    return { json: { ok: true, replaced }, text: `reloaded: ${count(replaced, 'worker')} replaced` };
   } finally {
     client.close();
   }

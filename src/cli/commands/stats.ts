@@ -3,6 +3,7 @@ import { connect } from '../../api/client.js';
 import type { AgentStats } from '../../client/types.js';
 import { processIo, type CommandResult } from '../output.js';
 import { warnOnVersionMismatch } from '../version-check.js';
+import { count } from '../../text.js';
 
 export async function statsCommand(opts: { home?: string; address?: string }): Promise<CommandResult> {
   if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
@@ -34,7 +35,7 @@ export function formatStats(s: AgentStats): string {
   ];
   for (const p of s.pools) {
     const health = p.degraded ? `DEGRADED: ${p.degraded.split('\n')[0]}` : 'ok';
-    out.push(`pool     ${p.name}: ${p.size} workers, ${p.tools} tools, affinity ${p.affinity}, ${p.recycled} recycled, ${health}`);
+    out.push(`pool     ${p.name}: ${count(p.size, 'worker')}, ${count(p.tools, 'tool')}, affinity ${p.affinity}, ${p.recycled} recycled, ${health}`);
   }
   const header = ['WORKER', 'PID', 'STATE', 'IN-FLIGHT', 'CALLS', 'RESTARTS', 'RECYCLES', 'RSS', 'UPTIME'];
   // Behind a router worker ids repeat across agents: name them as restartWorker takes them.

@@ -16,6 +16,7 @@ import { agentState, ensureHome, homePaths, lockHome, removeAgentFiles, resolveH
 import { crashTail, spawnDaemon, stopDaemon, tail } from '../../daemon/spawn.js';
 import type { Announcement, DaemonOptions, FailedMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
+import { count } from '../../text.js';
 
 export interface UpOptions {
   home?: string;
@@ -96,7 +97,7 @@ async function runningAgent(paths: HomePaths, waitMs: number): Promise<CommandRe
       const i = s.info;
       return {
         json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
-        text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${i.workers} workers, ${i.address}); nothing to do`,
+        text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${count(i.workers, 'worker')}, ${i.address}); nothing to do`,
       };
     }
     if (s.state !== 'starting') return undefined;
@@ -127,7 +128,7 @@ function envReadyTimeout(): number {
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
   const agents = daemonOpts.cluster?.agents;
-  io.stderr(agents ? `starting a cluster for ${paths.home}: a router and ${agents} agents of ${workers} workers…\n` : `starting agent for ${paths.home} (${workers} workers${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
+  io.stderr(agents ? `starting a cluster for ${paths.home}: a router and ${count(agents, 'agent')} of ${count(workers, 'worker')}…\n` : `starting agent for ${paths.home} (${count(workers, 'worker')}${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const spawned = await spawnDaemon(paths, daemonOpts, readyWait, (line) => io.stderr(`  ${line}\n`));
   const { child, startTime, crashFrom, outcome: msg } = spawned;
   child.unref();
@@ -147,7 +148,7 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
   }
   return {
     json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
-    text: `${agents ? `cluster started: router pid ${msg.pid}, ${agents} agents, ${msg.workers} workers in all` : `agent started: pid ${msg.pid}, ${msg.workers} workers`}, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
+    text: `${agents ? `cluster started: router pid ${msg.pid}, ${count(agents, 'agent')}, ${count(msg.workers, 'worker')} in all` : `agent started: pid ${msg.pid}, ${count(msg.workers, 'worker')}`}, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
 }
 
@@ -171,7 +172,7 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, re
       return;
     }
     if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
-    else io.stderr(`agent ready: pid ${msg.pid}, ${msg.workers} workers, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
+    else io.stderr(`agent ready: pid ${msg.pid}, ${count(msg.workers, 'worker')}, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
   }
 }
 
