@@ -34,6 +34,10 @@ export class AgentMetrics {
     this.rss = new Gauge({ name: 'snakepit_worker_rss_bytes', help: "Resident memory of a worker slot's Python process(es), bytes", labelNames: ['pool', 'worker'], registers });
     this.workers = new Gauge({ name: 'snakepit_workers', help: 'Worker processes by pool and state', labelNames: ['pool', 'state'], registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'snakepit_agent_' });
+    // prom-client's totals of active handles, requests and resources are gauges named like
+    // counters (`_total`), which `promtool check metrics` rejects; the per-type gauges beside them
+    // (`snakepit_agent_nodejs_active_handles{type=…}`, …) carry the same numbers.
+    for (const kind of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`snakepit_agent_nodejs_active_${kind}_total`);
     this.unsubscribe = agent.onEvent((e) => this.onEvent(e), { calls: true });
   }
 

@@ -105,6 +105,15 @@ describe('snakepit up --metrics-port', () => {
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
 
+  it('passes promtool check metrics (Debian\'s prometheus package; .ci/run installs it)', async () => {
+    const text = await (await fetch(url)).text();
+    const { spawnSync } = await import('node:child_process');
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.error, 'promtool is needed for this test: apt-get install prometheus').toBeUndefined();
+    expect(`${lint.stdout}${lint.stderr}`.trim()).toBe('');
+    expect(lint.status).toBe(0);
+  });
+
   it('counts a crashed worker as a restart of its slot', async () => {
     const stats = JSON.parse((await cli('stats', '--json')).stdout) as { workers: Array<{ id: string; pid: number }> };
     const victim = stats.workers[0]!;
