@@ -22,6 +22,7 @@ import threading
 import time
 import types
 
+from . import logs
 from .context import Context
 from .errors import CallStopped, InvalidArguments, ToolError
 from .protocol import PayloadEncoder, decode_value
@@ -88,6 +89,8 @@ class Executor:
 
     def run_safely(self, ctx, enc):
         """Run one call on this thread; a runtime bug is reported and the worker keeps serving."""
+        if not logs._bridged and "logging" in sys.modules:
+            logs.bridge_root_logging()  # a call imported logging since: bridge it before it logs again
         try:
             self.run(ctx, enc)
         except OSError:  # the agent closed its end: nobody is listening any more

@@ -66,7 +66,9 @@ def load_tools(spec, threads):
     _dump_stacks_on(STACKS_SIGNAL)
     from . import loader
     try:
-        return loader.load(spec, threads)
+        loaded = loader.load(spec, threads)
+        logs.bridge_root_logging()  # the tool module imported logging: its records get their levels
+        return loaded
     except loader.LoadError as exc:
         sys.stderr.write("snakepit worker: %s\n" % exc)
         _exit(3)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, PYTHON, killPids, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
+import { CLI, FIXTURES, PYTHON, killPids, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
 
 const dir = tempDir('sp-logs-');
 const env = { SNAKEPIT_PYTHON: PYTHON, SNAKEPIT_CONFIG_DIR: join(dir.path, 'config') };
@@ -55,7 +55,7 @@ function followLogs(home: string, ...args: string[]): { child: ChildProcess; out
 }
 
 afterAll(async () => {
-  for (const home of ['main', 'small', 'fg'].map((h) => join(dir.path, h))) {
+  for (const home of ['main', 'small', 'fg', 'pylog'].map((h) => join(dir.path, h))) {
     if (existsSync(join(home, 'agent.json'))) await homeCli(home)('down');
   }
   killPids(started.filter(pidAlive));
@@ -250,5 +250,26 @@ describe('snakepit logs without an agent', () => {
     ]);
     const worker = await cli('logs', '--worker', 'default-0');
     expect(worker.stdout.trim().split('\n')).toHaveLength(2);
+  });
+});
+
+describe("a tool's own Python logging", () => {
+  it('reaches the log with its level and logger, not as [stderr] lines at WARN', async () => {
+    const home = join(dir.path, 'pylog');
+    const cli = homeCli(home);
+    const up = await cli('up', '--workers', '1', '--tools', join(FIXTURES, 'pylogging_tools.py'), '--json');
+    expect(up.code, up.stderr).toBe(0);
+    const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) as { pid: number; workerPids: number[] };
+    started.push(info.pid, ...info.workerPids);
+    expect((await cli('exec', 'warn_and_fail')).code).toBe(0);
+    expect((await cli('exec', 'configured')).code).toBe(0);
+    const mine = (): Record[] => records(home).filter((r) => r.src.startsWith('default-0') && /module logger|root logger|not shown|critical from/.test(r.msg));
+    await waitFor(() => mine().length >= 3);
+    const got = mine().map((r) => ({ level: r.level, stream: r.stream, logger: r.logger, msg: r.msg }));
+    expect(got).toEqual([
+      { level: 'warn', stream: 'log', logger: 'pylogging_tools', msg: 'module logger: careful 1' },
+      { level: 'error', stream: 'log', logger: 'root', msg: 'root logger: oops' },
+      { level: 'error', stream: 'log', logger: 'pylogging_tools.sub', msg: 'critical from a child logger' },
+    ]);
   });
 });
