@@ -53,7 +53,8 @@ export function readConfigFile(path: string): ConfigFile {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw configError(path, 'the config file must hold a JSON object');
   const { pools, $schema: _schema, ...rest } = raw as Record<string, unknown>;
-  const defaults = checkPoolSettings(rest, '');
+  // 'pools' was taken out above; named here so a typo of it ("pool") is suggested as 'pools'.
+  const defaults = checkPoolSettings(rest, '', ['pools']);
   let checked: Record<string, PoolSettings> | undefined;
   if (pools !== undefined) {
     if (pools === null || typeof pools !== 'object' || Array.isArray(pools) || Object.keys(pools).length === 0) {
@@ -95,7 +96,11 @@ export function resolveToolsSpec(tools: string | undefined, baseDir: string, key
     return tools;
   }
   const path = isAbsolute(tools) ? tools : resolve(baseDir, tools);
-  if (!existsSync(path)) throw configError(key, `file not found: ${path}`);
+  if (!existsSync(path)) {
+    // `--tools ./textstats` for ./textstats.py: say the name that exists.
+    const withPy = !path.endsWith('.py') && existsSync(`${path}.py`) ? `; did you mean '${tools}.py'?` : '';
+    throw configError(key, `file not found: ${path}${withPy}`);
+  }
   if (!statSync(path).isFile()) throw configError(key, `not a file: ${path}`);
   return path;
 }

@@ -95,7 +95,7 @@ export function checkPoolSettings(raw: unknown, path: string, extraKeys: readonl
     const full = path ? `${path}.${key}` : key;
     const spec = (POOL_FIELDS as Record<string, FieldSpec>)[name];
     if (!spec) {
-      const near = nearestNames(key, [...known, 'size']);
+      const near = nearestNames(key, [...known, 'size', ...extraKeys]);
       throw configError(full, `unknown setting${near.length ? `; did you mean '${near[0]}'?` : ''}`);
     }
     if (name in out) throw configError(full, "both 'size' and 'workers' are given; use one");
@@ -112,7 +112,12 @@ export function envSettings(env: NodeJS.ProcessEnv = process.env): PoolSettings 
     const name = `SNAKEPIT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    const value = spec.type === 'integer' || spec.type === 'number' ? Number(raw) : raw;
+    let value: unknown = raw;
+    if (spec.type === 'integer' || spec.type === 'number') {
+      // Number('abc') is NaN, which the message would show as null: name the text itself.
+      value = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+      if (Number.isNaN(value)) throw configError(name, `expected ${spec.type === 'integer' ? 'an integer' : 'a number'} >= ${spec.min}, got '${raw}' (e.g. ${name}=${Math.max(spec.min, 1) * 10})`);
+    }
     out[key] = checkField(spec, value, name);
   }
   return out as PoolSettings;

@@ -52,8 +52,24 @@ export function probe(candidate: Candidate): Promise<PythonInfo> {
       { env: { ...process.env, PYTHONPATH: [PYTHON_RUNTIME_DIR, process.env.PYTHONPATH].filter(Boolean).join(':') }, timeout: 15_000 },
       (err, stdout, stderr) => {
         if (err) {
-          const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (stderr.trim().split('\n').pop() ?? err.message);
-          reject(new Error(`${candidate.command} (${candidate.source}): ${why}`));
+          const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string | null };
+          if (e.code === 'ENOENT') return reject(new Error(`${candidate.command} (${candidate.source}): not found`));
+          if (e.code === 'EACCES') return reject(new Error(`${candidate.command} (${candidate.source}): not executable (permission denied)`));
+          // A Python too old to even parse the runtime (Python 2: a SyntaxError) says so by its version.
+          void pythonVersion(candidate.command).then((version) => {
+            const [major, minor] = version ? version.split('.').map(Number) : [];
+            if (version && (major! < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor! < MIN_PYTHON[1]))) {
+              reject(new Error(`${candidate.command} (${candidate.source}): Python ${version} is too old (needs ≥ ${MIN_PYTHON.join('.')})`));
+              return;
+            }
+            const last = stderr.trim().split('\n').pop()?.trim();
+            const why = last
+              ? last
+              : e.killed
+                ? 'did not answer within 15 s'
+                : `exited with ${typeof e.code === 'number' ? `code ${e.code}` : (e.signal ?? 'an error')} and printed nothing${version ? '' : ': is it a Python interpreter?'}`;
+            reject(new Error(`${candidate.command} (${candidate.source}): ${why}`));
+          });
           return;
         }
         try {
@@ -69,6 +85,15 @@ export function probe(candidate: Candidate): Promise<PythonInfo> {
         }
       },
     );
+  });
+}
+
+/** `major.minor` of an interpreter, asked in a way Python 2 and 3 both understand; undefined if it is none. */
+function pythonVersion(command: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(command, ['-c', "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"], { timeout: 5_000 }, (err, stdout) => {
+      resolve(!err && /^\d+\.\d+$/.test(stdout.trim()) ? stdout.trim() : undefined);
+    });
   });
 }
 

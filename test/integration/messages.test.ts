@@ -1,0 +1,54 @@
+// Issue 10, point 8: what a user gets wrong gets a message naming the problem and the fix. Each
+// case is what `up` or `setup` printed before: `got null`, "did you mean 'tools'?", an empty
+// reason, a SyntaxError for a Python 2, "file not found" without the name that exists.
+import { afterAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PYTHON, runCli, tempDir } from '../helpers/env.js';
+
+const dir = tempDir('sp-msg-');
+const env = { SNAKEPIT_PYTHON: PYTHON, SNAKEPIT_CONFIG_DIR: join(dir.path, 'config') };
+afterAll(() => dir.cleanup());
+
+/** Runs the CLI; every case here must fail before anything starts. */
+async function fails(args: string[], extra: { env?: Record<string, string>; cwd?: string } = {}): Promise<string> {
+  const r = await runCli([...args, '--json'], { env: { ...env, ...extra.env }, ...(extra.cwd ? { cwd: extra.cwd } : {}) });
+  expect(r.code, r.stdout + r.stderr).toBe(2);
+  return (JSON.parse(r.stdout) as { error: { message: string } }).error.message;
+}
+
+describe('clear messages for what a user can get wrong', () => {
+  it('a non-numeric SNAKEPIT_* setting is quoted as typed, with an example', async () => {
+    const msg = await fails(['up', '--home', join(dir.path, 'h1')], { env: { SNAKEPIT_MAX_QUEUE: 'abc' } });
+    expect(msg).toBe("invalid setting 'SNAKEPIT_MAX_QUEUE': expected an integer >= 0, got 'abc' (e.g. SNAKEPIT_MAX_QUEUE=10)");
+  });
+
+  it('"pool" in a config file suggests "pools"', async () => {
+    const project = join(dir.path, 'p');
+    mkdirSync(project);
+    writeFileSync(join(project, 'snakepit.config.json'), JSON.stringify({ pool: { default: { size: 1 } } }));
+    expect(await fails(['up', '--home', join(dir.path, 'h2')], { cwd: project })).toBe("invalid setting 'pool': unknown setting; did you mean 'pools'?");
+  });
+
+  it('--tools without .py names the .py file that exists', async () => {
+    const project = join(dir.path, 'q');
+    mkdirSync(project);
+    writeFileSync(join(project, 'textstats.py'), 'from snakepit import tool\n\n@tool\ndef n() -> int:\n    return 1\n');
+    const msg = await fails(['up', '--home', join(dir.path, 'h3'), '--tools', './textstats'], { cwd: project });
+    expect(msg).toBe(`invalid setting 'pools.default.tools': file not found: ${join(project, 'textstats')}; did you mean './textstats.py'?`);
+  });
+
+  it('--python that is not a Python (prints nothing) and a Python 2 (cannot parse the runtime) say what they are', async () => {
+    const notPython = await runCli(['setup', '--python', '/bin/false', '--check'], { env });
+    expect(notPython.code).toBe(1);
+    expect(notPython.stderr).toMatch(/\/bin\/false \(--python\): exited with code 1 and printed nothing: is it a Python interpreter\?/);
+    // Python 2 as the runtime check sees it: a SyntaxError for `-m snakepit`, "2.7" for the version probe.
+    const py2 = join(dir.path, 'python2');
+    writeFileSync(py2, '#!/bin/sh\ncase "$*" in\n  *"-m snakepit"*) echo \'  File "snakepit/__main__.py", line 1\' >&2; echo "SyntaxError: invalid syntax" >&2; exit 1;;\n  *-c*) printf 2.7;;\nesac\n');
+    chmodSync(py2, 0o755);
+    const old = await runCli(['setup', '--python', py2, '--check'], { env });
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/python2 \(--python\): Python 2\.7 is too old \(needs ≥ 3\.9\)/);
+    expect(old.stderr).not.toMatch(/SyntaxError/);
+  });
+});
