@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'REGISTRY_LOCKED',
   'HOME_UNSAFE',
   'HOME_LOCKED',
+  'FILE_ERROR',
   'INTERNAL',
 ] as const;
 
@@ -112,7 +113,7 @@ export class InterruptedError extends SnakepitError {
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof SnakepitError)) return EXIT.failed;
   if (err instanceof InterruptedError) return EXIT.interrupted;
-  if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') return EXIT.usage;
+  if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID' || err.code === 'FILE_ERROR') return EXIT.usage;
   if (err.code === 'AGENT_UNAVAILABLE') return EXIT.noAgent;
   return EXIT.failed;
 }

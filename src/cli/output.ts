@@ -1,6 +1,7 @@
 // The one place that turns command results into text or `--json`, and errors into exit codes.
 // Commands return data and never call process.exit.
 import { EXIT, SnakepitError, exitCodeFor } from '../errors.js';
+import { fileSystemError } from '../files.js';
 
 export interface CommandResult {
   /** The `--json` document (printed as one line). */
@@ -42,11 +43,15 @@ export function jsonSafe(value: unknown): unknown {
 }
 
 export function errorJson(err: unknown): { code: string; message: string; type?: string; traceback?: string } {
+  err = fileSystemError(err) ?? err;
   if (err instanceof SnakepitError) return err.toJSON();
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 export function reportError(err: unknown, json: boolean, io: Io): number {
+  // A file-system error (a home under a file, a read-only directory…) names the path and the fix
+  // instead of reaching the user as a Node stack trace.
+  err = fileSystemError(err) ?? err;
   if (json) {
     io.stdout(`${JSON.stringify({ ok: false, error: errorJson(err) })}\n`);
   } else {

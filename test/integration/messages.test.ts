@@ -3,6 +3,7 @@
 // reason, a SyntaxError for a Python 2, "file not found" without the name that exists.
 import { afterAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileSystemError } from '../../src/files.js';
 import { join } from 'node:path';
 import { PYTHON, runCli, tempDir } from '../helpers/env.js';
 
@@ -50,5 +51,40 @@ describe('clear messages for what a user can get wrong', () => {
     expect(old.code).toBe(1);
     expect(old.stderr).toMatch(/python2 \(--python\): Python 2\.7 is too old \(needs ≥ 3\.9\)/);
     expect(old.stderr).not.toMatch(/SyntaxError/);
+  });
+});
+
+describe('file-system problems name the path, the problem and the fix (no stack trace)', () => {
+  it('a home under a regular file: up fails with FILE_ERROR, doctor says the same before', async () => {
+    const file = join(dir.path, 'plain-file');
+    writeFileSync(file, 'x');
+    const home = join(file, 'home');
+    const up = await runCli(['up', '--home', home], { env });
+    expect(up.code).toBe(2);
+    expect(up.stderr).toBe(`error [FILE_ERROR] ${file} is a file where a directory is needed for ${home} (mkdir); move it away or use another path (e.g. --home DIR)\n`);
+    const doctor = await runCli(['doctor', '--home', home, '--json'], { env });
+    expect(doctor.code).toBe(1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }> }).checks;
+    expect(checks.find((c) => c.name === 'home')).toEqual({ name: 'home', ok: false, detail: `${file} is a file, so ${home} cannot be created under it`, fix: `move ${file} away, or use another path` });
+    expect(checks.map((c) => c.name)).not.toContain('orphans'); // nothing in a home that cannot exist is checked
+  });
+
+  it('init into a path that is a file', async () => {
+    const file = join(dir.path, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = await runCli(['init', file, '--json'], { env });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error).toEqual({ code: 'FILE_ERROR', message: `${file} already exists and is a file, not a directory (mkdir); remove it, or pick another path` });
+  });
+
+  it('the other errors of the file system (as root, permissions cannot be provoked here: the errors are built as Node builds them)', () => {
+    const err = (code: string, syscall: string, path: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, syscall, path, errno: -1 });
+    expect(fileSystemError(err('EACCES', 'mkdir', '/srv/ro/home'))?.message).toBe('permission denied on /srv/ro/home (mkdir): it is not writable for you; fix its permissions (e.g. chmod u+rwx /srv/ro) or use another path (e.g. --home DIR)');
+    expect(fileSystemError(err('EACCES', 'open', '/srv/h/agent.log'))?.message).toMatch(/not readable for you/);
+    expect(fileSystemError(err('EROFS', 'open', '/ro/h/x'))?.message).toBe('/ro/h/x is on a read-only file system (open); use a writable path (e.g. --home DIR)');
+    expect(fileSystemError(err('ENOSPC', 'write', '/full/h/x'))?.code).toBe('FILE_ERROR');
+    expect(fileSystemError(err('ELOOP', 'stat', '/l/h'))?.message).toMatch(/loop of symbolic links/);
+    expect(fileSystemError(err('ECONNREFUSED', 'connect', '/h/agent.sock'))).toBeUndefined(); // not the file system's
+    expect(fileSystemError(new Error('plain'))).toBeUndefined();
   });
 });

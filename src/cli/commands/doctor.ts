@@ -12,6 +12,7 @@ import { findPython } from '../../python/find.js';
 import { rememberedPython } from '../../python/remembered.js';
 import type { CommandResult } from '../output.js';
 import { count } from '../../text.js';
+import { cannotCreate } from '../../files.js';
 
 export interface Check {
   name: string;
@@ -27,7 +28,10 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   const flag = opts.home ? ` --home ${home}` : '';
-  const problem = homeProblem(paths);
+  // A home that cannot even be made (under a regular file, in a directory you cannot write):
+  // what `up` would fail on, said before it does.
+  const blocked = cannotCreate(paths.home);
+  const problem = homeProblem(paths) ?? (blocked ? { detail: blocked.problem, fix: blocked.fix } : null);
   if (problem) {
     // Nothing in an untrusted home is believed: no agent, stale or orphan check is meaningful.
     const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined)];
