@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'REGISTRY_LOCKED',
   'HOME_UNSAFE',
   'HOME_LOCKED',
+  'ALREADY_RUNNING',
   'FILE_ERROR',
   'INTERNAL',
 ] as const;

@@ -54,6 +54,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(new Option('--worker-transport <name>', 'how the agent talks to its workers').choices(['pipe', 'grpc']))
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
     .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
+    .option('--replace', 'an agent with other settings runs for this home: drain it, then start this one')
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: off)', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw usage(`--metrics-port expects a port number (0-65535), got '${v}'`);
       return Number(v);
@@ -187,6 +188,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--workers <n>', 'workers per agent (default: CPU count)', int('--workers'))
     .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
+    .option('--replace', 'a cluster (or agent) with other settings runs for this home: drain it, then start this one')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit cluster up --agents 3 --workers 2\n  $ snakepit exec add a=1 b=2   # through the router')

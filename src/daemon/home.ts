@@ -17,6 +17,7 @@ import { acquireLock } from '../lockfile.js';
 import { SnakepitError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { holdsOpen, isAlive, processStartTime, processUid } from '../proc.js';
+import type { RunSettings } from '../agent/settings.js';
 
 export { isAlive, processStartTime, writeFileAtomic };
 
@@ -60,6 +61,8 @@ export interface AgentInfo {
   pools: Array<{ name: string; workers: number; python: string; tools: string | null }>;
   /** How workers' descendants are contained (src/agent/containment.ts). */
   containment?: string;
+  /** What it runs, for `up` to compare with what it is asked (src/agent/settings.ts). */
+  settings?: RunSettings;
 }
 
 export function resolveHome(home?: string): string {

@@ -24,6 +24,7 @@ import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
 import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo, type HomePaths } from './home.js';
 import { count } from '../text.js';
+import { runSettings } from '../agent/settings.js';
 
 export interface DaemonOptions {
   home: string;
@@ -169,6 +170,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
       containment: probeContainment().detail,
       ...(served.agents ? { agents: served.agents() } : {}),
+      settings: runSettings(opts.pools, { metricsPort: opts.metricsPort, agents: opts.cluster?.agents }),
     };
     served.ready?.();
     writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));

@@ -64,7 +64,7 @@ describe('racing up and down on one home', () => {
     const slow = { ...env, SLOW_IMPORT_S: '1.5' };
     const first = runCli(['up', '--workers', '1', '--tools', join(FIXTURES, 'slow_import_tools.py'), '--home', home, '--json'], { env: slow, cwd });
     await waitFor(() => existsSync(join(home, 'agent.pid')), 10_000, 5); // its daemon runs, not ready yet
-    const second = await runCli(['up', '--workers', '1', '--home', home, '--json'], { env, cwd });
+    const second = await runCli(['up', '--workers', '1', '--tools', join(FIXTURES, 'slow_import_tools.py'), '--home', home, '--json'], { env, cwd });
     const a = await first;
     expect(a.code, a.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);

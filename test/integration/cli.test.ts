@@ -41,13 +41,41 @@ describe('snakepit CLI with a running agent', () => {
   });
 
   it('a second up says so and exits 0 without starting another agent', async () => {
-    const again = await cli('up', '--json');
+    const again = await cli('up', '--workers', '2', '--json');
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, alreadyRunning: true, pid: started!.pid });
-    const text = await cli('up');
+    const text = await cli('up', '--workers', '2');
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/already running/);
     expect(agentInfo().pid).toBe(started!.pid);
+  });
+
+  it('a second up with other settings fails with ALREADY_RUNNING naming each difference; --replace drains the agent and starts the new one', async () => {
+    const other = join(dir.path, 'other');
+    const on = (...args: string[]) => runCli([...args, '--home', other], { env });
+    expect((await on('up', '--workers', '1', '--json')).code).toBe(0);
+    const first = JSON.parse(readFileSync(join(other, 'agent.json'), 'utf8')) as { pid: number; workerPids: number[] };
+    try {
+      expect((await on('up', '--workers', '1')).stdout).toMatch(/already running .* nothing to do/); // the same: as before
+      const clash = await on('up', '--workers', '2', '--tools', join(FIXTURES, 'kinds_tools.py'), '--json');
+      expect(clash.code).toBe(1);
+      const { code, message } = JSON.parse(clash.stdout).error as { code: string; message: string };
+      expect(code).toBe('ALREADY_RUNNING');
+      expect(message).toContain('  - pool default: workers 1 running, 2 asked\n');
+      expect(message).toContain(`  - pool default: tools snakepit.demo (built-in) running, ${join(FIXTURES, 'kinds_tools.py')} asked\n`);
+      expect(message).toContain(`fix: \`snakepit up --replace --home ${other}\``);
+      expect(pidAlive(first.pid)).toBe(true); // refused: nothing was touched
+      const replaced = await on('up', '--workers', '2', '--replace', '--json');
+      expect(replaced.code, replaced.stderr).toBe(0);
+      const doc = JSON.parse(replaced.stdout) as { pid: number; workers: number };
+      expect(doc.workers).toBe(2);
+      expect(doc.pid).not.toBe(first.pid);
+      await waitFor(() => !pidAlive(first.pid), 5_000);
+      for (const w of first.workerPids) await waitFor(() => !pidAlive(w), 5_000);
+    } finally {
+      await on('down');
+      killPids(first.workerPids.concat(first.pid).filter(pidAlive));
+    }
   });
 
   it('exec prints results as text and as one JSON document', async () => {
@@ -156,7 +184,7 @@ describe('snakepit CLI with a running agent', () => {
     const status = await cli('status', '--json');
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ agent: { pid: agentInfo().pid } });
-    const start = await cli('start', '--json');
+    const start = await cli('start', '--workers', '2', '--json');
     expect(start.code, start.stderr).toBe(0);
     expect(JSON.parse(start.stdout)).toMatchObject({ ok: true, alreadyRunning: true });
     const restart = await cli('restart', '--json');

@@ -12,11 +12,12 @@ import { DEFAULTS, ENV } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import type { PoolOptions } from '../../agent/pool.js';
-import { agentState, ensureHome, homePaths, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
+import { agentState, ensureHome, homePaths, isAlive, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
 import { crashTail, spawnDaemon, stopDaemon, tail } from '../../daemon/spawn.js';
 import type { Announcement, DaemonOptions, FailedMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 import { count } from '../../text.js';
+import { runSettings, settingsDifferences, type RunSettings } from '../../agent/settings.js';
 
 export interface UpOptions {
   home?: string;
@@ -33,17 +34,14 @@ export interface UpOptions {
   json?: boolean;
   /** `cluster up`: a router over this many agents, each running the pools. */
   agents?: number;
+  /** An agent with other settings runs: drain it, then start this one. */
+  replace?: boolean;
 }
 
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
-  // Already running: answer at once (read-only, no lock needed); anything else is decided under it.
-  if (agentState(paths).state === 'running') {
-    const early = await runningAgent(paths, 0);
-    if (early) return early;
-  }
   const cwd = process.cwd();
   // Project config: --config, else snakepit.config.json in the current directory if present.
   // Resolved before taking the lock, so a bad config fails at once.
@@ -56,13 +54,20 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
     ...(opts.python ? { python: opts.python } : {}),
   }, cwd);
+  const asked = runSettings(pools, { metricsPort: opts.metricsPort, agents: opts.agents });
+  // Already running with these settings: answer at once (read-only, no lock needed); anything
+  // else is decided under the lock.
+  if (agentState(paths).state === 'running') {
+    const early = await runningAgent(paths, 0, asked, opts, true);
+    if (early) return early;
+  }
   const agentWait = readyWaitMs(pools, envReadyTimeout());
   // A cluster's agents start in parallel: the router waits for them, `up` for the router.
   const readyWait = opts.agents ? agentWait + DEFAULTS.daemonReadyTimeoutMs : agentWait;
   const release = await lockHome(paths, 'up', (line) => io.stderr(`${line}\n`));
   let releaseNow = true;
   try {
-    const running = await runningAgent(paths, readyWait);
+    const running = await runningAgent(paths, readyWait, asked, opts);
     if (running) return running;
     const state = agentState(paths);
     if (state.state === 'stale') {
@@ -90,11 +95,26 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
  * The agent that already serves the home, as `up`'s answer, or undefined. One that is still
  * starting (its `up` died and left it) is waited for, up to `waitMs`.
  */
-async function runningAgent(paths: HomePaths, waitMs: number): Promise<CommandResult | undefined> {
+async function runningAgent(paths: HomePaths, waitMs: number, asked: RunSettings, opts: UpOptions, early = false): Promise<CommandResult | undefined> {
   const deadline = Date.now() + waitMs;
   for (let s = agentState(paths); ; s = agentState(paths)) {
     if (s.state === 'running') {
       const i = s.info;
+      // An agent of an older version records no settings: it is taken as the same, as before.
+      const differences = i.settings ? settingsDifferences(i.settings, asked) : [];
+      if (differences.length > 0) {
+        if (early) return undefined; // decided under the home lock
+        if (opts.replace) {
+          await replaceAgent(paths, i.pid, i.startTime);
+          return undefined;
+        }
+        const home = opts.home ? ` --home ${paths.home}` : '';
+        throw new SnakepitError(
+          'ALREADY_RUNNING',
+          `an agent with other settings is already running for ${paths.home} (pid ${i.pid}):\n${differences.map((d) => `  - ${d}`).join('\n')}\n` +
+            `fix: \`snakepit ${opts.agents ? 'cluster up' : 'up'} --replace${home}\` (drains the running agent, then starts this one), or another home (--home DIR)`,
+        );
+      }
       return {
         json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
         text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${count(i.workers, 'worker')}, ${i.address}); nothing to do`,
@@ -186,4 +206,24 @@ async function cleanupBeforeStart(home: string, io: Io): Promise<void> {
   } catch (err) {
     io.stderr(`warning: could not clean up orphans of dead runs (${(err as Error).message}); see \`snakepit doctor\`\n`);
   }
+}
+
+/** `up --replace`: drain the running agent (its calls finish; new ones get DRAINING), wait until it is gone. */
+async function replaceAgent(paths: HomePaths, pid: number, startTime: number): Promise<void> {
+  const { connect } = await import('../../api/client.js');
+  const client = connect({ home: paths.home });
+  try {
+    await client.drain();
+  } finally {
+    client.close();
+  }
+  const deadline = Date.now() + DEFAULTS.daemonStopTimeoutMs;
+  while (isAlive(pid, startTime)) {
+    if (Date.now() > deadline) {
+      await stopDaemon(pid, startTime);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  removeAgentFiles(paths);
 }

@@ -1,0 +1,65 @@
+// What an agent runs, as `up` compares it with what it was asked to run: a second `up` on a home
+// whose agent runs other settings (other tools, sizes, config) must not answer "already running,
+// nothing to do" and leave the caller with the wrong agent. Kept in agent.json (0600), so the
+// values of a pool's `env` (API keys) are never written: only a digest of them, to tell that
+// they differ.
+import { createHash } from 'node:crypto';
+import type { PoolOptions } from './pool.js';
+
+export interface RunSettings {
+  /** Each pool's settings, flat, by the names users write (`workers`, `tools`, …). */
+  pools: Array<Record<string, string | number | null>>;
+  metricsPort: number | null;
+  /** A cluster's agents (its router's settings), or null for an agent. */
+  agents: number | null;
+}
+
+export function runSettings(pools: readonly PoolOptions[], extra: { metricsPort?: number | undefined; agents?: number | undefined } = {}): RunSettings {
+  return {
+    pools: pools.map((p) => {
+      const { spec, recycle, size, ...rest } = p;
+      const { env, runId: _runId, runtimeDir: _runtimeDir, transport, tools, ...specRest } = spec;
+      const flat: Record<string, string | number | null> = { name: p.name, workers: size, tools: tools ?? 'snakepit.demo (built-in)', workerTransport: transport };
+      for (const [k, v] of Object.entries({ ...rest, ...specRest })) if (k !== 'name') flat[k] = typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v);
+      flat.maxRequests = recycle.maxRequests;
+      flat.ttlMs = recycle.ttlMs;
+      flat.maxRssMb = recycle.maxRssMb;
+      flat.recycleJitter = recycle.jitter;
+      flat.env = Object.keys(env).length === 0 ? null : digest(env);
+      return flat;
+    }),
+    metricsPort: extra.metricsPort || null,
+    agents: extra.agents ?? null,
+  };
+}
+
+/** Each way `asked` differs from `running`, as a line a person reads; empty when they are the same. */
+export function settingsDifferences(running: RunSettings, asked: RunSettings): string[] {
+  const out: string[] = [];
+  const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
+  if (running.agents !== asked.agents) out.push(running.agents === null ? `an agent runs, a cluster of ${asked.agents} agents is asked` : asked.agents === null ? `a cluster of ${running.agents} agents runs, an agent is asked` : `agents: ${running.agents} running, ${asked.agents} asked`);
+  if (running.metricsPort !== asked.metricsPort) out.push(`metrics port: ${show(running.metricsPort)} running, ${show(asked.metricsPort)} asked`);
+  const byName = (list: RunSettings['pools']): Map<string, Record<string, string | number | null>> => new Map(list.map((p) => [String(p.name), p]));
+  const was = byName(running.pools);
+  const now = byName(asked.pools);
+  for (const name of was.keys()) if (!now.has(name)) out.push(`pool ${name}: running, not asked`);
+  for (const [name, p] of now) {
+    const r = was.get(name);
+    if (!r) {
+      out.push(`pool ${name}: asked, not running`);
+      continue;
+    }
+    for (const key of new Set([...Object.keys(r), ...Object.keys(p)])) {
+      if (r[key] === p[key]) continue;
+      out.push(key === 'env' ? `pool ${name}: env differs (values not shown)` : `pool ${name}: ${key} ${show(r[key])} running, ${show(p[key])} asked`);
+    }
+  }
+  return out;
+}
+
+function digest(env: Record<string, string>): string {
+  const sorted = Object.keys(env)
+    .sort()
+    .map((k) => [k, env[k]]);
+  return `sha256:${createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16)}`;
+}
