@@ -5,6 +5,7 @@ worker itself, so `--check` stays fast and never touches the tool module.
 """
 
 import json
+import os
 import sys
 
 USAGE = """usage: python -m snakepit [--tools SPEC] [--threads N]
@@ -97,7 +98,6 @@ def _compile_runtime():
     ms of CPU each. `up` runs --check before it starts workers. Only when a file's bytecode is
     missing or older than it is compileall imported (that alone costs ~18 ms); a read-only install
     is left as it is."""
-    import os
     tag = sys.implementation.cache_tag
     if tag is None:
         return
@@ -110,10 +110,7 @@ def _compile_runtime():
             continue
         for name in names:
             pyc = os.path.join(d, "__pycache__", "%s.%s.pyc" % (name[:-3], tag))
-            try:
-                stale = os.stat(pyc).st_mtime < os.stat(os.path.join(d, name)).st_mtime
-            except OSError:
-                stale = True
+            stale = not _pyc_matches(pyc, os.path.join(d, name))
             if stale:
                 break
         if stale:
@@ -125,6 +122,23 @@ def _compile_runtime():
         compileall.compile_dir(here, quiet=2)
     except Exception:  # noqa: BLE001 - a cache that cannot be written costs only speed
         pass
+
+
+def _pyc_matches(pyc, source):
+    """Whether Python would use `pyc` for `source`: the same check its importer makes (magic
+    number, then the source's mtime and size recorded in the header), so a pyc that exists but
+    belongs to another version of the file is stale too."""
+    try:
+        from importlib._bootstrap_external import MAGIC_NUMBER  # frozen: already loaded, costs nothing
+        st = os.stat(source)
+        with open(pyc, "rb") as f:
+            head = f.read(16)
+    except (OSError, ImportError):
+        return False
+    if len(head) < 16 or head[:4] != MAGIC_NUMBER or int.from_bytes(head[4:8], "little") != 0:
+        return False
+    return (int.from_bytes(head[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(head[12:16], "little") == st.st_size & 0xFFFFFFFF)
 
 
 def _describe(spec):

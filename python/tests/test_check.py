@@ -37,13 +37,15 @@ class CheckTest(unittest.TestCase):
         self.check()
         self.assertEqual(os.stat(self.pyc("worker")).st_mtime_ns, before)  # up to date: not rewritten
         source = os.path.join(self.dir, "snakepit", "worker.py")
-        later = os.stat(source).st_mtime + 5
-        os.utime(source, (later, later))
+        # Another version of the file, with an older mtime than the pyc (as a package manager's
+        # files have): Python would not use that pyc, so it is rewritten.
+        older = os.stat(source).st_mtime - 100
+        os.utime(source, (older, older))
         self.check()
-        # Rewritten from the changed source: a timestamp pyc records its source's mtime (bytes 8-12).
+        # A timestamp pyc records its source's mtime (bytes 8-12), as Python's importer checks it.
         with open(self.pyc("worker"), "rb") as f:
             header = f.read(16)
-        self.assertEqual(int.from_bytes(header[8:12], "little"), int(later))
+        self.assertEqual(int.from_bytes(header[8:12], "little"), int(older))
 
     def test_a_cache_that_cannot_be_written_costs_nothing_but_speed(self):
         # A regular file where __pycache__ belongs: nothing can be written there, even by root.
