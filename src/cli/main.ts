@@ -282,6 +282,18 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     });
 
   program
+    .command('python-path')
+    .description("the directory of Snakepit's Python package, to pip install it where tools are tested or edited")
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ pip install "$(npx snakepit python-path)"   # then `import snakepit` works in that venv')
+    .action((o: { json?: boolean }) =>
+      run(!!o.json, async () => {
+        const { PYTHON_RUNTIME_DIR } = await import('../paths.js');
+        return { json: { path: PYTHON_RUNTIME_DIR }, text: PYTHON_RUNTIME_DIR };
+      }),
+    );
+
+  program
     .command('completion')
     .description('print a shell completion script (bash or zsh)')
     .argument('[shell]', 'bash (default) or zsh')
