@@ -285,7 +285,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('python-path')
     .description("the directory of Snakepit's Python package, to pip install it where tools are tested or edited")
     .addOption(json)
-    .addHelpText('after', '\nExample:\n  $ pip install "$(npx snakepit python-path)"   # then `import snakepit` works in that venv')
+    .addHelpText('after', '\nExamples:\n  $ snakepit python-path\n  $ pip install "$(npx snakepit python-path)"   # then `import snakepit` works in that venv')
     .action((o: { json?: boolean }) =>
       run(!!o.json, async () => {
         const { PYTHON_RUNTIME_DIR } = await import('../paths.js');
