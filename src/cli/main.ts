@@ -140,11 +140,12 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('tools')
     .description('list the tools the agent serves')
     .option('--pool <name>', 'only this pool')
+    .option('--names', 'only the names, one per line (for scripts and shell completion)')
     .option('--address <addr>', 'agent address instead of a home')
     .addOption(home)
     .addOption(json)
-    .addHelpText('after', '\nExamples:\n  $ snakepit tools\n  $ snakepit tools --pool ml --json')
-    .action((o: { pool?: string; address?: string; home?: string; json?: boolean }) =>
+    .addHelpText('after', '\nExamples:\n  $ snakepit tools\n  $ snakepit tools --pool ml --json\n  $ snakepit tools --names')
+    .action((o: { pool?: string; names?: boolean; address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/tools.js')).toolsCommand(o)),
     );
 

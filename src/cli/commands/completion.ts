@@ -28,11 +28,27 @@ ${cases}
   esac
   if [[ "$cur" == -* || -n "$words" && "$COMP_CWORD" -eq 2 && "\${COMP_WORDS[1]}" == doctor ]]; then
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+  elif [[ "$COMP_CWORD" -eq 2 && "\${COMP_WORDS[1]}" == exec ]]; then
+    # The tools of the running agent (of --home / SNAKEPIT_HOME when given), asked at each TAB.
+    local home=() i
+    for ((i = 2; i < \${#COMP_WORDS[@]} - 1; i++)); do [[ "\${COMP_WORDS[i]}" == --home ]] && home=(--home "\${COMP_WORDS[i+1]}"); done
+    COMPREPLY=( $(compgen -W "$(\${_snakepit_cmd:-snakepit} tools --names "\${home[@]}" 2>/dev/null)" -- "$cur") )
   else
     COMPREPLY=( $(compgen -f -- "$cur") )
   fi
 }
-complete -F _snakepit snakepit`;
+complete -F _snakepit snakepit
+# \`npx snakepit …\` too: the words after npx, completed the same way.
+_snakepit_npx() {
+  if [[ "$COMP_CWORD" -ge 2 && "\${COMP_WORDS[1]}" == snakepit ]]; then
+    COMP_WORDS=("\${COMP_WORDS[@]:1}")
+    COMP_CWORD=$((COMP_CWORD - 1))
+    _snakepit_cmd="npx --no-install snakepit" _snakepit
+  else
+    COMPREPLY=( $(compgen -f -- "\${COMP_WORDS[COMP_CWORD]}") )
+  fi
+}
+complete -F _snakepit_npx npx`;
   const header =
     shell === 'zsh'
       ? '# snakepit completion for zsh. Install: snakepit completion zsh >> ~/.zshrc\nautoload -U +X bashcompinit && bashcompinit\n'

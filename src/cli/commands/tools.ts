@@ -4,14 +4,14 @@ import type { ToolInfo } from '../../client/types.js';
 import { processIo, type CommandResult } from '../output.js';
 import { warnOnVersionMismatch } from '../version-check.js';
 
-export async function toolsCommand(opts: { home?: string; address?: string; pool?: string }): Promise<CommandResult> {
+export async function toolsCommand(opts: { home?: string; address?: string; pool?: string; names?: boolean }): Promise<CommandResult> {
   if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
   const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
   try {
     const tools = await client.tools(opts.pool ? { pool: opts.pool } : undefined);
     return {
       json: { tools: tools.map((t) => ({ name: t.name, doc: t.doc, params: t.params.map((p) => ({ name: p.name, type: p.type, required: p.required, default: p.default })), stream: t.stream, pool: t.pool })) },
-      text: formatTools(tools),
+      text: opts.names ? [...new Set(tools.map((t) => t.name))].sort().join('\n') : formatTools(tools),
     };
   } finally {
     client.close();
