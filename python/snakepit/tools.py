@@ -110,7 +110,7 @@ class Tool:
         fn = self.fn
         params, var_kw = introspect.parameters(fn)
         hints = introspect.resolve(fn, params)
-        described, required, checks, names, posonly = [], [], [], [], []
+        described, required, checks, names, posonly, specs = [], [], [], [], [], []
         self.ctx_name = None
         for pname, kind, default, raw in params:
             annotation = hints.get(pname, EMPTY)
@@ -122,6 +122,7 @@ class Tool:
             spec = typespec.ANY if annotation is EMPTY else typespec.spec_of(annotation)
             if default is None and spec != typespec.ANY:
                 spec = typespec.nullable(spec)  # `x: int = None` accepts an explicit null
+            specs.append((pname, spec))
             is_required = default is EMPTY
             described.append({
                 "name": pname,
@@ -143,6 +144,7 @@ class Tool:
         self.ordered_names = tuple(names)
         self.required = tuple(required)
         self.checks = tuple(checks)
+        self.specs = dict(specs)
         self.var_kw = var_kw
         self.posonly = tuple(posonly) or None
         self.doc = introspect.cleandoc(getattr(fn, "__doc__", None))
@@ -166,6 +168,14 @@ class Tool:
         for pname in self.required:
             if pname not in args:
                 raise InvalidArguments("missing required parameter '%s'" % pname)
+        specs = self.specs
+        for key, value in args.items():
+            raw = typespec.cli_value(value)
+            if raw is not None:  # typed on a command line: converted to the declared type
+                try:
+                    args[key] = typespec.from_cli(specs.get(key, typespec.ANY), raw, key)
+                except ValueError as exc:
+                    raise InvalidArguments(str(exc))
         for pname, check, spec in self.checks:
             if pname in args and not check(args[pname]):
                 raise InvalidArguments("parameter '%s': %s" % (pname, typespec.explain(spec, args[pname])))

@@ -220,3 +220,105 @@ def describe_value(value):
     if t is bytes or t is bytearray:
         return "bytes (%d bytes)" % len(value)
     return t.__name__
+
+
+# -- values typed on a command line ------------------------------------------------------------
+# `snakepit exec tool k=v` sends each `k=v` value as {"$cli": "v"} (and `k@FILE` as
+# {"$cli_bytes": <the file's bytes>}): text whose type the command line cannot know. It is
+# converted here, where the signature is, so every client gets the same rule (HTTPie's): the
+# text is a string, turned into the declared type. `k:=JSON` values arrive as plain JSON.
+
+CLI = "$cli"
+CLI_BYTES = "$cli_bytes"
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+
+def cli_value(v):
+    """The text (str) or bytes of a command-line value, or None when v is not one."""
+    if type(v) is dict and len(v) == 1:
+        if CLI in v and type(v[CLI]) is str:
+            return v[CLI]
+        if CLI_BYTES in v and type(v[CLI_BYTES]) in (bytes, bytearray):
+            return bytes(v[CLI_BYTES])
+    return None
+
+
+def from_cli(spec, raw, pname):
+    """Converts a command-line value to `spec`; ValueError naming the parameter, the declared
+    type and the syntax that would work."""
+    if type(raw) is bytes:  # k@FILE: bytes for a bytes parameter, text for anything else
+        if _accepts(spec, "bytes"):
+            return raw
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("parameter '%s' is %s: the file is not UTF-8 text" % (pname, type_name(spec)))
+    value = _convert(spec, raw)
+    if value is _FAILED:
+        raise ValueError("parameter '%s' is %s: %s is not one; %s" % (pname, type_name(spec), json.dumps(raw, ensure_ascii=False)[:60], _syntax(spec, pname)))
+    return value
+
+
+_FAILED = object()
+
+
+def _accepts(spec, kind):
+    return spec[0] == kind or (spec[0] == "union" and any(m[0] == kind for m in spec[1]))
+
+
+def _convert(spec, text):
+    kind = spec[0]
+    if kind in ("any", "string"):
+        return text
+    if kind == "null":
+        return None if text == "null" else _FAILED
+    if kind == "integer":
+        t = text.strip()
+        if t[1:].isdigit() if t[:1] in "+-" else t.isdigit():
+            return int(t)
+        return _FAILED
+    if kind == "number":
+        try:
+            n = float(text)
+        except ValueError:
+            return _FAILED
+        return n if n == n and n not in (float("inf"), float("-inf")) else _FAILED
+    if kind == "boolean":
+        t = text.strip().lower()
+        return True if t in _TRUE else False if t in _FALSE else _FAILED
+    if kind == "bytes":
+        return text.encode("utf-8")
+    if kind in ("array", "object"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return _FAILED
+        check = predicate(spec)
+        return value if check is None or check(value) else _FAILED
+    if kind == "union":
+        members = spec[1]
+        if text == "null" and NULL in members:
+            return None
+        # A string member takes the text as it is; otherwise the first member it converts to.
+        if any(m[0] in ("string", "any") for m in members):
+            return text
+        for m in members:
+            if m == NULL:
+                continue
+            value = _convert(m, text)
+            if value is not _FAILED:
+                return value
+        return _FAILED
+    return text
+
+
+def _syntax(spec, pname):
+    examples = {"integer": "%s=12", "number": "%s=1.5", "boolean": "%s=true or %s=false", "null": "%s=null",
+                "array": "%s='[1, 2]'", "object": "%s='{\"k\": 1}'"}
+    kind = spec[0]
+    if kind == "union":
+        kind = next((m[0] for m in spec[1] if m != NULL), "null")
+    hint = examples.get(kind)
+    write = (hint.replace("%s", pname) + ", or " if hint else "") + "%s:=JSON for any JSON value" % pname
+    return "write " + write

@@ -180,3 +180,48 @@ class ContextTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CommandLineValueTest(unittest.TestCase):
+    """`exec tool k=v`: the text converted to the declared type (HTTPie's convention)."""
+
+    def check(self, fn, **texts):
+        from snakepit.tools import Tool
+        args = {k: {"$cli": v} for k, v in texts.items()}
+        Tool(fn).prepare().check(args)
+        return args
+
+    def test_text_follows_the_signature(self):
+        def f(a: int, s: str, b: bool = False, x: "int | None" = None, xs: list = None, n: float = 1.0, raw: bytes = b"", anything=None):
+            return 0
+        got = self.check(f, a="12", s="123", b="false", x="null", xs="[1, 2]", n="-1.5", raw="hi", anything="[1]")
+        self.assertEqual(got, {"a": 12, "s": "123", "b": False, "x": None, "xs": [1, 2], "n": -1.5, "raw": b"hi", "anything": "[1]"})
+        self.assertEqual(self.check(f, a="1", s="null")["s"], "null")  # null only for an optional
+        self.assertEqual(self.check(f, a="1", s="x", b="1", x="7")["x"], 7)
+
+    def test_a_failed_conversion_names_the_parameter_the_type_and_the_syntax(self):
+        from snakepit.errors import InvalidArguments
+
+        def f(a: int, flag: bool = False, xs: "list[int] | None" = None):
+            return 0
+        cases = [({"a": "x"}, "parameter 'a' is integer: \"x\" is not one; write a=12, or a:=JSON for any JSON value"),
+                 ({"a": "1.5"}, "parameter 'a' is integer"),
+                 ({"a": "1", "flag": "maybe"}, "write flag=true or flag=false"),
+                 ({"a": "1", "xs": "[1, \"two\"]"}, "parameter 'xs' is array<integer> | null")]
+        for texts, message in cases:
+            with self.assertRaises(InvalidArguments) as cm:
+                self.check(f, **texts)
+            self.assertIn(message, str(cm.exception))
+
+    def test_file_bytes_are_bytes_for_bytes_and_utf8_text_otherwise(self):
+        from snakepit.errors import InvalidArguments
+        from snakepit.tools import Tool
+
+        def f(data: bytes = b"", text: str = ""):
+            return 0
+        args = {"data": {"$cli_bytes": b"\x00\xff"}, "text": {"$cli_bytes": "h\u00e9".encode()}}
+        Tool(f).prepare().check(args)
+        self.assertEqual(args, {"data": b"\x00\xff", "text": "h\u00e9"})
+        with self.assertRaises(InvalidArguments) as cm:
+            Tool(f).prepare().check({"text": {"$cli_bytes": b"\xff"}})
+        self.assertIn("not UTF-8 text", str(cm.exception))

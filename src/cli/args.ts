@@ -1,36 +1,63 @@
-// Parsing of `exec` arguments: `key=value ...` (a value is JSON when it parses as JSON, else a
-// plain string) or a single JSON object. Pure, so it is tested as a table.
+// Parsing of `exec` arguments, HTTPie's convention: `k=v` is text, converted to the parameter's
+// declared type by the worker (which knows the signature: `a=1` is 1 for an `int`, "1" for a
+// `str`); `k:=JSON` is raw JSON; `k@FILE` is a file's content (bytes for a `bytes` parameter,
+// text otherwise) and `k@-` reads it from stdin; a single JSON object is all the arguments, and
+// `-` alone reads that object from stdin. Pure but for reading files, so it is tested as a table.
+import { readFileSync } from 'node:fs';
 import { usage } from './output.js';
 
-export function parseToolArgs(items: readonly string[]): Record<string, unknown> {
-  if (items.length === 1 && items[0]!.trimStart().startsWith('{')) {
+/** How a command-line value travels (python/snakepit/typespec.py converts it). */
+export const CLI_TEXT = '$cli';
+export const CLI_BYTES = '$cli_bytes';
+
+const ITEM = /^([A-Za-z_]\w*)(:=|=|@)([\s\S]*)$/;
+
+export function parseToolArgs(items: readonly string[], readStdin: () => Buffer = () => readFileSync(0)): Record<string, unknown> {
+  if (items.length === 1 && (items[0]!.trimStart().startsWith('{') || items[0] === '-')) {
+    const text = items[0] === '-' ? readStdin().toString('utf8') : items[0]!;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(items[0]!);
+      parsed = JSON.parse(text);
     } catch (err) {
-      throw usage(`arguments look like a JSON object but do not parse: ${(err as Error).message}`);
+      throw usage(`arguments ${items[0] === '-' ? 'on stdin ' : ''}look like a JSON object but do not parse: ${(err as Error).message}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usage('a JSON argument must be an object of named parameters');
     return parsed as Record<string, unknown>;
   }
   const out: Record<string, unknown> = {};
+  let stdinUsed = false;
   for (const item of items) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw usage(`argument '${item}' is not key=value (or pass one JSON object)`);
-    const key = item.slice(0, eq);
-    if (!/^[A-Za-z_][\w]*$/.test(key)) throw usage(`argument name '${key}' is not a valid parameter name`);
+    const m = ITEM.exec(item);
+    if (!m) {
+      const at = /:=|=|@/.exec(item);
+      const key = at ? item.slice(0, at.index) : '';
+      if (key) throw usage(`argument name '${key}' is not a valid parameter name`);
+      throw usage(`argument '${item}' is not key=value, key:=JSON or key@FILE (or pass one JSON object, or - to read it from stdin)`);
+    }
+    const [, key, op, value] = m as unknown as [string, string, string, string];
     if (key in out) throw usage(`argument '${key}' is given twice`);
-    out[key] = parseValue(item.slice(eq + 1));
+    if (op === '=') out[key] = { [CLI_TEXT]: value };
+    else if (op === ':=') {
+      try {
+        out[key] = JSON.parse(value);
+      } catch (err) {
+        throw usage(`argument '${key}:=' needs JSON (e.g. ${key}:='[1, 2]' or ${key}:='"text"'): ${(err as Error).message}`);
+      }
+    } else {
+      if (value === '-') {
+        if (stdinUsed) throw usage(`only one argument can read stdin ('${key}@-')`);
+        stdinUsed = true;
+        out[key] = { [CLI_BYTES]: readStdin() };
+        continue;
+      }
+      try {
+        out[key] = { [CLI_BYTES]: readFileSync(value) };
+      } catch (err) {
+        throw usage(`argument '${key}@${value}': cannot read ${value}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      }
+    }
   }
   return out;
-}
-
-function parseValue(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };

@@ -84,8 +84,10 @@ describe('snakepit CLI with a running agent', () => {
     const json = await cli('exec', 'greet', '{"name": "Zoë", "excited": true}', '--json');
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ ok: true, result: expect.stringContaining('Zoë') });
-    const nested = await cli('exec', 'echo', 'value={"a":[1,{"b":"🐍"}]}', '--json');
+    const nested = await cli('exec', 'echo', 'value:={"a":[1,{"b":"🐍"}]}', '--json');
     expect(JSON.parse(nested.stdout)).toEqual({ ok: true, result: { a: [1, { b: '🐍' }] } });
+    // k=v is text for an unannotated parameter (HTTPie); k:= is JSON.
+    expect(JSON.parse((await cli('exec', 'echo', 'value=[1]', '--json')).stdout)).toEqual({ ok: true, result: '[1]' });
     const str = await cli('exec', 'echo', 'value=plain text');
     expect(str.stdout).toBe('plain text\n');
   });
@@ -149,6 +151,26 @@ describe('snakepit CLI with a running agent', () => {
     const r = await cli('exec', 'sleep', 'seconds=5', '--timeout', '300', '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.code).toBe('TIMEOUT');
+  });
+
+  it('exec arguments follow the signature: text converted to the declared type, := for JSON, @ for files and stdin', async () => {
+    expect((await cli('exec', 'greet', 'name=123')).stdout).toBe('Hello, 123.\n'); // a str stays text (was: expected string, got integer)
+    expect((await cli('exec', 'greet', 'name=Ada', 'excited=true')).stdout).toBe('Hello, Ada!\n');
+    expect((await cli('exec', 'optional', 'x=null')).stdout).toBe('n=None\n');
+    expect(JSON.parse((await cli('exec', 'stats', 'values=[1,2,3]', '--json')).stdout).result).toMatchObject({ count: 3, mean: 2 });
+    const bad = await cli('exec', 'add', 'a=x', 'b=1', '--json');
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'INVALID_ARGUMENTS', message: `parameter 'a' is integer: "x" is not one; write a=12, or a:=JSON for any JSON value` });
+    const file = join(dir.path, 'in.bin');
+    writeFileSync(file, Buffer.from([1, 2, 255]));
+    const reversed = await cli('exec', 'reverse_bytes', `data@${file}`);
+    expect(Buffer.from(reversed.stdout, 'latin1').length).toBeGreaterThan(0);
+    const { execFileSync } = await import('node:child_process');
+    const { CLI } = await import('../helpers/env.js');
+    const viaStdin = execFileSync(process.execPath, [CLI, 'exec', 'add', '-', '--home', home], { input: '{"a": 5, "b": 6}', env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(viaStdin).toBe('11\n');
+    const bytesOut = execFileSync(process.execPath, [CLI, 'exec', 'reverse_bytes', 'data@-', '--home', home], { input: Buffer.from([1, 2, 255]), env: { ...process.env, ...env } });
+    expect([...bytesOut]).toEqual([255, 2, 1]);
   });
 
   it('exec --timeout takes units (500ms, 0.3s, 2m), and says which forms it takes', async () => {

@@ -1,18 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseToolArgs } from '../../src/cli/args.js';
 
-describe('exec argument parsing', () => {
+describe('exec argument parsing (HTTPie: k=v is text for the worker to convert, k:=JSON, k@FILE)', () => {
+  const text = (v: string) => ({ $cli: v });
   const table: Array<[string[], Record<string, unknown>]> = [
     [[], {}],
-    [['a=1', 'b=2'], { a: 1, b: 2 }],
-    [['name=Ada'], { name: 'Ada' }],
-    [['flag=true', 'none=null'], { flag: true, none: null }],
-    [['xs=[1,2,3]'], { xs: [1, 2, 3] }],
-    [['o={"k":{"n":[1]}}'], { o: { k: { n: [1] } } }],
-    [['s="quoted"'], { s: 'quoted' }],
-    [['eq=a=b'], { eq: 'a=b' }],
-    [['empty='], { empty: '' }],
-    [['text=héllo wörld 🐍'], { text: 'héllo wörld 🐍' }],
+    [['a=1', 'b=2'], { a: text('1'), b: text('2') }],
+    [['name=Ada'], { name: text('Ada') }],
+    [['flag=true', 'none=null'], { flag: text('true'), none: text('null') }],
+    [['xs=[1,2,3]'], { xs: text('[1,2,3]') }],
+    [['xs:=[1,2,3]', 'o:={"k":{"n":[1]}}', 's:="quoted"', 'n:=12'], { xs: [1, 2, 3], o: { k: { n: [1] } }, s: 'quoted', n: 12 }],
+    [['eq=a=b'], { eq: text('a=b') }],
+    [['url=http://x:=y@z'], { url: text('http://x:=y@z') }],
+    [['empty='], { empty: text('') }],
+    [['text=héllo wörld 🐍'], { text: text('héllo wörld 🐍') }],
     [['{"a": 1, "b": [true]}'], { a: 1, b: [true] }],
   ];
   for (const [argv, expected] of table) {
@@ -21,11 +25,26 @@ describe('exec argument parsing', () => {
     });
   }
 
+  it('k@FILE sends the file as bytes, k@- and - read stdin (once)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sp-args-'));
+    try {
+      writeFileSync(join(dir, 'f.bin'), Buffer.from([0, 1, 2]));
+      expect(parseToolArgs([`data@${join(dir, 'f.bin')}`])).toEqual({ data: { $cli_bytes: Buffer.from([0, 1, 2]) } });
+      expect(parseToolArgs(['data@-'], () => Buffer.from('in'))).toEqual({ data: { $cli_bytes: Buffer.from('in') } });
+      expect(parseToolArgs(['-'], () => Buffer.from('{"a": [1]}'))).toEqual({ a: [1] });
+      expect(() => parseToolArgs(['a@-', 'b@-'], () => Buffer.from('x'))).toThrow(/only one argument can read stdin/);
+      expect(() => parseToolArgs([`data@${join(dir, 'nope')}`])).toThrow(/cannot read .*nope: no such file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const bad: Array<[string[], RegExp]> = [
-    [['nokey'], /not key=value/],
+    [['nokey'], /not key=value, key:=JSON or key@FILE/],
     [['=1'], /not key=value/],
     [['1a=2'], /not a valid parameter name/],
     [['a=1', 'a=2'], /given twice/],
+    [['a:=[1,'], /argument 'a:=' needs JSON/],
     [['{"a": '], /do not parse/],
     [['{"a":1}', 'b=2'], /not key=value/],
   ];
