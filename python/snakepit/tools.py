@@ -170,12 +170,20 @@ class Tool:
                 raise InvalidArguments("missing required parameter '%s'" % pname)
         specs = self.specs
         for key, value in args.items():
+            if type(value) is not dict:
+                continue
             raw = typespec.cli_value(value)
             if raw is not None:  # typed on a command line: converted to the declared type
                 try:
                     args[key] = typespec.from_cli(specs.get(key, typespec.ANY), raw, key)
                 except ValueError as exc:
                     raise InvalidArguments(str(exc))
+                continue
+            spec = specs.get(key)
+            if spec is not None and typespec._accepts(spec, "bytes"):
+                decoded = typespec.base64_value(value)  # what `exec --json` printed for bytes
+                if decoded is not None:
+                    args[key] = decoded
         for pname, check, spec in self.checks:
             if pname in args and not check(args[pname]):
                 raise InvalidArguments("parameter '%s': %s" % (pname, typespec.explain(spec, args[pname])))

@@ -234,6 +234,21 @@ _TRUE = ("true", "1")
 _FALSE = ("false", "0")
 
 
+BASE64 = "$base64"
+
+
+def base64_value(v):
+    """The bytes of {"$base64": "..."} (how `exec --json` prints a bytes result), or None."""
+    if type(v) is dict and len(v) == 1 and type(v.get(BASE64)) is str:
+        import base64
+        import binascii
+        try:
+            return base64.b64decode(v[BASE64], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
 def cli_value(v):
     """The text (str) or bytes of a command-line value, or None when v is not one."""
     if type(v) is dict and len(v) == 1:

@@ -225,3 +225,15 @@ class CommandLineValueTest(unittest.TestCase):
         with self.assertRaises(InvalidArguments) as cm:
             Tool(f).prepare().check({"text": {"$cli_bytes": b"\xff"}})
         self.assertIn("not UTF-8 text", str(cm.exception))
+
+
+class Base64InputTest(unittest.TestCase):
+    def test_a_bytes_parameter_takes_what_exec_json_prints_for_bytes(self):
+        def f(data: bytes, other: dict = None):
+            return 0
+        args = {"data": {"$base64": "AQL/"}, "other": {"$base64": "AQL/"}}
+        Tool(f).prepare().check(args)
+        self.assertEqual(args["data"], b"\x01\x02\xff")
+        self.assertEqual(args["other"], {"$base64": "AQL/"})  # a dict parameter keeps its dict
+        with self.assertRaises(InvalidArguments):
+            Tool(f).prepare().check({"data": {"$base64": "not base64!"}})

@@ -6,7 +6,7 @@ import { DEFAULTS } from '../defaults.js';
 import type { ExecOptions } from './commands/exec.js';
 import { emit, processIo, reportError } from './output.js';
 
-const VALUE_FLAGS = { '--session': 'session', '--timeout': 'timeoutMs', '--pool': 'pool', '--address': 'address', '--home': 'home', '--require': 'require' } as const;
+const VALUE_FLAGS = { '--session': 'session', '--timeout': 'timeoutMs', '--pool': 'pool', '--address': 'address', '--home': 'home', '--require': 'require', '--out': 'out' } as const;
 const BOOL_FLAGS = { '--stream': 'stream', '--idempotent': 'idempotent', '--json': 'json' } as const;
 
 export interface ParsedExec {

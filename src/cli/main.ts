@@ -85,13 +85,14 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--timeout <duration>', 'deadline for the call: 500ms, 5s, 2m, 1h (a bare number is ms)', (v: string) => parseDuration(v, '--timeout', DEFAULTS.maxTimeoutMs))
     .option('--stream', 'print chunks as they arrive (with --json: JSON lines, one {"chunk": …} per chunk)')
     .option('--idempotent', 'the call may be retried on another worker if its worker crashes')
+    .option('--out <file>', 'write the result to FILE (a bytes result raw) instead of stdout')
     .option('--pool <name>', 'pool to run in')
     .option('--require <label>', 'through a router: only an agent with this key=value label takes the call (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--address <addr>', 'agent address instead of a home (unix:/path or host:port)')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', `\nExamples:\n  $ snakepit exec add a=1 b=2\n  $ snakepit exec greet '{"name": "Ada", "excited": true}'\n  $ snakepit exec tokens text="a b c" --stream`)
-    .action((tool: string, args: string[], o: { session?: string; timeout?: number; stream?: boolean; idempotent?: boolean; pool?: string; require?: string[]; address?: string; home?: string; json?: boolean }) =>
+    .action((tool: string, args: string[], o: { session?: string; timeout?: number; stream?: boolean; idempotent?: boolean; pool?: string; require?: string[]; address?: string; home?: string; json?: boolean; out?: string }) =>
       run(!!o.json, async (io) => {
         const { execCommand } = await import('./commands/exec.js');
         const { timeout, ...rest } = o;

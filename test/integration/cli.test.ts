@@ -173,6 +173,19 @@ describe('snakepit CLI with a running agent', () => {
     expect([...bytesOut]).toEqual([255, 2, 1]);
   });
 
+  it('bytes from the shell and back: --out FILE writes a bytes result raw, and the {"$base64"} that --json prints is accepted as input', async () => {
+    const out = join(dir.path, 'out.bin');
+    const r = await cli('exec', 'reverse_bytes', 'data:={"$base64": "AQL/"}', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, out, bytes: 3 });
+    expect([...readFileSync(out)]).toEqual([255, 2, 1]);
+    // What --json prints for bytes goes back in as it is.
+    const printed = JSON.parse((await cli('exec', 'reverse_bytes', 'data:={"$base64": "AQL/"}', '--json')).stdout).result;
+    expect(printed).toEqual({ $base64: '/wIB' });
+    await cli('exec', 'reverse_bytes', `data:=${JSON.stringify(printed)}`, '--out', out);
+    expect([...readFileSync(out)]).toEqual([1, 2, 255]);
+  });
+
   it('exec --timeout takes units (500ms, 0.3s, 2m), and says which forms it takes', async () => {
     const short = await cli('exec', 'sleep', 'seconds=5', '--timeout', '0.3s', '--json');
     expect(JSON.parse(short.stdout).error.code).toBe('TIMEOUT');

@@ -1,5 +1,6 @@
 // `snakepit exec TOOL [key=value ...] | [JSON]`: one call through the daemon. Ctrl-C cancels the
 // call on its worker. Loads only the Agent API client (never the pool engine) to start fast.
+import { writeFileSync } from 'node:fs';
 import { connect } from '../../api/client.js';
 import type { Io, CommandResult } from '../output.js';
 import { jsonSafe } from '../output.js';
@@ -18,6 +19,8 @@ export interface ExecOptions {
   /** `key=value` labels an agent must carry (through a router). */
   require?: string[];
   json?: boolean;
+  /** Write the result to this file (bytes raw, anything else as printed) instead of stdout. */
+  out?: string;
 }
 
 function render(value: unknown): string {
@@ -52,6 +55,12 @@ export async function execCommand(tool: string, rawArgs: string[], opts: ExecOpt
       return { json: { ok: true, chunks }, text: '' };
     }
     const result = await client.execute(tool, args, callOpts);
+    if (opts.out !== undefined) {
+      const data = result instanceof Uint8Array ? result : `${opts.json ? JSON.stringify(jsonSafe(result)) : render(result)}\n`;
+      writeFileSync(opts.out, data);
+      const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      return { json: { ok: true, out: opts.out, bytes }, text: '' };
+    }
     if (!opts.json && result instanceof Uint8Array) {
       // Raw bytes go to stdout unchanged, so `exec … > file` works.
       io.stdout(Buffer.from(result) as unknown as string);
