@@ -4,11 +4,11 @@
 // in with the actions (ms on the demo's monotonic clock), so all of it is tested as plain data.
 import type { AgentEvent, AgentStats } from '../client/types.js';
 import { rendezvousScore } from '../cluster/placement.js';
-import { describeEvent } from '../dashboard/state.js';
+import { describeEvent, type Tone } from '../dashboard/state.js';
 import type { LoadCounts, LoadResult } from './load.js';
 import { count } from '../text.js';
 
-export type Tone = 'info' | 'good' | 'warn' | 'bad';
+export type { Tone };
 
 export interface LogEntry {
   seq: number;
