@@ -1,6 +1,6 @@
 // Small file helpers shared by the daemon's state files and the process registry: a reader of
 // any of them (another CLI, a crashed agent's successor) must never see a half-written file.
-import { accessSync, constants, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { SnakepitError } from './errors.js';
 
@@ -17,14 +17,21 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
   }
 }
 
+/** `stat` of a path, or undefined when there is nothing there (or it cannot be stat'ed). */
+export function statSafe(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The nearest existing ancestor of `path` (itself if it exists), and whether it is a directory. */
 export function existingAncestor(path: string): { path: string; isDirectory: boolean } {
   for (let p = path; ; p = dirname(p)) {
-    try {
-      return { path: p, isDirectory: statSync(p).isDirectory() };
-    } catch {
-      if (dirname(p) === p) return { path: p, isDirectory: true };
-    }
+    const st = statSafe(p);
+    if (st) return { path: p, isDirectory: st.isDirectory() };
+    if (dirname(p) === p) return { path: p, isDirectory: true };
   }
 }
 
@@ -61,7 +68,7 @@ export function fileSystemError(err: unknown): SnakepitError | undefined {
       return new SnakepitError('FILE_ERROR', `${file} is a file where a directory is needed for ${path}${op}; move it away or use another path (e.g. --home DIR)`);
     }
     case 'EEXIST':
-      return new SnakepitError('FILE_ERROR', `${path} already exists${statSafeIsFile(path) ? ' and is a file, not a directory' : ''}${op}; remove it, or pick another path`);
+      return new SnakepitError('FILE_ERROR', `${path} already exists${statSafe(path)?.isFile() ? ' and is a file, not a directory' : ''}${op}; remove it, or pick another path`);
     case 'EACCES':
     case 'EPERM':
       return new SnakepitError('FILE_ERROR', `permission denied on ${path}${op}: it is not ${e.syscall === 'open' || e.syscall === 'scandir' ? 'readable' : 'writable'} for you; fix its permissions (e.g. chmod u+rwx ${dirname(path)}) or use another path (e.g. --home DIR)`);
@@ -75,13 +82,5 @@ export function fileSystemError(err: unknown): SnakepitError | undefined {
       return new SnakepitError('FILE_ERROR', `the path ${path} is too long${op}; use a shorter one`);
     default:
       return undefined;
-  }
-}
-
-function statSafeIsFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
   }
 }

@@ -9,13 +9,13 @@
 // written into agent.pid / agent.json (anyone who can write there could copy those of a live,
 // unrelated process): the agent must also run as this user and hold agent.pid open, which only
 // the process that wrote it does (it keeps the descriptor for its whole life).
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { acquireLock } from '../lockfile.js';
 import { SnakepitError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { statSafe, writeFileAtomic } from '../files.js';
 import { holdsOpen, isAlive, processStartTime, processUid } from '../proc.js';
 import type { RunSettings } from '../agent/settings.js';
 
@@ -242,14 +242,6 @@ export function lockHome(paths: HomePaths, label: string, onWait: (line: string)
 export function verifyHome(paths: HomePaths): void {
   const p = homeProblem(paths);
   if (p) throw new SnakepitError('HOME_UNSAFE', `${p.detail}. Fix: ${p.fix}`);
-}
-
-function statSafe(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /** "uid 65534 (nobody)" from /etc/passwd, best effort. */

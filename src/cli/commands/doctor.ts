@@ -141,7 +141,7 @@ function checkOrphans(home: string, flag: string): Check {
     const orphans = findOrphans(home);
     if (orphans.length === 0) return { name: 'orphans', ok: true, detail: 'no process of a dead run is left' };
     const list = orphans.map((o) => `pid ${o.pid} (${o.cmdline.join(' ')}) of run ${o.runId}`).join('\n');
-    return { name: 'orphans', ok: false, detail: `${orphans.length} process${orphans.length === 1 ? '' : 'es'} of dead runs still alive:\n${list}`, fix: `\`snakepit doctor cleanup${flag}\` (see what it would kill with --dry-run)` };
+    return { name: 'orphans', ok: false, detail: `${count(orphans.length, 'process', 'processes')} of dead runs still alive:\n${list}`, fix: `\`snakepit doctor cleanup${flag}\` (see what it would kill with --dry-run)` };
   } catch (err) {
     return { name: 'orphans', ok: false, detail: (err as Error).message, fix: `move ${homePaths(home).registryFile} aside` };
   }
