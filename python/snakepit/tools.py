@@ -180,7 +180,7 @@ class Tool:
                     raise InvalidArguments(str(exc))
                 continue
             spec = specs.get(key)
-            if spec is not None and typespec._accepts(spec, "bytes"):
+            if spec is not None and typespec.accepts(spec, "bytes"):
                 decoded = typespec.base64_value(value)  # what `exec --json` printed for bytes
                 if decoded is not None:
                     args[key] = decoded

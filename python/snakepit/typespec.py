@@ -263,7 +263,7 @@ def from_cli(spec, raw, pname):
     """Converts a command-line value to `spec`; ValueError naming the parameter, the declared
     type and the syntax that would work."""
     if type(raw) is bytes:  # k@FILE: bytes for a bytes parameter, text for anything else
-        if _accepts(spec, "bytes"):
+        if accepts(spec, "bytes"):
             return raw
         try:
             raw = raw.decode("utf-8")
@@ -278,7 +278,8 @@ def from_cli(spec, raw, pname):
 _FAILED = object()
 
 
-def _accepts(spec, kind):
+def accepts(spec, kind):
+    """Whether spec is `kind` or a union with a `kind` member."""
     return spec[0] == kind or (spec[0] == "union" and any(m[0] == kind for m in spec[1]))
 
 

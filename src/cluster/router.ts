@@ -27,7 +27,7 @@ import { VERSION } from '../paths.js';
 import { CircuitBreaker, type BreakerTicket } from './breaker.js';
 import { PhiAccrualDetector } from './failure-detector.js';
 import type { MemberInfo, Membership } from './local-membership.js';
-import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentState, type AgentView, type PlacementCall } from './placement.js';
+import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentState, type AgentView, type Placement, type PlacementCall } from './placement.js';
 import { RetryBudget, retryDecision } from './retry.js';
 
 /** What the router holds of one agent: the Agent API plus its heartbeats (a RemoteAgent; a fake in tests). */
@@ -365,13 +365,15 @@ export class Router implements AgentApi {
     const now = this.now();
     const view = this.view(now);
     let target: AgentView | null;
+    let placement: Placement | undefined;
     if (call.tried === null) target = pick(call, view, this.random);
     else {
-      const placement = place(call, view, this.random);
+      placement = place(call, view, this.random);
       const tried = call.tried;
       target = placement.candidates.find((c) => !tried.includes(c.id)) ?? placement.candidates[0] ?? null;
     }
-    if (!target) return call.fail(noCandidateError(call, view, place(call, view, this.random)));
+    // No candidate: ranked (once) only now, for the error that says why each agent was left out.
+    if (!target) return call.fail(noCandidateError(call, view, placement ?? place(call, view, this.random)));
     const node = this.nodes.get(target.id)!;
     const req = call.req;
     // Strict affinity holds cluster-wide: a session whose owner changed fails once.

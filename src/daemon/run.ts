@@ -178,7 +178,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     logger.log('info', 'daemon', `listening on ${address}`);
     // An agent of a local cluster tells its router its tools and pools at once: the router need
     // not ask before it routes there (one round of RPCs less on `cluster up`'s critical path).
-    const described = opts.exitWithParent && !opts.cluster ? { tools: await served.api.tools(), pools: (await served.api.stats()).pools.map((p) => ({ name: p.name, affinity: p.affinity })) } : {};
+    const described = opts.exitWithParent && !opts.cluster ? { tools: await served.api.tools(), pools: opts.pools.map((p) => ({ name: p.name, affinity: p.affinity })) } : {};
     announce({ ok: true, pid: process.pid, address, workers: info.workers, runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}), ...described });
   } catch (err) {
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
