@@ -141,6 +141,8 @@ export const DEFAULTS = {
   /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
   watchIntervalMinMs: 50,
   watchIntervalMaxMs: 60_000,
+  /** `up --watch`: quiet time after the last change of a watched file before the reload, ms (editors save in bursts). */
+  watchDebounceMs: 300,
   /**
    * Longest line of a worker's stdout / stderr logged as one record, bytes. A longer line (a `\r`
    * progress bar never ends one) is cut and continues in the next record, so printing costs the

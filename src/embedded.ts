@@ -5,10 +5,9 @@ import { Agent } from './agent/agent.js';
 import type { AgentEvent } from './agent/events.js';
 import { silentLogger } from './agent/log.js';
 import { resolvePools, type AgentOptions } from './agent/options.js';
-import { clientOf } from './client/client.js';
-import type { SnakepitClient } from './client/types.js';
+import { clientOf, type ApiClient } from './client/client.js';
 
-export interface EmbeddedAgent extends SnakepitClient {
+export interface EmbeddedAgent extends ApiClient {
   /** The agent's id (in stats, events and errors). */
   readonly id: string;
   readonly runId: string;
@@ -16,13 +15,13 @@ export interface EmbeddedAgent extends SnakepitClient {
   workerPids(): number[];
   /** Subscribes to every event (worker spawned, ready, exited, recycled, each call, …); returns unsubscribe. */
   onEvent(listener: (event: AgentEvent) => void): () => void;
-  /** Replaces every worker one at a time (new code is imported); resolves with the count. */
-  reload(pool?: string): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startAgent(options: AgentOptions = {}): Promise<EmbeddedAgent> {
   const agent = new Agent(await resolvePools(options), options.logger ?? silentLogger);
+  // A reload reads the options' config file again (a new size resizes a pool; see Agent.reload).
+  agent.configure({ source: () => resolvePools(options) });
   if (options.onEvent) agent.onEvent(options.onEvent, { calls: true });
   await agent.start();
   return embeddedClient(agent);

@@ -4,7 +4,7 @@
 // interface; arguments and results pass through as encoded bytes (never re-parsed here).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AgentApi, AgentHealth, AgentLoad, EventOptions, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, EventOptions, ReloadResult, ScaleResult, WatchOptions, WatchUpdate } from '../api/agent-api.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
@@ -14,6 +14,7 @@ import type { AgentEvent, EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
 import { checkRequest } from './request.js';
+import { reloadPlan } from './settings.js';
 import { count } from '../text.js';
 
 export interface AgentRequest {
@@ -61,6 +62,9 @@ export function newAgentId(): string {
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Where an agent's pools come from, read again by every reload (a daemon started by `up`). */
+export type PoolSource = () => Promise<PoolOptions[]>;
+
 export class Agent implements AgentApi {
   readonly id: string;
   readonly runId: string;
@@ -69,6 +73,15 @@ export class Agent implements AgentApi {
   private readonly defaultPool: string;
   private stopped: Promise<void> | undefined;
   private draining = false;
+
+  /** Re-reads the config on reload (absent: a reload only replaces the workers). */
+  private source: PoolSource | undefined;
+  /** Told after a reload or scale changed the pools (the daemon rewrites agent.json). */
+  private changed: (() => void) | undefined;
+  /** The pools as last read from the source: a reload applies what changed since. */
+  private lastRead: PoolOptions[];
+  /** One reload or scale at a time (each waits for the one before). */
+  private reconfiguring: Promise<unknown> = Promise.resolve();
 
   /** Listeners, each with whether it wants `call.finished` events. */
   private readonly listeners = new Map<EventSink, boolean>();
@@ -83,9 +96,26 @@ export class Agent implements AgentApi {
     if (pools.length === 0) throw new SnakepitError('CONFIG_INVALID', 'an agent needs at least one pool');
     this.runId = runId;
     this.id = id;
+    this.lastRead = pools;
     // Per-call events are built only while someone wants them.
     for (const p of pools) this.pools.set(p.name, new Pool({ ...p, spec: { ...p.spec, runId } }, logger, (e) => this.emitEvent(e), () => this.callListeners > 0));
     this.defaultPool = pools[0]!.name;
+  }
+
+  /** A source of pools to re-read on reload, and who to tell when the pools changed. */
+  configure(hooks: { source?: PoolSource; changed?: () => void }): void {
+    if (hooks.source) this.source = hooks.source;
+    if (hooks.changed) this.changed = hooks.changed;
+  }
+
+  /** Each pool's current options (sizes as scaled). */
+  poolOptions(): PoolOptions[] {
+    return [...this.pools.values()].map((p) => p.options);
+  }
+
+  /** The pools as the source last gave them (what `up` compares its own settings with). */
+  configuredPools(): PoolOptions[] {
+    return this.lastRead;
   }
 
   /** Subscribes to the event catalog (events.ts); returns the unsubscribe function. */
@@ -264,14 +294,59 @@ export class Agent implements AgentApi {
     return Promise.race([drained, late]).finally(() => clearTimeout(timer));
   }
 
-  /** Replaces every worker of one pool (or all) one at a time; resolves with the count. */
-  async reload(poolName?: string): Promise<number> {
-    const pools = poolName ? [this.pools.get(poolName)] : [...this.pools.values()];
-    if (pools.some((p) => !p)) throw new SnakepitError('CONFIG_INVALID', `no pool named '${poolName}' (pools: ${[...this.pools.keys()].join(', ')})`);
-    let n = 0;
-    for (const p of pools as Pool[]) n += await p.reload();
-    this.logger.log('info', 'agent', `reloaded ${count(n, 'worker')}`);
-    return n;
+  /**
+   * Replaces every worker of one pool (or all) one at a time. With a source (a daemon started
+   * from a config), the config is read again first: an invalid one fails before any worker is
+   * touched; a changed size resizes the pool; other changed settings apply at once or to the
+   * replacement workers.
+   */
+  reload(poolName?: string): Promise<ReloadResult> {
+    return this.serialized(async () => {
+      const pools = poolName ? [this.pools.get(poolName)] : [...this.pools.values()];
+      if (pools.some((p) => !p)) throw new SnakepitError('CONFIG_INVALID', `no pool named '${poolName}' (pools: ${[...this.pools.keys()].join(', ')})`);
+      const changes: string[] = [];
+      if (this.source) {
+        const next = await this.source();
+        const plan = reloadPlan(this.lastRead, next, poolName);
+        if ('error' in plan) throw new SnakepitError('CONFIG_INVALID', plan.error);
+        for (const step of plan) {
+          const pool = this.pools.get(step.name)!;
+          if (step.changes.length) pool.reconfigure(step.next);
+          if (step.resize !== undefined) await this.resizePool(pool, step.resize);
+          changes.push(...step.changes);
+        }
+        this.lastRead = this.lastRead.map((p) => next.find((n) => n.name === p.name && (!poolName || n.name === poolName)) ?? p);
+        for (const c of changes) this.logger.log('info', 'agent', `reload: ${c}`);
+      }
+      let n = 0;
+      for (const p of pools as Pool[]) n += await p.reload();
+      this.logger.log('info', 'agent', `reloaded ${count(n, 'worker')}`);
+      if (changes.length) this.changed?.();
+      return { replaced: n, changes };
+    });
+  }
+
+  /** Grows or shrinks a pool (default: the first) to `size` workers; see Pool.resize. */
+  scale(size: number, poolName?: string): Promise<ScaleResult> {
+    return this.serialized(async () => {
+      const pool = this.pools.get(poolName || this.defaultPool);
+      if (!pool) throw new SnakepitError('USAGE', `no pool named '${poolName}' (pools: ${[...this.pools.keys()].join(', ')})`);
+      const previous = pool.options.size;
+      await this.resizePool(pool, size);
+      this.changed?.();
+      return { pool: pool.name, previous, size };
+    });
+  }
+
+  private async resizePool(pool: Pool, size: number): Promise<void> {
+    const { previous } = await pool.resize(size);
+    if (previous !== size) this.emitEvent({ type: 'pool.resized', pool: pool.name, previous, size });
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.reconfiguring.then(work, work);
+    this.reconfiguring = run.catch(() => undefined);
+    return run;
   }
 
   /** Restarts one worker by id (e.g. "default-0"); its replacement is ready before it stops. */

@@ -10,6 +10,8 @@ export type AgentEvent = (
   | { type: 'worker.recycled'; pool: string; worker: string; pid: number; reason: string }
   | { type: 'worker.unhealthy'; pool: string; worker: string; pid: number; missedPings: number }
   | { type: 'pool.degraded'; pool: string; reason: string }
+  /** `snakepit scale`, or a reloaded config's new size. */
+  | { type: 'pool.resized'; pool: string; previous: number; size: number }
   /** Every finished call (emitted only while someone listens): metrics and the dashboard. */
   | { type: 'call.finished'; pool: string; tool: string; ms: number; code: string | null }
   | { type: 'agent.draining'; deadlineMs: number | null }

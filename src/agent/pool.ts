@@ -95,6 +95,12 @@ interface Slot {
   crashStreak: number;
   startupFailures: number;
   respawn: NodeJS.Timeout | undefined;
+  /** Added by `resize` and not ready yet: a failed start undoes the resize instead of restarting. */
+  growing?: { ready(): void; fail(why: string): void } | undefined;
+}
+
+function newSlot(id: string): Slot {
+  return { id, worker: undefined as unknown as WorkerHandle, replacement: undefined, restarts: 0, recycles: 0, crashStreak: 0, startupFailures: 0, respawn: undefined };
 }
 
 export interface WorkerStats {
@@ -125,13 +131,18 @@ export class Pool {
   recycled = 0;
   private running = 0;
   private readonly slots: Slot[] = [];
-  private readonly retiring = new Set<WorkerHandle>();
+  /** Workers on their way out (recycled, or their slot scaled away), with the slot they served. */
+  private readonly retiring = new Map<WorkerHandle, Slot>();
   private readonly queue: CallQueue<Tracked>;
   private readonly sessions: SessionTable;
-  readonly latency: LatencyWindow;
+  latency: LatencyWindow;
   private stopping = false;
   private draining = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeat: NodeJS.Timeout;
+  private opts: PoolOptions;
+  /** The next slot's number (`<pool>-<n>`): slots added by a resize never reuse a removed one's id. */
+  private nextSlot: number;
   /** Reaps of exited workers' groups still in progress (stop waits for them). */
   private readonly reaping = new Set<Promise<void>>();
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -142,30 +153,125 @@ export class Pool {
   private neverStarted: Tracked[] = [];
 
   constructor(
-    readonly options: PoolOptions,
+    options: PoolOptions,
     private readonly logger: AgentLogger,
     private readonly emit: EventSink = () => {},
     /** Whether anyone listens to events (per-call events are built only then). */
     private readonly watched: () => boolean = () => false,
   ) {
+    this.opts = options;
+    this.nextSlot = options.size;
     this.queue = new CallQueue(options.maxQueue);
     this.sessions = new SessionTable(options.sessionTtlMs, options.maxSessions);
     this.latency = new LatencyWindow(options.latencyWindow);
     this.timers.push(setInterval(() => this.sessions.sweep(Date.now()), 60_000).unref());
-    this.timers.push(setInterval(() => this.tick(), options.heartbeatMs).unref());
+    this.heartbeat = setInterval(() => this.tick(), options.heartbeatMs).unref();
+  }
+
+  /** The pool's settings as they are now (a reload or resize changes them). */
+  get options(): PoolOptions {
+    return this.opts;
   }
 
   get name(): string {
-    return this.options.name;
+    return this.opts.name;
+  }
+
+  /**
+   * A re-read config's settings for this pool. Workers started from now on (replacements,
+   * slots added by a resize) get the new spec; queue, session and health settings apply at once.
+   * The size is `resize`'s business and is kept here.
+   */
+  reconfigure(next: PoolOptions): void {
+    const was = this.opts;
+    this.opts = { ...next, name: was.name, size: was.size, spec: { ...next.spec, runId: was.spec.runId } };
+    this.queue.setCapacity(next.maxQueue);
+    this.sessions.setLimits(next.sessionTtlMs, next.maxSessions);
+    if (next.latencyWindow !== was.latencyWindow) this.latency = new LatencyWindow(next.latencyWindow);
+    if (next.heartbeatMs !== was.heartbeatMs) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.tick(), next.heartbeatMs).unref();
+    }
+  }
+
+  /**
+   * Grows or shrinks the pool to `size` workers. Growing resolves once the new workers are
+   * ready; if one fails to start, the added slots are removed again and the error says why (the
+   * pool keeps its old size). Shrinking takes the newest slots out of routing at once; their
+   * workers finish their calls (within stopGraceMs) and stop. Sessions on them move (hint) or
+   * get SESSION_WORKER_LOST (strict modes), as when a worker dies.
+   */
+  async resize(size: number): Promise<{ previous: number; size: number }> {
+    const previous = this.slots.length;
+    if (this.stopping) throw new SnakepitError('UNAVAILABLE', `pool '${this.name}' is stopping`);
+    if (!Number.isInteger(size) || size < 1) throw new SnakepitError('USAGE', `a pool needs at least 1 worker (got ${size}); to stop the agent use \`snakepit down\``);
+    if (size === previous) return { previous, size };
+    this.opts = { ...this.opts, size };
+    if (size < previous) {
+      const removed = this.slots.splice(size);
+      this.logger.log('info', this.name, `scaling down from ${previous} to ${count(size, 'worker')}: stopping ${removed.map((s) => s.id).join(', ')}`);
+      await Promise.all(removed.map((slot) => this.retireSlot(slot, 'the pool was scaled down')));
+      return { previous, size };
+    }
+    this.logger.log('info', this.name, `scaling up from ${previous} to ${count(size, 'worker')}`);
+    const added: Slot[] = [];
+    let failure: string | undefined;
+    const ready = new Promise<void>((resolve) => {
+      let left = size - previous;
+      const growing = {
+        ready: () => --left === 0 && resolve(),
+        fail: (why: string) => {
+          failure ??= why;
+          resolve();
+        },
+      };
+      for (let i = previous; i < size; i++) {
+        const slot = newSlot(`${this.name}-${this.nextSlot++}`);
+        slot.growing = growing;
+        added.push(slot);
+        this.slots.push(slot);
+      }
+    });
+    // Spawned in waves of startBatch, as at startup (a big resize never fork-storms).
+    for (const [i, slot] of added.entries()) {
+      if (i < this.opts.startBatch) slot.worker = this.spawn(slot);
+      else this.pendingStart.push(slot);
+    }
+    await ready;
+    for (const slot of added) slot.growing = undefined;
+    if (failure !== undefined) {
+      const keep = this.slots.filter((s) => !added.includes(s));
+      this.slots.splice(0, this.slots.length, ...keep);
+      this.pendingStart = this.pendingStart.filter((s) => !added.includes(s));
+      this.opts = { ...this.opts, size: previous };
+      await Promise.all(added.filter((s) => s.worker).map((slot) => this.retireSlot(slot, 'a new worker of the resize failed to start')));
+      throw new SnakepitError('WORKER_START_FAILED', `pool '${this.name}' stays at ${count(previous, 'worker')}: a new worker failed to start (${failure})`);
+    }
+    return { previous, size };
+  }
+
+  /** Takes a slot's workers out of service: they finish their calls, then stop. */
+  private async retireSlot(slot: Slot, why: string): Promise<void> {
+    clearTimeout(slot.respawn);
+    slot.respawn = undefined;
+    this.pendingStart = this.pendingStart.filter((s) => s !== slot);
+    const workers = [slot.worker, slot.replacement].filter((w): w is WorkerHandle => !!w);
+    slot.replacement = undefined;
+    for (const w of workers) {
+      this.retiring.set(w, slot);
+      this.sessions.loseWorker(w);
+      this.releasePinned(w);
+    }
+    await Promise.all(workers.map((w) => w.stop(this.opts.stopGraceMs, this.opts.killGraceMs, why).then(() => this.retiring.delete(w))));
   }
 
   /** Spawns the workers in bounded batches and resolves when all are ready. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
-    for (let i = 0; i < this.options.size; i++) {
-      const slot: Slot = { id: `${this.name}-${i}`, worker: undefined as unknown as WorkerHandle, replacement: undefined, restarts: 0, recycles: 0, crashStreak: 0, startupFailures: 0, respawn: undefined };
+    for (let i = 0; i < this.opts.size; i++) {
+      const slot = newSlot(`${this.name}-${i}`);
       this.slots.push(slot);
-      if (i < this.options.startBatch) slot.worker = this.spawn(slot);
+      if (i < this.opts.startBatch) slot.worker = this.spawn(slot);
       else this.pendingStart.push(slot);
     }
     return ready;
@@ -180,8 +286,8 @@ export class Pool {
       return this.reject(t, { code: 'UNAVAILABLE', message: `pool '${this.name}' is degraded: ${this.degraded}` }, control);
     }
     const size = call.args.json.length + call.args.blobs.reduce((n, b) => n + b.length, 0);
-    if (size > this.options.maxPayloadBytes) {
-      return this.reject(t, { code: 'PAYLOAD_TOO_LARGE', message: `arguments of ${size} bytes exceed the limit of ${this.options.maxPayloadBytes} bytes` }, control);
+    if (size > this.opts.maxPayloadBytes) {
+      return this.reject(t, { code: 'PAYLOAD_TOO_LARGE', message: `arguments of ${size} bytes exceed the limit of ${this.opts.maxPayloadBytes} bytes` }, control);
     }
     this.place(t);
     return control;
@@ -197,9 +303,12 @@ export class Pool {
   /** Replaces every worker one at a time (new code is imported); no call fails. */
   async reload(): Promise<number> {
     let replaced = 0;
-    for (const slot of this.slots) {
+    const began = Date.now();
+    for (const slot of [...this.slots]) {
       if (this.stopping) break;
+      if (!this.slots.includes(slot)) continue; // scaled away meanwhile
       if (slot.worker.state === 'exited' || slot.worker.state === 'starting') continue;
+      if (slot.worker.startedAt > began) continue; // started after the reload began: runs the new code already
       const failure = await this.recycle(slot, 'reload');
       if (failure) {
         throw new SnakepitError('WORKER_START_FAILED', `reload of pool '${this.name}' stopped after ${replaced} of ${count(this.slots.length, 'worker')}: the new worker failed to start (${failure}); the old workers keep serving`);
@@ -222,12 +331,16 @@ export class Pool {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    clearInterval(this.heartbeat);
     for (const t of this.queue.clear()) this.finish(t, { code: 'UNAVAILABLE', message: 'the agent is stopping' });
-    for (const slot of this.slots) clearTimeout(slot.respawn);
+    for (const slot of this.slots) {
+      clearTimeout(slot.respawn);
+      slot.growing?.fail('the pool was stopped');
+    }
     this.pendingStart = [];
     this.failStartup('the pool was stopped before its workers were ready');
-    const all = [...this.slots.flatMap((s) => [s.worker, s.replacement]), ...this.retiring].filter((w): w is WorkerHandle => !!w);
-    await Promise.all(all.map((w) => w.stop(this.options.stopGraceMs, this.options.killGraceMs, 'the pool stopped')));
+    const all = [...this.slots.flatMap((s) => [s.worker, s.replacement]), ...this.retiring.keys()].filter((w): w is WorkerHandle => !!w);
+    await Promise.all(all.map((w) => w.stop(this.opts.stopGraceMs, this.opts.killGraceMs, 'the pool stopped')));
     await Promise.all([...this.reaping]);
   }
 
@@ -260,7 +373,7 @@ export class Pool {
       if (s.worker) workers.push(row(s, s.worker));
       if (s.replacement) workers.push(row(s, s.replacement));
     }
-    for (const w of this.retiring) workers.push(row(this.slots.find((s) => w.id === s.id)!, w));
+    for (const [w, slot] of this.retiring) workers.push(row(slot, w));
     return { workers, queueDepth: this.queue.depth, inFlight: this.running };
   }
 
@@ -273,7 +386,7 @@ export class Pool {
   /** Routes a call; `front` (requeued calls) queues it at that position instead of last. */
   private place(t: Tracked, front?: { at: number }): void {
     const session = t.call.session;
-    const affinity = this.options.affinity;
+    const affinity = this.opts.affinity;
     if (session !== null) {
       const bound = this.sessions.lookup(session, Date.now());
       if (bound.kind === 'lost') {
@@ -309,11 +422,11 @@ export class Pool {
     const now = Date.now();
     if (front) this.queue.insert(front.at++, t, now);
     else if (!this.queue.push(t, now)) {
-      this.finish(t, { code: 'QUEUE_FULL', message: `pool '${this.name}' queue is full (${this.options.maxQueue} calls waiting); retry later` });
+      this.finish(t, { code: 'QUEUE_FULL', message: `pool '${this.name}' queue is full (${this.opts.maxQueue} calls waiting); retry later` });
       return;
     }
     t.state = 'queued';
-    const queueLimit = now + this.options.queueTimeoutMs;
+    const queueLimit = now + this.opts.queueTimeoutMs;
     const deadline = t.call.deadline ?? Infinity;
     t.timer = setTimeout(
       () => {
@@ -321,7 +434,7 @@ export class Pool {
         this.queue.remove(t);
         const waited = Date.now() - t.startedAt;
         if (deadline <= queueLimit) this.finish(t, { code: 'TIMEOUT', message: `call to '${t.call.tool}' timed out after ${waited} ms waiting for a free worker` });
-        else this.finish(t, { code: 'QUEUE_TIMEOUT', message: `call to '${t.call.tool}' waited ${waited} ms for a free worker in pool '${this.name}' (queueTimeoutMs ${this.options.queueTimeoutMs})` });
+        else this.finish(t, { code: 'QUEUE_TIMEOUT', message: `call to '${t.call.tool}' waited ${waited} ms for a free worker in pool '${this.name}' (queueTimeoutMs ${this.opts.queueTimeoutMs})` });
       },
       Math.max(0, Math.min(queueLimit, deadline) - now),
     );
@@ -409,10 +522,10 @@ export class Pool {
       if (t.state !== 'running') continue; // cancelled or timed out meanwhile
       const now = Date.now();
       const session = t.call.session;
-      const strictSessionLost = this.options.affinity !== 'hint' && session !== null && (t.pinned === dead || this.sessions.lookup(session, now).kind === 'lost');
+      const strictSessionLost = this.opts.affinity !== 'hint' && session !== null && (t.pinned === dead || this.sessions.lookup(session, now).kind === 'lost');
       const verdict = requeueVerdict(
         { tool: t.call.tool, session, deadline: t.call.deadline, requeues: t.requeues },
-        { now, pool: this.name, stopping: this.stopping, maxRequeues: this.options.maxRequeues, strictSessionLost, workerId: dead.id },
+        { now, pool: this.name, stopping: this.stopping, maxRequeues: this.opts.maxRequeues, strictSessionLost, workerId: dead.id },
       );
       if (!verdict.requeue) {
         if (verdict.error.code === 'SESSION_WORKER_LOST') this.sessions.forget(session!);
@@ -459,9 +572,9 @@ export class Pool {
     setTimeout(() => {
       if (!worker.hasCall(id) || this.stopping) return;
       const slot = this.slots.find((s) => s.worker === worker);
-      this.logger.log('warn', worker.id, `call ${id} still running ${this.options.cancelGraceMs} ms after it was cancelled`);
-      if (slot) void this.recycle(slot, `a cancelled call kept running past ${this.options.cancelGraceMs} ms`, 0);
-    }, this.options.cancelGraceMs).unref();
+      this.logger.log('warn', worker.id, `call ${id} still running ${this.opts.cancelGraceMs} ms after it was cancelled`);
+      if (slot) void this.recycle(slot, `a cancelled call kept running past ${this.opts.cancelGraceMs} ms`, 0);
+    }, this.opts.cancelGraceMs).unref();
   }
 
   private reject(t: Tracked, error: ErrorInfo, control: CallControl): CallControl {
@@ -522,10 +635,10 @@ export class Pool {
     for (const w of this.liveWorkers()) {
       if (w.state === 'starting' || w.state === 'stopping' || w.state === 'exited') continue;
       const missed = w.ping();
-      if (missed >= this.options.heartbeatMisses) {
+      if (missed >= this.opts.heartbeatMisses) {
         this.logger.log('error', w.id, `missed ${missed} heartbeats (pid ${w.pid}): killing its process group`);
         this.emit({ type: 'worker.unhealthy', pool: this.name, worker: w.id, pid: w.pid ?? 0, missedPings: missed });
-        w.kill(`missed ${missed} heartbeats of ${this.options.heartbeatMs} ms`);
+        w.kill(`missed ${missed} heartbeats of ${this.opts.heartbeatMs} ms`);
       }
     }
     for (const s of this.slots) if (s.worker) this.checkRecycle(s.worker);
@@ -537,14 +650,14 @@ export class Pool {
       if (s.worker) out.push(s.worker);
       if (s.replacement) out.push(s.replacement);
     }
-    return [...out, ...this.retiring];
+    return [...out, ...this.retiring.keys()];
   }
 
   private checkRecycle(w: WorkerHandle): void {
     if (w.state !== 'ready' && w.state !== 'busy') return;
     const slot = this.slots.find((s) => s.worker === w);
     if (!slot || slot.replacement) return;
-    const why = recycleReason(this.options.recycle, w.limits, { requests: w.requests, upMs: Date.now() - w.readyAt, rssBytes: this.options.recycle.maxRssMb > 0 ? w.rssBytes() : 0 });
+    const why = recycleReason(this.opts.recycle, w.limits, { requests: w.requests, upMs: Date.now() - w.readyAt, rssBytes: this.opts.recycle.maxRssMb > 0 ? w.rssBytes() : 0 });
     if (why) void this.recycle(slot, why);
   }
 
@@ -553,7 +666,7 @@ export class Pool {
    * worker keeps serving; once it is ready it takes over and the old one finishes its calls
    * (within `graceMs`), then stops.
    */
-  private recycle(slot: Slot, reason: string, graceMs = this.options.stopGraceMs): Promise<string | undefined> {
+  private recycle(slot: Slot, reason: string, graceMs = this.opts.stopGraceMs): Promise<string | undefined> {
     if (slot.replacement || this.stopping) return Promise.resolve(undefined);
     const old = slot.worker;
     this.logger.log('info', slot.id, `recycling pid ${old.pid}: ${reason}`);
@@ -570,11 +683,11 @@ export class Pool {
         slot.worker = next;
         slot.recycles++;
         this.recycled++;
-        this.retiring.add(old);
+        this.retiring.set(old, slot);
         this.sessions.loseWorker(old);
         this.releasePinned(old);
         this.emit({ type: 'worker.recycled', pool: this.name, worker: slot.id, pid: old.pid ?? 0, reason });
-        void old.stop(graceMs, this.options.killGraceMs, `recycled: ${reason}`).then(() => this.retiring.delete(old));
+        void old.stop(graceMs, this.opts.killGraceMs, `recycled: ${reason}`).then(() => this.retiring.delete(old));
         settle();
       };
       const onExit = (exit: WorkerExit): void => {
@@ -592,20 +705,21 @@ export class Pool {
   // ── supervision ────────────────────────────────────────────────────────
 
   private spawn(slot: Slot, asReplacement = false): WorkerHandle {
-    const worker = new WorkerHandle(slot.id, slot.restarts, this.options.spec, this.logger);
-    worker.limits = drawLimits(this.options.recycle);
-    worker.pipeline = this.options.pipeline;
+    const worker = new WorkerHandle(slot.id, slot.restarts, this.opts.spec, this.logger);
+    worker.limits = drawLimits(this.opts.recycle);
+    worker.pipeline = this.opts.pipeline;
     if (worker.pid !== undefined) {
       // Detached: the worker leads its own process group (pgid = pid).
       worker.startTime = processStartTime(worker.pid) ?? 0;
       this.emit({ type: 'worker.spawned', pool: this.name, worker: slot.id, pid: worker.pid, pgid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, ...worker.contained });
     }
     const startTimer = setTimeout(() => {
-      if (worker.state === 'starting') worker.killUnready(`not ready within ${this.options.workerStartTimeoutMs} ms`, this.options.stackDumpWaitMs);
-    }, this.options.workerStartTimeoutMs);
+      if (worker.state === 'starting') worker.killUnready(`not ready within ${this.opts.workerStartTimeoutMs} ms`, this.opts.stackDumpWaitMs);
+    }, this.opts.workerStartTimeoutMs);
     worker.on('ready', (info) => {
       clearTimeout(startTimer);
       slot.startupFailures = 0;
+      slot.growing?.ready();
       this.emit({ type: 'worker.ready', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, startupMs: worker.readyAt - worker.startedAt });
       // The newest worker's tools win: after a reload the pool describes the new code.
       this.tools = new Map(info.tools.map((t) => [t.name, t]));
@@ -634,16 +748,21 @@ export class Pool {
     this.releasePinned(worker);
     this.emit({ type: 'worker.exited', pool: this.name, worker: slot.id, pid: worker.pid ?? 0, code: exit.code, signal: exit.signal, expected: exit.expected, reason: exit.reason ?? null });
     if (this.stopping || exit.expected || slot.worker !== worker) return;
+    if (slot.growing && exit.duringStartup) {
+      // A slot that a resize added never came up: the resize is undone (see resize), not retried.
+      slot.growing.fail(`exit ${exitCause(exit.code, exit.signal)}${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`);
+      return;
+    }
     const upFor = Date.now() - worker.startedAt;
-    if (upFor >= this.options.restartResetMs) slot.crashStreak = 0;
+    if (upFor >= this.opts.restartResetMs) slot.crashStreak = 0;
     slot.crashStreak++;
     if (exit.duringStartup) slot.startupFailures++;
     const how = exitCause(exit.code, exit.signal);
     // Exit code 3 is the runtime's "could not import the tools module": retrying cannot help.
     // Nor, while the pool is starting (`up` waits), can waiting again for a worker that hung.
     const hungAtStart = exit.startTimedOut && this.readyWaiters.length > 0;
-    if (exit.duringStartup && (exit.code === 3 || hungAtStart || slot.startupFailures >= this.options.maxStartupFailures)) {
-      if (hungAtStart) this.degraded = hangReport(slot.id, this.options.spec.tools, exit);
+    if (exit.duringStartup && (exit.code === 3 || hungAtStart || slot.startupFailures >= this.opts.maxStartupFailures)) {
+      if (hungAtStart) this.degraded = hangReport(slot.id, this.opts.spec.tools, exit);
       else {
         const why = exit.code === 3 ? 'could not load the tools module' : `died during startup ${slot.startupFailures} times in a row`;
         this.degraded = `worker ${slot.id} ${why} (last exit: ${how})${exit.reason ? `: ${exit.reason}` : ''}${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`;
@@ -658,7 +777,7 @@ export class Pool {
     }
     // The first crash in a row is replaced at once (capacity comes back within a worker's start
     // time); from the second on the delay doubles from restartBackoffMs up to the cap.
-    const backoff = slot.crashStreak <= 1 ? 0 : Math.min(this.options.restartBackoffMaxMs, this.options.restartBackoffMs * 2 ** (slot.crashStreak - 2));
+    const backoff = slot.crashStreak <= 1 ? 0 : Math.min(this.opts.restartBackoffMaxMs, this.opts.restartBackoffMs * 2 ** (slot.crashStreak - 2));
     this.logger.log('warn', slot.id, `restarting in ${backoff} ms (crash ${slot.crashStreak} in a row)`);
     slot.respawn = setTimeout(() => {
       slot.respawn = undefined;
@@ -672,7 +791,7 @@ export class Pool {
   private reap(worker: WorkerHandle): void {
     if (worker.pid === undefined) return;
     const record = { id: worker.id, pool: this.name, pid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, cgroup: worker.contained.cgroup };
-    const done = reapWorkerGroup(this.options.spec.runId, record, this.options.killGraceMs).then(
+    const done = reapWorkerGroup(this.opts.spec.runId, record, this.opts.killGraceMs).then(
       (killed) => {
         if (killed.length) this.logger.log('info', worker.id, `reaped ${killed.length} process(es) left in its group: ${killed.map((k) => k.pid).join(', ')}`);
       },

@@ -9,7 +9,12 @@ export interface Queued<T> {
 export class CallQueue<T> {
   private entries: Queued<T>[] = [];
 
-  constructor(private readonly maxQueue: number) {}
+  constructor(private maxQueue: number) {}
+
+  /** A reloaded config's `maxQueue`: calls already waiting stay (only new ones see the new bound). */
+  setCapacity(maxQueue: number): void {
+    this.maxQueue = maxQueue;
+  }
 
   get depth(): number {
     return this.entries.length;

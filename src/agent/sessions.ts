@@ -22,13 +22,19 @@ export class SessionTable<W = WorkerHandle> {
   private readonly entries = new Map<string, Entry<W>>();
 
   constructor(
-    private readonly ttlMs: number,
-    private readonly maxSessions: number,
+    private ttlMs: number,
+    private maxSessions: number,
     private readonly gone: (w: W) => boolean = (w) => (w as unknown as WorkerHandle).state === 'exited',
   ) {}
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** A reloaded config's limits (sessions over the new bound are dropped as they are bound). */
+  setLimits(ttlMs: number, maxSessions: number): void {
+    this.ttlMs = ttlMs;
+    this.maxSessions = maxSessions;
   }
 
   lookup(session: string, now: number): SessionLookup<W> {

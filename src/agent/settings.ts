@@ -57,6 +57,48 @@ export function settingsDifferences(running: RunSettings, asked: RunSettings): s
   return out;
 }
 
+/** What a reload does to one pool (reloadPlan). */
+export interface PoolReload {
+  name: string;
+  /** The pool's options as re-read. */
+  next: PoolOptions;
+  /** The new size when the config's size changed since it was last read, else undefined. */
+  resize: number | undefined;
+  /** Each changed setting, as a line a person reads ("pool default: workers 2 → 4"). */
+  changes: string[];
+}
+
+/**
+ * What a reload applies, from the pools as last read (`was`) and as read now (`next`); `only`
+ * limits it to one pool. Pure. A pool added to or removed from the config cannot be applied by a
+ * reload (its workers, sockets and sessions are the agent's own): that is a CONFIG_INVALID
+ * message naming the fix, raised before any worker is touched.
+ */
+export function reloadPlan(was: readonly PoolOptions[], next: readonly PoolOptions[], only?: string): PoolReload[] | { error: string } {
+  const before = new Map(was.map((p) => [p.name, p]));
+  const after = new Map(next.map((p) => [p.name, p]));
+  const added = [...after.keys()].filter((n) => !before.has(n));
+  const removed = [...before.keys()].filter((n) => !after.has(n));
+  if (added.length || removed.length) {
+    const what = [added.length ? `adds ${added.map((n) => `'${n}'`).join(', ')}` : '', removed.length ? `drops ${removed.map((n) => `'${n}'`).join(', ')}` : ''].filter(Boolean).join(' and ');
+    return { error: `the config now ${what}: a reload cannot add or remove pools; start the agent again with \`snakepit up --replace\` (drains this one, starts the new config)` };
+  }
+  const out: PoolReload[] = [];
+  for (const [name, p] of after) {
+    if (only !== undefined && name !== only) continue;
+    const old = before.get(name)!;
+    const [a, b] = [runSettings([old]).pools[0]!, runSettings([p]).pools[0]!];
+    const changes: string[] = [];
+    const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (a[key] === b[key]) continue;
+      changes.push(key === 'env' ? `pool ${name}: env changed (values not shown)` : `pool ${name}: ${key} ${show(a[key])} → ${show(b[key])}`);
+    }
+    out.push({ name, next: p, resize: p.size !== old.size ? p.size : undefined, changes });
+  }
+  return out;
+}
+
 function digest(env: Record<string, string>): string {
   const sorted = Object.keys(env)
     .sort()

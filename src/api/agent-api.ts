@@ -61,6 +61,18 @@ export interface EventOptions {
 /** What a watch delivers: stats snapshots (at once, then every interval), events, and `lagged`. */
 export type { WatchUpdate, WatchOptions } from '../client/types.js';
 
+export interface ReloadResult {
+  replaced: number;
+  /** What the re-read config changed, one line each (e.g. "pool default: workers 2 → 4"). */
+  changes: string[];
+}
+
+export interface ScaleResult {
+  pool: string;
+  previous: number;
+  size: number;
+}
+
 export interface AgentApi {
   /** The agent's id (stable for its home), or the router's: it appears in stats, events and errors. */
   readonly id: string;
@@ -74,8 +86,14 @@ export interface AgentApi {
   load(): Promise<AgentLoad>;
   /** New calls fail with DRAINING; resolves once accepted calls finished (false: the deadline came first). */
   drain(deadlineMs?: number): Promise<boolean>;
-  /** Replaces every worker one at a time; resolves with how many were replaced. */
-  reload(pool?: string): Promise<number>;
+  /**
+   * Replaces every worker one at a time; an agent started from a config re-reads it first (a new
+   * size resizes the pool, other settings apply to the replacements). Resolves with how many
+   * workers were replaced and each setting that changed.
+   */
+  reload(pool?: string): Promise<ReloadResult>;
+  /** Grows or shrinks a pool (default: the first) to `size` workers. */
+  scale(size: number, pool?: string): Promise<ScaleResult>;
   restartWorker(worker: string): Promise<void>;
   /** A router's operations on its agents (an agent has none: `cluster` is absent). */
   cluster?(request: ClusterRequest): Promise<ClusterOutcome>;

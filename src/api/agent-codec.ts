@@ -98,7 +98,19 @@ export const SCHEMAS = {
     { name: 'pid', no: 2, type: 'int' },
   ],
   ReloadRequest: [{ name: 'pool', no: 1, type: 'string' }],
-  ReloadReply: [{ name: 'replaced', no: 1, type: 'uint' }],
+  ReloadReply: [
+    { name: 'replaced', no: 1, type: 'uint' },
+    { name: 'changes', no: 2, type: 'string', repeated: true },
+  ],
+  ScaleRequest: [
+    { name: 'pool', no: 1, type: 'string' },
+    { name: 'size', no: 2, type: 'uint' },
+  ],
+  ScaleReply: [
+    { name: 'pool', no: 1, type: 'string' },
+    { name: 'previous', no: 2, type: 'uint' },
+    { name: 'size', no: 3, type: 'uint' },
+  ],
   WatchRequest: [
     { name: 'intervalMs', no: 1, type: 'uint' },
     { name: 'calls', no: 2, type: 'bool' },
@@ -612,6 +624,7 @@ const AGENT_METHODS: Methods = {
   Shutdown: ['ShutdownRequest', 'ShutdownReply', false, false],
   Drain: ['DrainRequest', 'DrainReply', false, false],
   Reload: ['ReloadRequest', 'ReloadReply', false, false],
+  Scale: ['ScaleRequest', 'ScaleReply', false, false],
   WatchEvents: ['WatchRequest', 'AgentUpdate', false, true],
   RestartWorker: ['RestartWorkerRequest', 'RestartWorkerReply', false, false],
   Heartbeats: ['HeartbeatRequest', 'Heartbeat', false, true],

@@ -5,8 +5,7 @@
 // with a hint on how to start an agent.
 import { existsSync } from 'node:fs';
 import { SnakepitError } from '../errors.js';
-import { clientOf } from '../client/client.js';
-import type { SnakepitClient } from '../client/types.js';
+import { clientOf, type ApiClient } from '../client/client.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
 import type { ClusterOutcome } from './agent-api.js';
 import { RemoteAgent } from './remote-agent.js';
@@ -19,14 +18,12 @@ export interface ConnectOptions {
   maxPayloadBytes?: number;
 }
 
-export interface AgentClient extends SnakepitClient {
+export interface AgentClient extends ApiClient {
   readonly address: string;
   /** Asks the agent to stop gracefully; resolves with its pid once it accepted. */
   shutdown(graceMs?: number): Promise<number>;
   /** Drains the agent (new calls fail with DRAINING), then it stops; resolves when drained. */
   drain(deadlineMs?: number): Promise<{ drained: boolean; pid: number }>;
-  /** Replaces every worker one at a time; resolves with how many were replaced. */
-  reload(pool?: string): Promise<number>;
   /** Through a router: no new calls or sessions go to the agent (`on` false lifts it). */
   cordon(agent: string, on?: boolean): Promise<ClusterOutcome>;
   /** Through a router: cordon the agent, let its calls finish, then stop it (it stays cordoned). */

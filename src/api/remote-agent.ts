@@ -4,7 +4,7 @@
 // on first use). `connect()` wraps one of these for users; a router holds one per agent.
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
-import type { AgentApi, AgentHealth, AgentLoad, AgentRequest, ClusterOutcome, ClusterRequest, AgentStats, CallControl, CallSink, EncodedValue, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, AgentRequest, ClusterOutcome, ClusterRequest, AgentStats, CallControl, CallSink, EncodedValue, ReloadResult, ScaleResult, ToolInfo, WatchOptions, WatchUpdate } from './agent-api.js';
 import type { AgentEvent } from '../agent/events.js';
 import { MESSAGE_SLACK_BYTES } from './grpc-frame.js';
 import { ExchangeClient } from './h2-client.js';
@@ -160,8 +160,13 @@ export class RemoteAgent implements AgentApi {
     return this.rpc('Drain', { deadlineMs });
   }
 
-  async reload(pool?: string): Promise<number> {
-    return (await this.rpc('Reload', { pool: pool ?? '' })).replaced;
+  async reload(pool?: string): Promise<ReloadResult> {
+    const r = await this.rpc('Reload', { pool: pool ?? '' });
+    return { replaced: r.replaced, changes: r.changes ?? [] };
+  }
+
+  scale(size: number, pool?: string): Promise<ScaleResult> {
+    return this.rpc('Scale', { pool: pool ?? '', size });
   }
 
   async cluster(request: ClusterRequest): Promise<ClusterOutcome> {

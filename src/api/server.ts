@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentEvent } from '../agent/events.js';
 import { SnakepitError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
-import type { AgentApi } from './agent-api.js';
+import type { AgentApi, ReloadResult, ScaleResult } from './agent-api.js';
 import { AGENT_KEY, CODE_KEY, statusFor } from './status.js';
 import { MalformedMessage, healthServiceDefinition } from './agent-codec.js';
 import { ExchangeSession, toRequest, valueBytes, wireError, type ReplyPort } from './exchange-session.js';
@@ -168,10 +168,15 @@ export function agentHandlers(
         (err: unknown) => callback(failed(err)),
       );
     },
-    Reload(call: grpc.ServerUnaryCall<{ pool: string }, { replaced: number }>, callback: grpc.sendUnaryData<{ replaced: number }>) {
+    Reload(call: grpc.ServerUnaryCall<{ pool: string }, ReloadResult>, callback: grpc.sendUnaryData<ReloadResult>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      answer(callback, agent.reload(call.request.pool || undefined).then((replaced) => ({ replaced })));
+      answer(callback, agent.reload(call.request.pool || undefined));
+    },
+    Scale(call: grpc.ServerUnaryCall<{ pool: string; size: number }, ScaleResult>, callback: grpc.sendUnaryData<ScaleResult>) {
+      const bad = malformed(call);
+      if (bad) return callback(bad);
+      answer(callback, agent.scale(call.request.size, call.request.pool || undefined));
     },
     WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>) {
       const bad = malformed(call);

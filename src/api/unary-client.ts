@@ -14,7 +14,8 @@ export interface UnaryMethods {
   Stats: [object, { json: string }];
   Shutdown: [{ graceMs: number }, { pid: number }];
   Drain: [{ deadlineMs: number }, { drained: boolean; pid: number }];
-  Reload: [{ pool: string }, { replaced: number }];
+  Reload: [{ pool: string }, { replaced: number; changes?: string[] }];
+  Scale: [{ pool: string; size: number }, { pool: string; previous: number; size: number }];
   RestartWorker: [{ worker: string }, object];
   ClusterControl: [{ op: string; agent?: string; count?: number; deadlineMs?: number }, { json: string }];
 }

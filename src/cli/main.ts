@@ -55,6 +55,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
     .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
     .option('--replace', 'an agent with other settings runs for this home: drain it, then start this one')
+    .option('--watch', 'reload when the config or a tools file (or a .py file beside it) changes')
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: off)', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw usage(`--metrics-port expects a port number (0-65535), got '${v}'`);
       return Number(v);
@@ -121,6 +122,18 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addHelpText('after', '\nExample:\n  $ snakepit reload')
     .action((o: { pool?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/reload.js')).reloadCommand(o)),
+    );
+
+  program
+    .command('scale')
+    .description('grow or shrink a running pool to N workers (through a cluster: on each agent)')
+    .argument('<n>', 'workers the pool should have', int('N'))
+    .option('--pool <name>', 'the pool (default: the first)')
+    .addOption(home)
+    .addOption(json)
+    .addHelpText('after', '\nExamples:\n  $ snakepit scale 8\n  $ snakepit scale 2 --pool gpu')
+    .action((n: number, o: { pool?: string; home?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/reload.js')).scaleCommand(n, o)),
     );
 
   program

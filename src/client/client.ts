@@ -2,7 +2,7 @@
 // it and `connect()` a RemoteAgent, so both offer the same calls with the same options and the
 // same typed errors, and a router served behind a socket looks like any agent. Here the user's
 // values are encoded (once), AbortSignals are honoured, and answers decoded.
-import type { AgentApi } from '../api/agent-api.js';
+import type { AgentApi, ReloadResult, ScaleResult } from '../api/agent-api.js';
 import { runExecute, runStream, toRawRequest, type RawRequest } from './calls.js';
 import type { CallOptions, SnakepitClient, WatchOptions } from './types.js';
 import { updateIterator } from './updates.js';
@@ -10,6 +10,10 @@ import { updateIterator } from './updates.js';
 export interface ApiClient extends SnakepitClient {
   /** Replaces every worker one at a time (new code is imported); resolves with the count. */
   reload(pool?: string): Promise<number>;
+  /** `reload`, also saying what a re-read config changed (an agent started by `snakepit up`). */
+  reloadReport(pool?: string): Promise<ReloadResult>;
+  /** Grows or shrinks a pool (default: the first) to `size` workers (through a router: on each agent). */
+  scalePool(size: number, opts?: { pool?: string }): Promise<ScaleResult>;
 }
 
 export function clientOf(api: AgentApi): ApiClient {
@@ -31,6 +35,8 @@ export function clientOf(api: AgentApi): ApiClient {
     stats: () => api.stats(),
     watch: (o: WatchOptions = {}) => updateIterator({ start: (push, end) => api.watch(o, push, end) }),
     restartWorker: (id: string) => api.restartWorker(id),
-    reload: (pool?: string) => api.reload(pool),
+    reload: async (pool?: string) => (await api.reload(pool)).replaced,
+    reloadReport: (pool?: string) => api.reload(pool),
+    scalePool: (size: number, o?: { pool?: string }) => api.scale(size, o?.pool),
   };
 }

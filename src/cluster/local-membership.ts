@@ -86,7 +86,7 @@ interface Slot {
 /** The membership of the local cluster a router daemon with `opts` runs. */
 export function clusterMembership(opts: DaemonOptions & { cluster: NonNullable<DaemonOptions['cluster']> }, logger: AgentLogger): LocalMembership {
   // Each agent runs the pools; the router alone serves metrics (one port) and echoes logs.
-  const { cluster, home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, ...agent } = opts;
+  const { cluster, home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, watch: _watch, ...agent } = opts;
   return new LocalMembership({ home, agents: cluster.agents, agent, readyWaitMs: cluster.readyWaitMs, ...(cluster.labels ? { labels: cluster.labels } : {}), logger });
 }
 

@@ -19,7 +19,7 @@ import type { AgentEvent } from '../agent/events.js';
 import { LatencyWindow } from '../agent/latency.js';
 import type { AgentLogger } from '../agent/log.js';
 import { SessionTable } from '../agent/sessions.js';
-import type { AgentApi, AgentHealth, AgentLoad, CallControl, CallSink, ClusterOutcome, ClusterRequest, EncodedValue, WatchOptions, WatchUpdate } from '../api/agent-api.js';
+import type { AgentApi, AgentHealth, AgentLoad, CallControl, CallSink, ClusterOutcome, ClusterRequest, EncodedValue, ReloadResult, ScaleResult, WatchOptions, WatchUpdate } from '../api/agent-api.js';
 import { RemoteAgent } from '../api/remote-agent.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
@@ -31,7 +31,7 @@ import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentSt
 import { RetryBudget, retryDecision } from './retry.js';
 
 /** What the router holds of one agent: the Agent API plus its heartbeats (a RemoteAgent; a fake in tests). */
-export type AgentConnection = Pick<AgentApi, 'tools' | 'stats' | 'drain' | 'reload' | 'restartWorker' | 'watch'> & Pick<RemoteAgent, 'call' | 'heartbeats' | 'close'>;
+export type AgentConnection = Pick<AgentApi, 'tools' | 'stats' | 'drain' | 'reload' | 'scale' | 'restartWorker' | 'watch'> & Pick<RemoteAgent, 'call' | 'heartbeats' | 'close'>;
 
 export interface RouterOptions {
   /** The router's id (kept in its home's agent.id). */
@@ -558,14 +558,28 @@ export class Router implements AgentApi {
   }
 
   /** Reloads one agent at a time (capacity stays); resolves with the workers replaced in all. */
-  async reload(pool?: string): Promise<number> {
-    let n = 0;
+  async reload(pool?: string): Promise<ReloadResult> {
+    const out: ReloadResult = { replaced: 0, changes: [] };
     for (const node of this.nodes.values()) {
       if (node.exited) continue;
-      n += await node.remote.reload(pool);
+      const r = await node.remote.reload(pool);
+      out.replaced += r.replaced;
+      out.changes.push(...r.changes.map((c) => `agent ${node.info.id}: ${c}`));
       await this.learn(node).catch(() => undefined);
     }
-    return n;
+    return out;
+  }
+
+  /** Resizes the pool on every agent, one agent at a time: `size` is each agent's. */
+  async scale(size: number, pool?: string): Promise<ScaleResult> {
+    let first: ScaleResult | undefined;
+    for (const node of this.nodes.values()) {
+      if (node.exited) continue;
+      const r = await node.remote.scale(size, pool);
+      first ??= r;
+    }
+    if (!first) throw new SnakepitError('AGENT_UNAVAILABLE', 'no agent of the cluster is up to scale');
+    return first;
   }
 
   /** `agent/worker` (e.g. `agent-2/default-0`), or a worker id that only one agent has. */

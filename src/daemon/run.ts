@@ -25,6 +25,7 @@ import { LogFile, jsonFileLogger } from './log-file.js';
 import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo, type HomePaths } from './home.js';
 import { count } from '../text.js';
 import { runSettings } from '../agent/settings.js';
+import type { AgentOptions } from '../agent/options.js';
 
 export interface DaemonOptions {
   home: string;
@@ -47,6 +48,16 @@ export interface DaemonOptions {
    * with `pools`) in sub-homes and serves them as one (src/cluster/router.ts).
    */
   cluster?: { agents: number; labels?: Record<string, string>; readyWaitMs: number };
+  /** What `up` resolved `pools` from: a reload reads it again (the config file re-read). */
+  source?: PoolSourceSpec;
+  /** Reload when the config or a tools file changes (`up --watch`). */
+  watch?: boolean;
+}
+
+/** The inputs of resolvePools, as `up` got them (paths relative to `cwd`). */
+export interface PoolSourceSpec {
+  options: Pick<AgentOptions, 'config' | 'tools' | 'workers' | 'threads' | 'workerTransport' | 'python'>;
+  cwd: string;
 }
 
 export interface ReadyMessage {
@@ -117,6 +128,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   let server: AgentServer | undefined;
   let lane: LocalLane | undefined;
   let metrics: MetricsServer | undefined;
+  let unwatch: (() => void) | undefined;
   let stopping: Promise<void> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -124,6 +136,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       logger.log('info', 'daemon', `stopping (${why})`);
+      unwatch?.();
       await served?.stop();
       await lane?.close();
       await server?.close();
@@ -147,7 +160,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce, early) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
     starting.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     const [{ serveAgent }, { serveLocalLane }] = await Promise.all([import('../api/server.js'), import('../api/local-lane.js')]);
-    served = await starting;
+    const live = await starting;
+    served = live;
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
     server = await serveAgent(served.api, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
@@ -155,32 +169,38 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     chmodSync(paths.socket, 0o600);
     lane = await serveLocalLane(served.api, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
     created.add(paths.lane);
-    const info: AgentInfo = {
-      id: served.api.id,
+    const info = (): AgentInfo => ({
+      id: live.api.id,
       ...(opts.cluster ? { kind: 'router' as const } : {}),
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,
       version: VERSION,
-      runId: served.runId,
+      runId: live.runId,
       address,
-      workers: served.workers(),
-      workerPids: served.workerPids(),
-      startedAt: new Date(served.startedAt).toISOString(),
+      workers: live.workers(),
+      workerPids: live.workerPids(),
+      startedAt: new Date(live.startedAt).toISOString(),
       logFile: paths.logFile,
-      pools: opts.pools.map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
+      pools: live.pools().map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
       containment: probeContainment().detail,
-      ...(served.agents ? { agents: served.agents() } : {}),
-      settings: runSettings(opts.pools, { metricsPort: opts.metricsPort, agents: opts.cluster?.agents }),
-    };
+      ...(live.agents ? { agents: live.agents() } : {}),
+      settings: runSettings(live.configured(), { metricsPort: opts.metricsPort, agents: opts.cluster?.agents }),
+    });
     served.ready?.();
-    writeFileAtomic(paths.infoFile, JSON.stringify(info, null, 2));
+    writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
     created.add(paths.infoFile);
+    // A reload or scale changed the pools: agent.json says what runs now (`up` compares with it).
+    served.onChanged?.(() => {
+      if (!stopping) writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
+    });
+    if (opts.watch) unwatch = await watchSources(opts, served.api, logger);
     logger.log('info', 'daemon', `listening on ${address}`);
     // An agent of a local cluster tells its router its tools and pools at once: the router need
     // not ask before it routes there (one round of RPCs less on `cluster up`'s critical path).
     const described = opts.exitWithParent && !opts.cluster ? { tools: await served.api.tools(), pools: opts.pools.map((p) => ({ name: p.name, affinity: p.affinity })) } : {};
-    announce({ ok: true, pid: process.pid, address, workers: info.workers, runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}), ...described });
+    announce({ ok: true, pid: process.pid, address, workers: served.workers(), runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}), ...described });
   } catch (err) {
+    unwatch?.();
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
     logger.log('error', 'daemon', `failed to start: ${e.message}`);
     // Clean up before answering, so the caller never sees files of an agent that is gone.
@@ -202,6 +222,12 @@ interface Served {
   startedAt: number;
   workers(): number;
   workerPids(): number[];
+  /** The pools as they run now (sizes as scaled). */
+  pools(): PoolOptions[];
+  /** The pools as configured (the source's last read): the settings `up` compares. */
+  configured(): PoolOptions[];
+  /** Who to tell when a reload or scale changed the pools. */
+  onChanged?(changed: () => void): void;
   /** The router's agents, for agent.json. */
   agents?(): Array<{ id: string; home: string; pid: number | undefined }>;
   /** Called once everything is listening (the registry writes before readiness is announced). */
@@ -212,14 +238,22 @@ interface Served {
 /** An agent with its process registry, started (its workers ready). */
 async function startAgentServed(opts: DaemonOptions, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void, onMetrics: (m: MetricsServer) => void): Promise<Served> {
   const agent = new Agent(opts.pools, logger, undefined, homeAgentId(paths, () => opts.agentId ?? newAgentId()));
+  const source = opts.source;
+  if (source) {
+    const { resolvePools } = await import('../agent/options.js');
+    agent.configure({ source: () => resolvePools(source.options, source.cwd) });
+  }
   const registry = new ProcessRegistry(paths.registryFile, agent.runId, (err) => logger.log('error', 'registry', err.message));
   registry.attach(agent);
   const served: Served = {
     api: agent,
     runId: agent.runId,
     startedAt: agent.startedAt,
-    workers: () => opts.pools.reduce((n, p) => n + p.size, 0),
+    workers: () => agent.poolOptions().reduce((n, p) => n + p.size, 0),
     workerPids: () => agent.workerPids(),
+    pools: () => agent.poolOptions(),
+    configured: () => agent.configuredPools(),
+    onChanged: (changed) => agent.configure({ changed }),
     ready: () => registry.flush(),
     async stop() {
       await agent.stop();
@@ -280,9 +314,38 @@ async function startRouter(opts: DaemonOptions, cluster: NonNullable<DaemonOptio
     startedAt: router.startedAt,
     workers: () => membership.members().length * perAgent,
     workerPids: () => membership.members().flatMap((m) => m.workerPids),
+    pools: () => opts.pools,
+    configured: () => opts.pools,
     agents: () => membership.members().map((m) => ({ id: m.id, home: m.home, pid: m.pid })),
     stop: () => router.shutdown(),
   };
+}
+
+/**
+ * `up --watch`: reloads `api` (an agent, or a router: one agent at a time) when the config or a
+ * tools file changes. A reload that fails (an invalid config, new code that cannot start) is
+ * logged; the running workers keep serving.
+ */
+async function watchSources(opts: DaemonOptions, api: AgentApi, logger: AgentLogger): Promise<() => void> {
+  const { watchFiles } = await import('./watch-files.js');
+  const { resolve } = await import('node:path');
+  const config = opts.source?.options.config !== undefined ? resolve(opts.source.cwd, opts.source.options.config) : undefined;
+  const tools = [...new Set(opts.pools.map((p) => p.spec.tools).filter((t): t is string => !!t))];
+  logger.log('info', 'daemon', `watching ${[config, ...tools].filter(Boolean).join(', ') || 'nothing (built-in tools, no config)'} for changes`);
+  return watchFiles(
+    { config, tools },
+    DEFAULTS.watchDebounceMs,
+    async (why) => {
+      logger.log('info', 'daemon', `${why}: reloading`);
+      try {
+        const r = await api.reload();
+        logger.log('info', 'daemon', `reloaded after a change: ${count(r.replaced, 'worker')} replaced${r.changes.length ? `; ${r.changes.join('; ')}` : ''}`);
+      } catch (err) {
+        logger.log('error', 'daemon', `reload after a change failed, the running workers keep serving: ${(err as Error).message}`);
+      }
+    },
+    (message) => logger.log('warn', 'daemon', message),
+  );
 }
 
 /** SNAKEPIT_LOG_MAX_BYTES (a positive integer), else the default; a bad value is the error message. */

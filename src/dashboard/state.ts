@@ -252,6 +252,8 @@ export function describeEvent(e: AgentEvent, self = 'agent'): { text: string; to
       return { text: `worker ${e.worker} unhealthy (pid ${e.pid}, ${e.missedPings} heartbeats missed)`, tone: 'warn' };
     case 'pool.degraded':
       return { text: `pool ${e.pool} degraded: ${firstLine(e.reason)}`, tone: 'bad' };
+    case 'pool.resized':
+      return { text: `pool ${e.pool} scaled from ${e.previous} to ${e.size} workers`, tone: 'info' };
     case 'agent.draining':
       return { text: `${self} draining${e.deadlineMs ? ` (deadline ${e.deadlineMs} ms)` : ''}`, tone: 'warn' };
     case 'agent.stopping':

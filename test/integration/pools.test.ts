@@ -98,7 +98,7 @@ describe('pools from snakepit.config.json', () => {
     try {
       const r = await cli('reload', '--pool', 'main', '--json');
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ ok: true, replaced: 2 });
+      expect(JSON.parse(r.stdout)).toEqual({ ok: true, replaced: 2, changes: [] });
     } finally {
       loading = false;
       await load;

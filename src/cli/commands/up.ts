@@ -14,7 +14,7 @@ import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import type { PoolOptions } from '../../agent/pool.js';
 import { agentState, ensureHome, homePaths, isAlive, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
 import { crashTail, spawnDaemon, stopDaemon, tail } from '../../daemon/spawn.js';
-import type { Announcement, DaemonOptions, FailedMessage } from '../../daemon/run.js';
+import type { Announcement, DaemonOptions, FailedMessage, PoolSourceSpec } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 import { count } from '../../text.js';
 import { runSettings, settingsDifferences, type RunSettings } from '../../agent/settings.js';
@@ -36,6 +36,8 @@ export interface UpOptions {
   agents?: number;
   /** An agent with other settings runs: drain it, then start this one. */
   replace?: boolean;
+  /** Reload when the config or a tools file changes. */
+  watch?: boolean;
 }
 
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
@@ -46,14 +48,18 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   // Project config: --config, else snakepit.config.json in the current directory if present.
   // Resolved before taking the lock, so a bad config fails at once.
   const config = opts.config ?? (existsSync(join(cwd, CONFIG_FILE)) ? CONFIG_FILE : undefined);
-  const pools = await resolvePools({
-    ...(config ? { config } : {}),
-    ...(opts.tools ? { tools: opts.tools } : {}),
-    ...(opts.workers ? { workers: opts.workers } : {}),
-    ...(opts.threads ? { threads: opts.threads } : {}),
-    ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
-    ...(opts.python ? { python: opts.python } : {}),
-  }, cwd);
+  const source: PoolSourceSpec = {
+    options: {
+      ...(config ? { config } : {}),
+      ...(opts.tools ? { tools: opts.tools } : {}),
+      ...(opts.workers ? { workers: opts.workers } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.workerTransport ? { workerTransport: opts.workerTransport } : {}),
+      ...(opts.python ? { python: opts.python } : {}),
+    },
+    cwd,
+  };
+  const pools = await resolvePools(source.options, cwd);
   const asked = runSettings(pools, { metricsPort: opts.metricsPort, agents: opts.agents });
   // Already running with these settings: answer at once (read-only, no lock needed); anything
   // else is decided under the lock.
@@ -78,6 +84,8 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     const daemonOpts: DaemonOptions = {
       home,
       pools,
+      source,
+      ...(opts.watch ? { watch: true } : {}),
       ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}),
       ...(opts.agents ? { cluster: { agents: opts.agents, readyWaitMs: agentWait } } : {}),
     };
