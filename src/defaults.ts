@@ -153,6 +153,8 @@ export const DEFAULTS = {
   // Defaults of the router (src/cluster/): fixed here, not pool settings.
   /** Interval at which each agent pushes a heartbeat (with its load) to the routers, ms. */
   clusterHeartbeatMs: 200,
+  /** How long the router waits for a joining agent's first heartbeat before it joins anyway (as starting), ms. */
+  clusterFirstBeatWaitMs: 2_000,
   /** Phi at or above which the failure detector says an agent is down: routing to it stops. */
   phiThreshold: 8,
   /** Phi at or above which an agent is suspect: it is used only when no alive agent can take the call. */

@@ -102,8 +102,6 @@ const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 /** A budget that never says no: for retries the real one exempts (see `retry`). */
 const UNTHROTTLED = new RetryBudget(1000, 1000);
-/** How long a joining agent's first heartbeat is waited for before it joins anyway (as starting), ms. */
-const FIRST_BEAT_WAIT_MS = 2_000;
 /** How long `stats` waits for each agent's own stats, ms. */
 const AGENT_STATS_TIMEOUT_MS = 1_000;
 
@@ -208,7 +206,7 @@ export class Router implements AgentApi {
     // leaves it out, and a cluster reported ready with agents still "starting" would place
     // sessions on the first agent to answer, then move them.
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, FIRST_BEAT_WAIT_MS);
+      const timer = setTimeout(resolve, DEFAULTS.clusterFirstBeatWaitMs);
       this.beat(node, () => {
         clearTimeout(timer);
         resolve();

@@ -62,9 +62,9 @@ export function probe(candidate: Candidate): Promise<PythonInfo> {
               reject(new Error(`${candidate.command} (${candidate.source}): Python ${version} is too old (needs ≥ ${MIN_PYTHON.join('.')})`));
               return;
             }
-            const last = stderr.trim().split('\n').pop()?.trim();
-            const why = last
-              ? last
+            const told = failureReason(stderr);
+            const why = told
+              ? told
               : e.killed
                 ? 'did not answer within 15 s'
                 : `exited with ${typeof e.code === 'number' ? `code ${e.code}` : (e.signal ?? 'an error')} and printed nothing${version ? '' : ': is it a Python interpreter?'}`;
@@ -86,6 +86,28 @@ export function probe(candidate: Candidate): Promise<PythonInfo> {
       },
     );
   });
+}
+
+/**
+ * What a failed interpreter's stderr says, in one line: a Python error's last line (the
+ * exception), or for a pyenv shim that has no version selected (its message spans lines and
+ * ends with a tip) what happened and the fix. Undefined when it printed nothing. Pure.
+ */
+export function failureReason(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (lines.length === 0) return undefined;
+  const shim = /^pyenv: (.+?): command not found$/.exec(lines[0]!);
+  if (shim) {
+    const at = lines.findIndex((l) => /exists in these Python versions/.test(l));
+    const versions = at >= 0 ? lines.slice(at + 1).filter((l) => /^\d[\w.-]*$/.test(l)) : [];
+    const where = versions.length ? ` (it exists in ${versions.join(', ')})` : '';
+    return `a pyenv shim, and no Python selected for this directory provides '${shim[1]}'${where}: choose one with \`pyenv local VERSION\` (or \`pyenv global VERSION\`), or pass the interpreter itself, e.g. --python "$(pyenv which python3)"`;
+  }
+  if (/^pyenv: /.test(lines[0]!)) return `${lines[0]} (a pyenv shim: pass the interpreter itself, e.g. --python "$(pyenv which python3)")`;
+  return lines[lines.length - 1];
 }
 
 /** `major.minor` of an interpreter, asked in a way Python 2 and 3 both understand; undefined if it is none. */

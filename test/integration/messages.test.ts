@@ -52,6 +52,21 @@ describe('clear messages for what a user can get wrong', () => {
     expect(old.stderr).toMatch(/python2 \(--python\): Python 2\.7 is too old \(needs ≥ 3\.9\)/);
     expect(old.stderr).not.toMatch(/SyntaxError/);
   });
+
+  it('a pyenv shim with no version selected names the shim, the versions that have it and the fix (not the tip\'s last line)', async () => {
+    // What pyenv's shim prints (pyenv 2.x) when the selected version lacks the command.
+    const shim = join(dir.path, 'shims', 'python3.6');
+    mkdirSync(join(dir.path, 'shims'), { recursive: true });
+    writeFileSync(
+      shim,
+      "#!/bin/sh\ncat >&2 <<'EOF'\npyenv: python3.6: command not found\n\nThe `python3.6' command exists in these Python versions:\n  3.6.15\n\nNote: See 'pyenv help global' for tips on allowing multiple\n      Python versions to be found at the same time.\nEOF\nexit 127\n",
+    );
+    chmodSync(shim, 0o755);
+    const r = await runCli(['setup', '--python', shim, '--check'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/python3\.6 \(--python\): a pyenv shim, and no Python selected for this directory provides 'python3\.6' \(it exists in 3\.6\.15\): choose one with `pyenv local VERSION`/);
+    expect(r.stderr).not.toMatch(/found at the same time/);
+  });
 });
 
 describe('file-system problems name the path, the problem and the fix (no stack trace)', () => {
