@@ -48,6 +48,9 @@ export class EtcdMembership implements Membership {
   private generation = 0;
   private revision = 0;
   private retry: NodeJS.Timeout | undefined;
+  /** Ends the reconnect loop's pause at once (stop). */
+  private wake: (() => void) | undefined;
+  private reconnecting = false;
   private stopped = false;
 
   constructor(private readonly opts: EtcdMembershipOptions) {
@@ -111,6 +114,7 @@ export class EtcdMembership implements Membership {
   private close(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    this.wake?.();
     this.client.close();
   }
 
@@ -121,13 +125,14 @@ export class EtcdMembership implements Membership {
   /**
    * Reads the prefix whole and reconciles the view with it, then watches from the next revision.
    * Bounded by registryTimeoutMs in all; a watcher that did not connect in time is cancelled.
+   * Resolves with its generation once the watch is established; a failure after that is `lost`.
    */
-  private async sync(): Promise<void> {
+  private async sync(): Promise<number> {
     const gen = ++this.generation;
     const deadline = Date.now() + this.timeoutMs;
     const timedOut = (): Error => new Error(`no answer within ${this.timeoutMs} ms`);
     const res = await withDeadline(this.client.getAll().prefix(this.prefix).exec(), this.timeoutMs, timedOut);
-    if (gen !== this.generation) return;
+    if (gen !== this.generation) throw new Error('superseded');
     this.revision = Number(res.header.revision);
     this.emit(this.view.reset(res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value }))));
     const watcher = this.client
@@ -147,51 +152,75 @@ export class EtcdMembership implements Membership {
       this.revision = Math.max(this.revision, Number(kv.mod_revision));
       this.emit(this.view.delete(kv.key.toString('utf8')));
     });
-    const connected = new Promise<void>((resolve, reject) => {
-      watcher.once('connected', () => resolve());
-      watcher.once('disconnected', reject);
-      watcher.once('error', reject);
-    });
     // Lost etcd, or a watch etcd cancelled (e.g. its revision was compacted away): read again.
-    watcher.on('disconnected', (err) => gen === this.generation && this.lost(err));
-    watcher.on('error', (err) => gen === this.generation && this.lost(err));
+    // Before the watch is established a failure fails this sync (also one that comes in the same
+    // turn as 'connected'); after, it is `lost`.
+    let established = false;
+    let failure: unknown;
+    let failed: (err: unknown) => void = () => undefined;
+    const fail = (err: unknown): void => {
+      if (gen !== this.generation) return;
+      if (established) return this.lost(err);
+      failure ??= err;
+      failed(err);
+    };
+    watcher.on('disconnected', fail);
+    watcher.on('error', fail);
+    const connected = new Promise<void>((resolve, reject) => {
+      failed = reject;
+      watcher.once('connected', () => resolve());
+    });
     try {
       await withDeadline(connected, Math.max(1, deadline - Date.now()), timedOut);
+      if (failure !== undefined) throw failure;
+      if (gen !== this.generation) throw new Error('superseded');
     } catch (err) {
       if (this.watcher === watcher) this.watcher = undefined;
       void watcher.cancel().catch(() => undefined);
       throw err;
     }
+    established = true;
+    return gen;
   }
 
   /** etcd failed us: keep the view, report degraded, reconnect with backoff. */
   private lost(err: unknown): void {
-    if (this.stopped || this.retry) return;
+    if (this.stopped) return;
     this.link.lost(err);
-    this.generation++;
+    this.generation++; // the current watcher's events and any sync in flight no longer count
     const watcher = this.watcher;
     this.watcher = undefined;
     if (watcher) void watcher.cancel().catch(() => undefined);
-    this.scheduleSync();
+    if (!this.reconnecting) void this.reconnect();
   }
 
-  private scheduleSync(): void {
-    this.retry = setTimeout(() => {
-      void this.sync().then(
-        () => {
-          this.retry = undefined;
-          if (this.stopped) return;
-          this.backoff.reset();
-          this.link.back();
-        },
-        (err: unknown) => {
-          if (this.stopped) return;
-          this.link.lost(err);
-          this.scheduleSync();
-        },
-      );
-    }, this.backoff.next());
-    this.retry.unref();
+  /** Read-and-watch again, with backoff, until it holds (etcd lost again meanwhile: once more). */
+  private async reconnect(): Promise<void> {
+    this.reconnecting = true;
+    try {
+      while (!this.stopped) {
+        await this.pause(this.backoff.next());
+        if (this.stopped) return;
+        try {
+          if ((await this.sync()) === this.generation) break;
+        } catch (err) {
+          if (!this.stopped) this.link.lost(err);
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+    if (this.stopped) return;
+    this.backoff.reset();
+    this.link.back();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.retry = setTimeout(resolve, ms);
+      this.retry.unref();
+    });
   }
 
   private emit(changes: ViewChange[]): void {
@@ -201,9 +230,6 @@ export class EtcdMembership implements Membership {
         case 'up':
           this.opts.logger.log('info', 'registry', `agent ${c.member.id} registered: ${c.member.address} on ${c.member.host}`);
           events?.up(c.member);
-          break;
-        case 'down':
-          events?.down(c.member, c.why);
           break;
         case 'gone':
           this.opts.logger.log('info', 'registry', `agent ${c.member.id} left etcd (its key was deleted: lease expired or revoked)`);

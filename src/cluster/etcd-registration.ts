@@ -188,6 +188,8 @@ export class EtcdRegistration {
         void lease.revoke().catch(() => undefined);
         return;
       }
+      // Lost as it was granted (etcd forgot it at once, e.g. restarted empty): its 'lost' went unheard.
+      if (lease.revoked()) throw new Error('the lease was lost as soon as it was granted');
       this.lease = lease;
       this.leaseId = BigInt(id).toString(16);
       this.written = value;

@@ -5,8 +5,10 @@
 // The meaning of an entry for the router:
 // - `up` when an agent is serving and the router was not told so yet, or its address, labels or
 //   process (startedAt, pid) changed: the router (re)connects to it;
-// - `down` when a serving agent registers another state (draining, stopping): no new calls go
-//   there; its heartbeats keep telling the router the rest;
+// - nothing when a joined agent registers another state (draining, stopping): its heartbeats have
+//   told the router already (they carry `serving`), and it is still alive, finishing its calls, so
+//   it is not `down` (that is an observed exit, which etcd cannot see); it is `up` again when it
+//   serves again. An agent first seen in another state is a member, not joined, until it serves;
 // - `gone` when its key is deleted (lease expired or revoked) or overwritten with a value that no
 //   longer passes the checks: the router forgets it. Stop-routing-now stays the detector's call.
 // A held agent (drained by `cluster drain`) gets no `up` until it is released.
@@ -24,7 +26,6 @@ export interface EtcdMember extends MemberInfo {
 
 export type ViewChange =
   | { type: 'up'; member: EtcdMember }
-  | { type: 'down'; member: EtcdMember; why: string }
   | { type: 'gone'; member: EtcdMember }
   /** A key whose value is ignored (said once per key and reason). */
   | { type: 'ignored'; key: string; why: string };
@@ -32,7 +33,7 @@ export type ViewChange =
 interface Known {
   entry: AgentEntry;
   member: EtcdMember;
-  /** The router was told `up` (and not `down` or `gone` since). */
+  /** The router was told `up`, and the agent has been serving since. */
   told: boolean;
   /** An `up` was held back while the agent was held. */
   owed: boolean;
@@ -150,9 +151,7 @@ export class RegistryView {
       return;
     }
     k.owed = false;
-    if (!k.told) return;
     k.told = false;
-    out.push({ type: 'down', member, why: `it registered as ${entry.state}` });
   }
 
   private reportBad(key: string, why: string, out: ViewChange[]): void {

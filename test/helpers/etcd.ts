@@ -1,0 +1,150 @@
+// A real etcd for a test: /usr/bin/etcd (or SNAKEPIT_TEST_ETCD) on free loopback ports with a
+// temporary data dir, one member. It can be stopped (SIGTERM, then SIGKILL by pid), killed, and
+// restarted on the same ports and data dir (or a wiped one). `cleanup()` stops it and removes the
+// directory; a test process that dies first still SIGKILLs it (by pid) on exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { tempDir } from './env.js';
+
+export const ETCD_BINARY = process.env.SNAKEPIT_TEST_ETCD ?? '/usr/bin/etcd';
+
+export interface EtcdServer {
+  /** `127.0.0.1:PORT` of its client URL. */
+  endpoint: string;
+  /** `etcd://127.0.0.1:PORT`, as `--registry` takes it. */
+  url: string;
+  dataDir: string;
+  pid(): number | undefined;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL; resolves once it exited. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports (and data dir unless `wipe`), waits until healthy. */
+  restart(opts?: { wipe?: boolean }): Promise<void>;
+  /** Its log so far (for failure messages). */
+  log(): string;
+  cleanup(): Promise<void>;
+}
+
+/** A loopback port that was free a moment ago (bound to port 0, then closed). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) if (child.pid !== undefined) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+});
+
+export async function startEtcd(): Promise<EtcdServer> {
+  const dir = tempDir('sp-etcd-');
+  const dataDir = join(dir.path, 'data');
+  const logFile = join(dir.path, 'etcd.log');
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  let child: ChildProcess | undefined;
+
+  const exited = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())));
+
+  const launch = async (): Promise<void> => {
+    const out = openSync(logFile, 'a');
+    const c = spawn(
+      ETCD_BINARY,
+      [
+        '--name', 'test',
+        '--data-dir', dataDir,
+        '--listen-client-urls', client,
+        '--advertise-client-urls', client,
+        '--listen-peer-urls', peer,
+        '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', `test=${peer}`,
+        '--initial-cluster-state', 'new',
+        '--logger', 'zap',
+        '--log-level', 'warn',
+      ],
+      { stdio: ['ignore', out, out] },
+    );
+    closeSync(out);
+    child = c;
+    live.add(c);
+    c.once('exit', () => live.delete(c));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`etcd exited at start (${c.exitCode ?? c.signalCode}); log:\n${readLog()}`);
+      try {
+        const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1_000) });
+        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() > deadline) throw new Error(`etcd not healthy within 15 s; log:\n${readLog()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  const readLog = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  };
+
+  const signal = async (sig: NodeJS.Signals, graceMs: number): Promise<void> => {
+    const c = child;
+    if (!c || c.pid === undefined) return;
+    const done = exited(c);
+    try {
+      process.kill(c.pid, sig);
+    } catch {
+      /* gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(c.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, graceMs);
+    await done;
+    clearTimeout(timer);
+    child = undefined;
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    await signal('SIGKILL', 0);
+    dir.cleanup();
+    throw err;
+  }
+
+  return {
+    endpoint: `127.0.0.1:${clientPort}`,
+    url: `etcd://127.0.0.1:${clientPort}`,
+    dataDir,
+    pid: () => child?.pid,
+    stop: (graceMs = 3_000) => signal('SIGTERM', graceMs),
+    kill: () => signal('SIGKILL', 0),
+    restart: async (opts = {}) => {
+      await signal('SIGTERM', 3_000);
+      if (opts.wipe) rmSync(dataDir, { recursive: true, force: true });
+      await launch();
+    },
+    log: readLog,
+    cleanup: async () => {
+      await signal('SIGTERM', 2_000);
+      dir.cleanup();
+    },
+  };
+}
