@@ -20,7 +20,7 @@ import { FIXTURES, killPids, waitFor } from '../helpers/env.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Short timeouts and backoff, so outages and recoveries fit in seconds. */
-const FAST: RegistryTimings = { timeoutMs: 1_500, retryMs: 100, retryMaxMs: 400 };
+const FAST: RegistryTimings = { timeoutMs: 1_500, retryMs: 100, retryMaxMs: 400, keepaliveMs: 1_000 };
 const TTL_MS = 2_000;
 
 let etcd: EtcdServer;
@@ -371,6 +371,29 @@ describe('etcd membership', () => {
     await waitFor(() => m.status().state === 'ok');
     expect(m.members().map((x) => x.id).sort()).toEqual(['arrived-1', 'staying-1']);
     expect(rec.events.filter((e) => e.at >= since && e.member.id === 'staying-1')).toEqual([]);
+  });
+
+  it('a link that silently drops everything (no reset) is noticed by the keepalives, and recovers', async () => {
+    const prefix = freshPrefix();
+    const link = await proxy();
+    const reg = registration(prefix, 'silent-1', { endpoint: link.endpoint });
+    await reg.start();
+    const m = membership(prefix, link.endpoint);
+    const rec = recorder();
+    await m.start(rec.handlers);
+    await rec.next((e) => e.type === 'up');
+    const t0 = Date.now();
+    link.blackhole();
+    // The router's watch: a gRPC keepalive ping unanswered (1 s interval + 1.5 s timeout). The
+    // agent's lease: etcd3 gives up on a keepalive stream silent for one TTL (2 s).
+    await waitFor(() => m.status().state === 'degraded', 6_000);
+    const routerSaw = Date.now() - t0;
+    await waitFor(() => reg.status().state === 'degraded', 6_000);
+    expect(routerSaw).toBeLessThan(5_000);
+    expect(m.members().map((x) => x.id)).toEqual(['silent-1']);
+    link.restore();
+    await waitFor(() => m.status().state === 'ok' && reg.status().state === 'ok', 10_000);
+    expect(m.members().map((x) => x.id)).toEqual(['silent-1']);
   });
 
   it('an agent cut off until its lease expired registers again with a new lease', async () => {

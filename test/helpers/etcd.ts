@@ -69,6 +69,8 @@ export async function startEtcd(): Promise<EtcdServer> {
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `test=${peer}`,
         '--initial-cluster-state', 'new',
+        // Tests ping every second (registryKeepaliveMs) to notice a silent link: allow it.
+        '--grpc-keepalive-min-time', '500ms',
         '--logger', 'zap',
         '--log-level', 'warn',
       ],
