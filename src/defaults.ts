@@ -188,7 +188,7 @@ export const DEFAULTS = {
   registryLeaseTtlMs: 10_000,
   /**
    * Longest one call to etcd may take, retries included, ms. Also how long an agent or router
-   * waits for an unreachable etcd at start before it fails with `REGISTRY_UNAVAILABLE`.
+   * keeps trying an unreachable etcd at start before it fails with `REGISTRY_UNAVAILABLE`.
    */
   registryTimeoutMs: 5_000,
   /** First delay before reconnecting to a lost etcd (jittered, doubling per failed try), ms. */

@@ -13,7 +13,7 @@ import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import type { Membership, MembershipEvents } from './local-membership.js';
 import { AGENTS_PREFIX } from './etcd-entry.js';
-import { ReconnectBackoff, RegistryLink, openEtcd, registryUnavailable, withDeadline, type RegistryConfig, type RegistryStatus, type RegistryTimings } from './etcd.js';
+import { ReconnectBackoff, RegistryLink, openEtcd, registryUnavailable, retryWithin, withDeadline, type RegistryConfig, type RegistryStatus, type RegistryTimings } from './etcd.js';
 import { RegistryView, type EtcdMember, type ViewChange } from './etcd-view.js';
 
 export interface EtcdMembershipOptions {
@@ -67,12 +67,12 @@ export class EtcdMembership implements Membership {
     this.client = openEtcd(opts.registry, opts.timings);
   }
 
-  /** Reads the registered agents (each serving one is `up`) and watches for changes; REGISTRY_UNAVAILABLE if etcd does not answer within registryTimeoutMs. */
+  /** Reads the registered agents (each serving one is `up`) and watches for changes; REGISTRY_UNAVAILABLE if etcd does not answer within registryTimeoutMs (tried again meanwhile). */
   async start(events: MembershipEvents): Promise<void> {
     this.events = events;
     const started = Date.now();
     try {
-      await this.sync();
+      await retryWithin(this.timeoutMs, this.opts.timings ?? {}, (ms) => this.sync(ms));
     } catch (err) {
       this.close();
       throw registryUnavailable(this.opts.registry, Date.now() - started, err);
@@ -124,14 +124,14 @@ export class EtcdMembership implements Membership {
 
   /**
    * Reads the prefix whole and reconciles the view with it, then watches from the next revision.
-   * Bounded by registryTimeoutMs in all; a watcher that did not connect in time is cancelled.
+   * Bounded by `budgetMs` in all; a watcher that did not connect in time is cancelled.
    * Resolves with its generation once the watch is established; a failure after that is `lost`.
    */
-  private async sync(): Promise<number> {
+  private async sync(budgetMs = this.timeoutMs): Promise<number> {
     const gen = ++this.generation;
-    const deadline = Date.now() + this.timeoutMs;
-    const timedOut = (): Error => new Error(`no answer within ${this.timeoutMs} ms`);
-    const res = await withDeadline(this.client.getAll().prefix(this.prefix).exec(), this.timeoutMs, timedOut);
+    const deadline = Date.now() + budgetMs;
+    const timedOut = (): Error => new Error(`no answer within ${budgetMs} ms`);
+    const res = await withDeadline(this.client.getAll().prefix(this.prefix).exec(), budgetMs, timedOut);
     if (gen !== this.generation) throw new Error('superseded');
     this.revision = Number(res.header.revision);
     this.emit(this.view.reset(res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value }))));

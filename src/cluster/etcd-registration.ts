@@ -15,7 +15,7 @@ import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { AGENTS_PREFIX, agentKey, encodeEntry, type AgentEntry, type RegistrationState } from './etcd-entry.js';
-import { ReconnectBackoff, RegistryLink, describeEtcdError, openEtcd, registryUnavailable, withDeadline, type RegistryConfig, type RegistryStatus, type RegistryTimings } from './etcd.js';
+import { ReconnectBackoff, RegistryLink, describeEtcdError, openEtcd, registryUnavailable, retryWithin, withDeadline, type RegistryConfig, type RegistryStatus, type RegistryTimings } from './etcd.js';
 
 export interface EtcdRegistrationOptions {
   registry: RegistryConfig;
@@ -88,13 +88,13 @@ export class EtcdRegistration {
     this.client = openEtcd(opts.registry, opts.timings);
   }
 
-  /** Grants the lease and writes the entry; REGISTRY_UNAVAILABLE when etcd does not answer within registryTimeoutMs. */
+  /** Grants the lease and writes the entry; REGISTRY_UNAVAILABLE when etcd does not answer within registryTimeoutMs (tried again meanwhile). */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     const began = Date.now();
     try {
-      await this.register();
+      await retryWithin(this.timeoutMs, this.opts.timings ?? {}, (ms) => this.register(ms));
     } catch (err) {
       this.close();
       throw registryUnavailable(this.opts.registry, Date.now() - began, err);
@@ -155,8 +155,8 @@ export class EtcdRegistration {
     this.client.close();
   }
 
-  /** A new lease, and the entry written under it; the lease is current only once both worked. Bounded by registryTimeoutMs. */
-  private async register(): Promise<void> {
+  /** A new lease, and the entry written under it; the lease is current only once both worked. Bounded by `budgetMs`. */
+  private async register(budgetMs = this.timeoutMs): Promise<void> {
     const lease = this.client.lease(this.ttlSeconds);
     lease.on('keepaliveFailed', (err) => lease === this.lease && this.link.lost(err));
     lease.on('keepaliveSucceeded', () => {
@@ -181,8 +181,8 @@ export class EtcdRegistration {
           }
           return granted;
         })(),
-        this.timeoutMs,
-        () => new Error(`no answer within ${this.timeoutMs} ms`),
+        budgetMs,
+        () => new Error(`no answer within ${budgetMs} ms`),
       );
       if (this.stopped) {
         void lease.revoke().catch(() => undefined);

@@ -197,19 +197,46 @@ export class RegistryLink {
 
 /** REGISTRY_UNAVAILABLE for a start that could not reach etcd within `waitedMs`. */
 export function registryUnavailable(config: RegistryConfig, waitedMs: number, cause: unknown): SnakepitError {
-  const tlsHint = config.tls ? ', that it serves TLS with a certificate the registry CA (--registry-ca) signed' : '';
+  // gRPC says UNAVAILABLE for a refused connection and a failed handshake alike: name what to check.
+  const hints = !config.tls
+    ? ['if etcd serves TLS, give --registry-ca (or use etcds://)']
+    : [
+        `that it serves TLS with a certificate ${config.tls.ca ? 'the registry CA (--registry-ca)' : "one of the system's CAs (else give --registry-ca)"} signed for the address named`,
+        ...(config.tls.cert ? [] : ['if etcd requires client certificates, give --registry-cert and --registry-key']),
+      ];
   return new SnakepitError(
     'REGISTRY_UNAVAILABLE',
-    `etcd is not reachable at ${config.endpoints.join(', ')} (tried for ${waitedMs} ms; last error: ${describeEtcdError(cause)}); check that etcd runs there${tlsHint}, or fix --registry`,
+    `etcd is not reachable at ${config.endpoints.join(', ')} (tried for ${waitedMs} ms; last error: ${describeEtcdError(cause)}); check that etcd runs there, ${hints.join('; ')}; or fix --registry`,
     { cause },
   );
 }
 
-/** One line of an etcd client error (gRPC's can be long and multi-line). */
+/** One line of an etcd client error (gRPC's can be long, multi-line, and end in an empty note). */
 export function describeEtcdError(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const line = text.split('\n')[0]!.trim();
+  const line = text.split('\n')[0]!.replace(/\s*Resolution note:\s*$/, '').trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line || 'unknown error';
+}
+
+/**
+ * `attempt(msLeft)` until it succeeds or `budgetMs` is spent, with the reconnect backoff between
+ * tries: what a start does, so an etcd that is restarting as an agent starts is waited for, and
+ * one that is not there fails in bounded time. Rejects with the last failure.
+ */
+export async function retryWithin<T>(budgetMs: number, t: RegistryTimings, attempt: (msLeft: number) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  const backoff = new ReconnectBackoff(t);
+  for (;;) {
+    let last: unknown;
+    try {
+      return await attempt(Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      last = err;
+    }
+    const pause = Math.min(backoff.next(), deadline - Date.now());
+    if (pause <= 0) throw last;
+    await new Promise((r) => setTimeout(r, pause));
+  }
 }
 
 /** `p`, or a rejection with `onTimeout()` after `ms`. */

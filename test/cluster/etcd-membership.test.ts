@@ -16,7 +16,8 @@ import { parseRegistry, type RegistryTimings } from '../../src/cluster/etcd.js';
 import type { MemberInfo, MembershipEvents } from '../../src/cluster/local-membership.js';
 import { SnakepitError } from '../../src/errors.js';
 import { startEtcd, freePort, type EtcdServer } from '../helpers/etcd.js';
-import { FIXTURES, killPids, waitFor } from '../helpers/env.js';
+import { makeCerts, type TestCerts } from '../helpers/certs.js';
+import { FIXTURES, killPids, tempDir, waitFor } from '../helpers/env.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Short timeouts and backoff, so outages and recoveries fit in seconds. */
@@ -207,13 +208,15 @@ describe('etcd membership', () => {
     expect(m.status().state).toBe('ok');
   });
 
-  it('fails fast with REGISTRY_UNAVAILABLE naming the endpoints when etcd is unreachable at start', async () => {
+  it('fails in bounded time with REGISTRY_UNAVAILABLE naming the endpoints when etcd is unreachable at start', async () => {
     const [p1, p2] = [await freePort(), await freePort()];
     const registry = parseRegistry({ url: `etcd://127.0.0.1:${p1},127.0.0.1:${p2}` });
     const timings = { ...FAST, timeoutMs: 1_000 };
     const m = new EtcdMembership({ registry, logger: logLines().logger, timings, prefix: freshPrefix() });
+    // Tried for the whole timeout (an etcd that is restarting is waited for), not longer.
     let t0 = Date.now();
     const err = await m.start(recorder().handlers).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     expect(Date.now() - t0).toBeLessThan(2_500);
     expect(err).toBeInstanceOf(SnakepitError);
     expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE' });
@@ -222,6 +225,7 @@ describe('etcd membership', () => {
     const r = new EtcdRegistration({ registry, logger: logLines().logger, timings, prefix: freshPrefix(), agent: { id: 'nowhere', address: '127.0.0.1:7001', capacity: 1 } });
     t0 = Date.now();
     const err2 = await r.start().catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     expect(Date.now() - t0).toBeLessThan(2_500);
     expect(err2).toMatchObject({ code: 'REGISTRY_UNAVAILABLE' });
     expect((err2 as Error).message).toMatch(new RegExp(`etcd is not reachable at 127\\.0\\.0\\.1:${p1}, 127\\.0\\.0\\.1:${p2}`));
@@ -266,6 +270,21 @@ describe('etcd membership', () => {
     await waitFor(async () => (await agents()).join() === 'rb-1:alive:b');
     expect(dialled).toEqual(['ra-1@10.9.0.1:7000', 'rb-1@10.9.0.2:7000']);
     await expect(router.cluster({ op: 'scale', count: 3 })).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('a start waits for an etcd that comes up within registryTimeoutMs', async () => {
+    const prefix = freshPrefix();
+    await etcd.stop();
+    const patient = { ...FAST, timeoutMs: 6_000 };
+    const reg = registration(prefix, 'early-1', { timings: patient });
+    const m = new EtcdMembership({ registry: parseRegistry({ url: etcd.url }), prefix, logger: logLines().logger, timings: patient });
+    cleanups.push(() => m.stop());
+    const rec = recorder();
+    const starts = Promise.all([reg.start(), m.start(rec.handlers)]);
+    await new Promise((r) => setTimeout(r, 500));
+    await etcd.restart();
+    await starts;
+    await rec.next((e) => e.type === 'up' && e.member.id === 'early-1');
   });
 
   it('scale is refused; hold keeps a drained agent from coming back up until release', async () => {
@@ -425,5 +444,46 @@ describe('etcd membership', () => {
     await new Promise((r) => setTimeout(r, TTL_MS + 500));
     expect(await keyExists(reg.key)).toBe(true);
     expect(lines.filter((l) => l.includes('etcd lost'))).toHaveLength(1);
+  });
+});
+
+describe('etcd membership over TLS (certificates made by openssl)', () => {
+  let certs: TestCerts;
+  let dir: { path: string; cleanup(): void };
+  let secure: EtcdServer;
+
+  beforeAll(async () => {
+    dir = tempDir('sp-certs-');
+    certs = makeCerts(dir.path);
+    secure = await startEtcd({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, clientCert: certs.clientCert, clientKey: certs.clientKey } });
+  });
+
+  afterAll(async () => {
+    await secure?.cleanup();
+    dir?.cleanup();
+  });
+
+  it('registers and watches with the registry CA and a client certificate; refuses without them', async () => {
+    const prefix = freshPrefix();
+    const registry = parseRegistry({ url: `etcd://${secure.endpoint}`, ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
+    expect(registry.tls).not.toBeNull();
+    const reg = new EtcdRegistration({ registry, prefix, leaseTtlMs: TTL_MS, timings: FAST, logger: logLines().logger, agent: { id: 'tls-1', address: '127.0.0.1:7443', capacity: 1 } });
+    cleanups.push(() => reg.stop());
+    await reg.start();
+    const m = new EtcdMembership({ registry, prefix, logger: logLines().logger, timings: FAST });
+    cleanups.push(() => m.stop());
+    const rec = recorder();
+    await m.start(rec.handlers);
+    await rec.next((e) => e.type === 'up' && e.member.id === 'tls-1');
+    expect(m.status()).toMatchObject({ state: 'ok', tls: true });
+    // Plaintext to a TLS etcd, a CA that did not sign its certificate, or no client certificate: no start.
+    const timings = { ...FAST, timeoutMs: 1_000 };
+    for (const bad of [{ url: `etcd://${secure.endpoint}` }, { url: `etcd://${secure.endpoint}`, ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey }, { url: `etcd://${secure.endpoint}`, ca: certs.ca }]) {
+      const other = new EtcdMembership({ registry: parseRegistry(bad), prefix, logger: logLines().logger, timings });
+      const err = await other.start(recorder().handlers).catch((e: unknown) => e);
+      expect(err, JSON.stringify(bad)).toMatchObject({ code: 'REGISTRY_UNAVAILABLE' });
+      expect((err as Error).message).toContain(secure.endpoint);
+      await other.stop();
+    }
   });
 });

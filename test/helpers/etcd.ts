@@ -1,9 +1,11 @@
 // A real etcd for a test: /usr/bin/etcd (or SNAKEPIT_TEST_ETCD) on free loopback ports with a
-// temporary data dir, one member. It can be stopped (SIGTERM, then SIGKILL by pid), killed, and
+// temporary data dir, one member; with `tls`, its client URL serves TLS and requires a client
+// certificate signed by the given CA. It can be stopped (SIGTERM, then SIGKILL by pid), killed, and
 // restarted on the same ports and data dir (or a wiped one). `cleanup()` stops it and removes the
 // directory; a test process that dies first still SIGKILLs it (by pid) on exit.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './env.js';
@@ -45,12 +47,37 @@ process.once('exit', () => {
   for (const child of live) if (child.pid !== undefined) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
 });
 
-export async function startEtcd(): Promise<EtcdServer> {
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  /** The CA client certificates must be signed by. */
+  ca: string;
+  /** A client certificate (and key) the health check presents. */
+  clientCert: string;
+  clientKey: string;
+}
+
+/** GET /health over TLS with a client certificate (fetch cannot present one). */
+function tlsHealthy(url: string, tls: EtcdTls): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/health`, { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey), timeout: 1_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(res.statusCode === 200 && body.includes('"health":"true"')));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdServer> {
   const dir = tempDir('sp-etcd-');
   const dataDir = join(dir.path, 'data');
   const logFile = join(dir.path, 'etcd.log');
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const client = `http://127.0.0.1:${clientPort}`;
+  const tls = opts.tls;
+  const client = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   let child: ChildProcess | undefined;
 
@@ -69,6 +96,7 @@ export async function startEtcd(): Promise<EtcdServer> {
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `test=${peer}`,
         '--initial-cluster-state', 'new',
+        ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth'] : []),
         // Tests ping every second (registryKeepaliveMs) to notice a silent link: allow it.
         '--grpc-keepalive-min-time', '500ms',
         '--logger', 'zap',
@@ -83,11 +111,15 @@ export async function startEtcd(): Promise<EtcdServer> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`etcd exited at start (${c.exitCode ?? c.signalCode}); log:\n${readLog()}`);
-      try {
-        const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1_000) });
-        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
-      } catch {
-        /* not up yet */
+      if (tls) {
+        if (await tlsHealthy(client, tls)) return;
+      } else {
+        try {
+          const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1_000) });
+          if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+        } catch {
+          /* not up yet */
+        }
       }
       if (Date.now() > deadline) throw new Error(`etcd not healthy within 15 s; log:\n${readLog()}`);
       await new Promise((r) => setTimeout(r, 50));

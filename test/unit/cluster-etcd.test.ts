@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEntry, parseEntry, type AgentEntry } from '../../src/cluster/etcd-entry.js';
 import { RegistryView } from '../../src/cluster/etcd-view.js';
-import { RegistryLink, etcdOptions, parseRegistry, parseRegistryUrl, registryUnavailable } from '../../src/cluster/etcd.js';
+import { RegistryLink, etcdOptions, parseRegistry, parseRegistryUrl, registryUnavailable, retryWithin } from '../../src/cluster/etcd.js';
 import { parseHostPort } from '../../src/cluster/host-port.js';
 import { DEFAULTS } from '../../src/defaults.js';
 
@@ -122,10 +122,31 @@ describe('parseRegistry (TLS files)', () => {
     expect(Date.now() - t0).toBeLessThan(1_000);
   });
 
-  it('REGISTRY_UNAVAILABLE names every endpoint and the last error', () => {
-    const err = registryUnavailable({ endpoints: ['a:1', 'b:2'], tls: {} }, 5000, new Error('14 UNAVAILABLE: No connection established\nmore'));
-    expect(err.code).toBe('REGISTRY_UNAVAILABLE');
-    expect(err.message).toBe('etcd is not reachable at a:1, b:2 (tried for 5000 ms; last error: 14 UNAVAILABLE: No connection established); check that etcd runs there, that it serves TLS with a certificate the registry CA (--registry-ca) signed, or fix --registry');
+  it('REGISTRY_UNAVAILABLE names every endpoint, the last error, and what to check for the TLS setup given', () => {
+    const cause = new Error('14 UNAVAILABLE: No connection established. Last error: Failed to connect. Resolution note:\nmore');
+    const plain = registryUnavailable({ endpoints: ['a:1', 'b:2'], tls: null }, 5000, cause);
+    expect(plain.code).toBe('REGISTRY_UNAVAILABLE');
+    expect(plain.message).toBe(
+      'etcd is not reachable at a:1, b:2 (tried for 5000 ms; last error: 14 UNAVAILABLE: No connection established. Last error: Failed to connect.); check that etcd runs there, if etcd serves TLS, give --registry-ca (or use etcds://); or fix --registry',
+    );
+    expect(registryUnavailable({ endpoints: ['a:1'], tls: { ca: Buffer.from('x') } }, 1, cause).message).toContain(
+      'that it serves TLS with a certificate the registry CA (--registry-ca) signed for the address named; if etcd requires client certificates, give --registry-cert and --registry-key',
+    );
+    expect(registryUnavailable({ endpoints: ['a:1'], tls: { cert: Buffer.from('x'), key: Buffer.from('k') } }, 1, cause).message).not.toContain('--registry-cert');
+    expect(registryUnavailable({ endpoints: ['a:1'], tls: {} }, 1, cause).message).toContain("one of the system's CAs (else give --registry-ca)");
+  });
+
+  it('retryWithin tries again with backoff until the budget is spent, then rejects with the last failure', async () => {
+    let n = 0;
+    await expect(retryWithin(2_000, { retryMs: 10, retryMaxMs: 20 }, async () => (++n < 3 ? Promise.reject(new Error(`try ${n}`)) : 'ok'))).resolves.toBe('ok');
+    expect(n).toBe(3);
+    const t0 = Date.now();
+    const left: number[] = [];
+    await expect(retryWithin(300, { retryMs: 20, retryMaxMs: 40 }, async (ms) => (left.push(ms), Promise.reject(new Error(`try ${left.length}`))))).rejects.toThrow(/^try \d+$/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - t0).toBeLessThan(600);
+    expect(left.length).toBeGreaterThan(3);
+    expect(left.every((ms, i) => i === 0 || ms < left[i - 1]!)).toBe(true); // each try gets what is left
   });
 });
 
