@@ -35,6 +35,8 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 const MAX_LABELS = 64;
 const MAX_LABEL_VALUE = 256;
 const MAX_TEXT = 256;
+/** Control characters: never in a value a terminal (`cluster status`) or a text log shows. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Why `id` cannot be an agent id, or null when it can. */
 export function agentIdProblem(id: string): string | null {
@@ -96,14 +98,14 @@ export function entryProblem(v: unknown): string | null {
   if (labels.length > MAX_LABELS) return `${labels.length} labels (at most ${MAX_LABELS})`;
   for (const [k, val] of labels) {
     if (!LABEL_KEY.test(k)) return `label name '${k.slice(0, 80)}' is not 1-63 letters, digits, '.', '_', '/' or '-'`;
-    if (typeof val !== 'string' || val.length > MAX_LABEL_VALUE) return `label '${k}' is not a string of at most ${MAX_LABEL_VALUE} characters`;
+    if (typeof val !== 'string' || val.length > MAX_LABEL_VALUE || CONTROL.test(val)) return `label '${k}' is not a string of at most ${MAX_LABEL_VALUE} printable characters`;
   }
   if (!Number.isSafeInteger(o.capacity) || (o.capacity as number) < 0) return 'capacity is not a non-negative integer';
-  if (typeof o.version !== 'string' || o.version.length > MAX_TEXT) return 'version is not a short string';
+  if (typeof o.version !== 'string' || o.version.length > MAX_TEXT || CONTROL.test(o.version)) return 'version is not a short printable string';
   if (typeof o.state !== 'string' || !(REGISTRATION_STATES as readonly string[]).includes(o.state)) return `state is not one of ${REGISTRATION_STATES.join(', ')}`;
   if (typeof o.startedAt !== 'number' || !Number.isFinite(o.startedAt) || o.startedAt < 0) return 'startedAt is not a time (ms since the epoch)';
   if (o.pid !== undefined && (!Number.isSafeInteger(o.pid) || (o.pid as number) < 1)) return 'pid is not a positive integer';
-  if (typeof o.host !== 'string' || o.host.length > MAX_TEXT) return 'host is not a short string';
+  if (typeof o.host !== 'string' || o.host.length > MAX_TEXT || CONTROL.test(o.host)) return 'host is not a short printable string';
   return null;
 }
 

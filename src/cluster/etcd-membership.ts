@@ -236,9 +236,14 @@ export class EtcdMembership implements Membership {
           events?.gone?.(c.member);
           break;
         case 'ignored':
-          this.opts.logger.log('warn', 'registry', `ignored ${c.key.slice(0, 200)}: ${c.why}`);
+          // Key and reason quote what someone wrote to etcd: no control characters in our log.
+          this.opts.logger.log('warn', 'registry', `ignored ${printable(c.key.slice(0, 200))}: ${printable(c.why)}`);
           break;
       }
     }
   }
+}
+
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

@@ -187,13 +187,15 @@ describe('etcd membership', () => {
     await direct.put(`${prefix}huge`).value(JSON.stringify({ id: 'huge', pad: 'x'.repeat(100_000) }));
     await direct.put(`${prefix}bad-address`).value(JSON.stringify({ ...JSON.parse(good), id: 'bad-address', address: 'unix:/tmp/evil.sock' }));
     await direct.put(`${prefix}not/an/id`).value(good);
+    await direct.put(`${prefix}evil\nWARN forged line`).value('{');
     const m = membership(prefix, etcd.endpoint, logger);
     const rec = recorder();
     await m.start(rec.handlers);
     await rec.next((e) => e.type === 'up' && e.member.id === 'good-1');
     expect(m.members().map((x) => x.id)).toEqual(['good-1']);
     const ignored = (): string[] => lines.filter((l) => l.includes('ignored'));
-    expect(ignored()).toHaveLength(5);
+    expect(ignored()).toHaveLength(6);
+    expect(ignored().every((l) => !/[\n\r\u001b]/.test(l))).toBe(true);
     expect(ignored().join('\n')).toMatch(/garbage: value is not JSON/);
     expect(ignored().join('\n')).toMatch(/wrong-id: id 'good-1' differs from the key's last segment 'wrong-id'/);
     expect(ignored().join('\n')).toMatch(/huge: value of \d+ bytes is above registryValueMaxBytes/);
@@ -203,7 +205,7 @@ describe('etcd membership', () => {
     const since = Date.now();
     await direct.put(`${prefix}good-1`).value('[]');
     await rec.next((e) => e.type === 'gone' && e.member.id === 'good-1', since);
-    expect(ignored()).toHaveLength(6);
+    expect(ignored()).toHaveLength(7);
     expect(rec.events.filter((e) => e.type === 'up')).toHaveLength(1);
     expect(m.status().state).toBe('ok');
   });

@@ -180,7 +180,10 @@ describe('parseEntry: a value read from etcd is hostile', () => {
     ['an unknown state', `${P}a-1`, bytes({ ...entry(), state: 'dancing' }), 'state is not one of starting, serving, draining, stopping'],
     ['a string startedAt', `${P}a-1`, bytes({ ...entry(), startedAt: 'now' }), 'startedAt'],
     ['a zero pid', `${P}a-1`, bytes(entry({ pid: 0 })), 'pid is not a positive integer'],
-    ['a missing host', `${P}a-1`, bytes({ ...entry(), host: undefined }), 'host is not a short string'],
+    ['a missing host', `${P}a-1`, bytes({ ...entry(), host: undefined }), 'host is not a short printable string'],
+    ['a host with escapes', `${P}a-1`, bytes(entry({ host: 'h\u001b[2J' })), 'host is not a short printable string'],
+    ['a version with a newline', `${P}a-1`, bytes(entry({ version: '1\nFAKE LOG LINE' })), 'version is not a short printable string'],
+    ['a label value with a bell', `${P}a-1`, bytes(entry({ labels: { zone: 'a\u0007' } })), "label 'zone' is not a string of at most 256 printable"],
     ['a proto-polluting id', `${P}__proto__`, bytes({ ...entry(), id: '__proto__' }), 'agent id'],
   ])('ignores %s', (_name, key, value, why) => {
     const out = parseEntry(P, key, value);
