@@ -183,6 +183,26 @@ export const DEFAULTS = {
   retryBudgetTokens: 10,
   /** Tokens a successful attempt gives back to the retry budget: ~this fraction of extra load at most while failing. */
   retryBudgetRatio: 0.1,
+  // ── registry (etcd membership across hosts) ──
+  /**
+   * TTL of an agent's lease in etcd, ms (etcd counts whole seconds: rounded up). The agent renews it
+   * every third of the TTL; an agent that stops renewing (SIGKILLed, cut off) has its key removed
+   * by etcd this long after its last renewal, and routers then forget it.
+   */
+  registryLeaseTtlMs: 10_000,
+  /**
+   * Longest one call to etcd may take, retries included, ms. Also how long an agent or router
+   * keeps trying an unreachable etcd at start before it fails with `REGISTRY_UNAVAILABLE`.
+   */
+  registryTimeoutMs: 5_000,
+  /** First delay before reconnecting to a lost etcd (jittered, doubling per failed try), ms. */
+  registryRetryMs: 200,
+  /** Cap of the reconnect delay to a lost etcd, ms. */
+  registryRetryMaxMs: 5_000,
+  /** Interval of gRPC keepalive pings on a quiet etcd connection: a silently cut link is noticed within it plus registryTimeoutMs, ms (etcd refuses pings more often than every 5 s). */
+  registryKeepaliveMs: 10_000,
+  /** Largest value at an agent's key a router accepts, bytes; a larger one is ignored (and an agent's own entry may not exceed it). */
+  registryValueMaxBytes: 16 * 1024,
 } as const;
 
 /** Environment variables read by Snakepit. */

@@ -20,11 +20,11 @@ import { count } from '../text.js';
 /** One agent of the cluster as membership knows it. */
 export interface MemberInfo {
   id: string;
-  /** Its own home (a sub-home of the cluster's). */
-  home: string;
-  /** Its Agent API (`unix:<home>/agent.sock`) and local lane. */
+  /** Its own home (a sub-home of the cluster's); absent for an agent on another host (etcd). */
+  home?: string;
+  /** Its Agent API (`unix:<home>/agent.sock`, or `HOST:PORT` from etcd) and, on this host, its local lane. */
   address: string;
-  lane: string;
+  lane?: string;
   pid: number | undefined;
   labels: Record<string, string>;
   version: string | undefined;
@@ -36,6 +36,9 @@ export interface MemberInfo {
   pools?: Array<{ name: string; affinity: string }> | undefined;
 }
 
+/** An agent of a local cluster: always in a sub-home on this host, with a local lane. */
+export type LocalMemberInfo = MemberInfo & { home: string; lane: string };
+
 export interface MembershipEvents {
   /** An agent is ready to take calls (first start or after a restart). */
   up(member: MemberInfo): void;
@@ -45,7 +48,7 @@ export interface MembershipEvents {
   gone?(member: MemberInfo): void;
 }
 
-/** What the router needs of any membership (local here; etcd across hosts later). */
+/** What the router needs of any membership (local here; etcd across hosts in etcd-membership.ts). */
 export interface Membership {
   start(events: MembershipEvents): Promise<void>;
   members(): MemberInfo[];
@@ -73,7 +76,7 @@ export interface LocalMembershipOptions {
 interface Slot {
   n: number;
   paths: HomePaths;
-  info: MemberInfo;
+  info: LocalMemberInfo;
   child: ChildProcess | undefined;
   startTime: number | undefined;
   startedAt: number;
@@ -147,7 +150,7 @@ export class LocalMembership implements Membership {
 
   constructor(private readonly opts: LocalMembershipOptions) {}
 
-  members(): MemberInfo[] {
+  members(): LocalMemberInfo[] {
     return [...this.slots.values()].filter((s) => !s.removing).map((s) => s.info);
   }
 
