@@ -19,8 +19,9 @@ await build({
   ...common,
   entryPoints: ['dist/daemon/main.js'],
   outdir: 'dist/daemon-fast',
-  // The optional gRPC worker transport loads these with createRequire, only when it is used.
-  external: ['@grpc/proto-loader', 'protobufjs'],
+  // The optional gRPC worker transport loads these with createRequire, only when it is used;
+  // etcd3 (membership in etcd) reads its .proto files next to itself (__dirname), so it cannot be bundled.
+  external: ['@grpc/proto-loader', 'protobufjs', 'etcd3'],
   // CommonJS packages in an ES module bundle still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __snakepitRequire } from 'node:module'; const require = __snakepitRequire(import.meta.url);" },
 });
