@@ -266,7 +266,7 @@ export class LocalMembership implements Membership {
           : outcome === undefined
             ? `exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`
             : `${outcome.error.code}: ${outcome.error.message}`;
-      const err = new SnakepitError(outcome && outcome !== 'timeout' && !outcome.ok ? outcome.error.code : 'WORKER_START_FAILED', `agent ${slot.info.id} (${paths.home}) ${why}`);
+      const err = SnakepitError.from({ code: outcome && outcome !== 'timeout' && !outcome.ok ? outcome.error.code : 'WORKER_START_FAILED', message: `agent ${slot.info.id} (${paths.home}) ${why}` });
       if (first) throw err;
       this.opts.logger.log('error', slot.info.id, err.message);
       this.scheduleRestart(slot, err.message);
