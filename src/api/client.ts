@@ -6,9 +6,8 @@
 import { existsSync } from 'node:fs';
 import { SnakepitError } from '../errors.js';
 import { clientOf } from '../client/client.js';
-import type { SnakepitClient } from '../client/types.js';
+import type { ClusterOutcome, SnakepitClient } from '../client/types.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
-import type { ClusterOutcome } from './agent-api.js';
 import { RemoteAgent } from './remote-agent.js';
 
 export interface ConnectOptions {

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentLogger } from '../agent/log.js';
-import type { ToolInfo } from '../agent/agent.js';
+import type { ToolInfo } from '../client/types.js';
 import { cleanupOrphans } from '../daemon/cleanup.js';
 import { agentState, ensureHome, homePaths, isAlive, readInfo, removeAgentFiles, type HomePaths } from '../daemon/home.js';
 import type { DaemonOptions } from '../daemon/run.js';
