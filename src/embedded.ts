@@ -4,10 +4,12 @@
 import { Agent } from './agent/agent.js';
 import type { AgentEvent } from './agent/events.js';
 import { silentLogger } from './agent/log.js';
-import { resolvePools, type AgentOptions } from './agent/options.js';
-import { clientOf, type ApiClient } from './client/client.js';
+import type { AgentOptions } from './agent/agent-options.js';
+import { resolvePools } from './agent/options.js';
+import { clientOf } from './client/client.js';
+import type { ManagedClient } from './client/types.js';
 
-export interface EmbeddedAgent extends ApiClient {
+export interface EmbeddedAgent extends ManagedClient {
   /** The agent's id (in stats, events and errors). */
   readonly id: string;
   readonly runId: string;
@@ -27,7 +29,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<EmbeddedAg
   return embeddedClient(agent);
 }
 
-export function embeddedClient(agent: Agent): EmbeddedAgent {
+// Not exported: its declaration would name Agent, and with it the engine's types, in the public
+// declarations of this module.
+function embeddedClient(agent: Agent): EmbeddedAgent {
   return {
     ...clientOf(agent),
     id: agent.id,

@@ -31,12 +31,23 @@ export const ERROR_CODES = [
   'HOME_LOCKED',
   'ALREADY_RUNNING',
   'FILE_ERROR',
+  'TOOL_ERROR',
   'INTERNAL',
 ] as const;
 
+/** A code of the catalog above: `SnakepitError.code` is always one, so a `switch` over it is checked. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** The wire shape of an error (worker protocol, Agent API, `--json` output). */
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
+
+/**
+ * The wire shape of an error (worker protocol, Agent API, `--json` output). `code` is any string
+ * there: a tool may pick its own (`raise ToolError("NOT_FOUND", …)`), and a peer may send anything.
+ */
 export interface ErrorInfo {
   code: string;
   message: string;
@@ -54,32 +65,43 @@ export interface ErrorInfo {
 }
 
 export class SnakepitError extends Error {
-  readonly code: ErrorCode | string;
+  readonly code: ErrorCode;
+  /**
+   * The code a tool chose (`raise ToolError("NOT_FOUND", …)`) when it is not one of ERROR_CODES;
+   * `code` is then `TOOL_ERROR`. Kept apart so that `code` stays a closed union a caller can
+   * switch over, while the tool's own code still reaches the caller (and `toJSON()`).
+   */
+  readonly toolCode: string | undefined;
   readonly type: string | undefined;
   readonly traceback: string | undefined;
   /** The id of the agent the error came from, when an agent produced it. */
   readonly agent: string | undefined;
 
-  constructor(code: ErrorCode | string, message: string, extra: { type?: string; traceback?: string; agent?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { type?: string; traceback?: string; agent?: string; toolCode?: string; cause?: unknown } = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'SnakepitError';
     this.code = code;
+    this.toolCode = extra.toolCode;
     this.type = extra.type;
     this.traceback = extra.traceback;
     this.agent = extra.agent;
   }
 
+  /** The error of a wire ErrorInfo: a code outside the catalog becomes `TOOL_ERROR` with it as `toolCode`. */
   static from(info: ErrorInfo): SnakepitError {
-    return new SnakepitError(info.code, info.message, {
+    const code = info.code;
+    return new SnakepitError(isErrorCode(code) ? code : 'TOOL_ERROR', info.message, {
+      ...(isErrorCode(code) ? {} : { toolCode: String(code) }),
       ...(info.type ? { type: info.type } : {}),
       ...(info.traceback ? { traceback: info.traceback } : {}),
       ...(info.agent ? { agent: info.agent } : {}),
     });
   }
 
+  /** The wire shape: the code as it came (a tool's own code, not `TOOL_ERROR`), so `from(toJSON())` round-trips. */
   toJSON(): ErrorInfo {
     return {
-      code: this.code,
+      code: this.toolCode ?? this.code,
       message: this.message,
       ...(this.type ? { type: this.type } : {}),
       ...(this.traceback ? { traceback: this.traceback } : {}),

@@ -9,7 +9,8 @@ import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, nearestNames, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../protocol/values.js';
-import type { CallSink, ToolDescription } from '../worker/channel.js';
+import type { CallSink } from '../worker/channel.js';
+import type { AgentStats, ToolDescription, ToolInfo } from '../client/types.js';
 import type { AgentEvent, EventSink } from './events.js';
 import type { AgentLogger } from './log.js';
 import { Pool, type CallControl, type PoolOptions } from './pool.js';
@@ -34,27 +35,7 @@ export interface AgentRequest {
   wire?: Buffer | undefined;
 }
 
-/** The stats document (`snakepit stats --json`, the Stats RPC). */
-export interface AgentStats {
-  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number; kind?: 'agent' | 'router' };
-  /** Each worker; behind a router, `agent` says whose. */
-  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string; agent?: string }>;
-  pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;
-  queue: { depth: number };
-  /** Behind a router: its own calls (retries: attempts it moved to another agent). */
-  calls: { completed: number; failed: number; inFlight: number; retries?: number };
-  latencyMs: { p50: number; p99: number };
-  /** A router's agents (src/cluster/router.ts ClusterAgentStats). */
-  agents?: import('../cluster/router.js').ClusterAgentStats[];
-}
-
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
-
-export interface ToolInfo extends ToolDescription {
-  pool: string;
-  /** Through a router: the agents that serve it. */
-  agents?: string[];
-}
 
 /** A new agent id: the host's name and a random suffix (a daemon keeps its id in its home). */
 export function newAgentId(): string {

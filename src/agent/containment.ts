@@ -19,8 +19,9 @@
 import { lstatSync, mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { DEFAULTS, ENV } from '../defaults.js';
+import type { ContainmentKind } from './events.js';
 
-export type ContainmentKind = 'cgroup2' | 'cgroup1' | 'subreaper';
+export type { ContainmentKind };
 export type ContainmentMode = 'auto' | ContainmentKind;
 export const CONTAINMENT_MODES: readonly ContainmentMode[] = ['auto', 'cgroup2', 'cgroup1', 'subreaper'];
 

@@ -1,6 +1,14 @@
 // The one catalog of agent events. Stats, the process registry, logs and (later) WatchEvents
-// and /metrics all derive from these, so every consumer sees the same facts.
-import type { ContainmentKind } from './containment.js';
+// and /metrics all derive from these, so every consumer sees the same facts. The catalog is
+// public (src/index.ts), so the small types its events carry are declared here and imported by
+// the modules that produce them: this file imports nothing, so a consumer's type check never
+// reaches the engine's declarations (which use Node's types).
+
+/** How a worker's descendants are contained (src/agent/containment.ts). */
+export type ContainmentKind = 'cgroup2' | 'cgroup1' | 'subreaper';
+
+/** A router's view of one of its agents (src/cluster/placement.ts). */
+export type ClusterAgentState = 'starting' | 'alive' | 'suspect' | 'down' | 'cordoned' | 'draining';
 
 export type AgentEvent = (
   /** A worker process was spawned (before it is ready). `startTime` is /proc/PID/stat field 22. */
@@ -16,7 +24,7 @@ export type AgentEvent = (
   | { type: 'call.finished'; pool: string; tool: string; ms: number; code: string | null }
   | { type: 'agent.draining'; deadlineMs: number | null }
   /** A router's view of one of its agents changed (`agent` is that agent's id). */
-  | { type: 'cluster.agent'; state: 'starting' | 'alive' | 'suspect' | 'down' | 'cordoned' | 'draining'; reason: string | null }
+  | { type: 'cluster.agent'; state: ClusterAgentState; reason: string | null }
   /** A graceful stop began (no new calls; health probes hear NOT_SERVING). */
   | { type: 'agent.stopping' }
   | { type: 'agent.stopped' }

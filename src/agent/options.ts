@@ -6,25 +6,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { PYTHON_RUNTIME_DIR } from '../paths.js';
-import { checkPoolSettings, configError, envSettings, type PoolSettings } from '../config/schema.js';
-import type { AgentEvent } from './events.js';
-import type { AgentLogger } from './log.js';
+import { checkPoolSettings, configError, envSettings, type EnvVars, type PoolSettings } from '../config/schema.js';
+import type { AgentOptions } from './agent-options.js';
 import type { PoolOptions } from './pool.js';
 
-export type { PoolSettings };
-
-export interface AgentOptions extends PoolSettings {
-  /** Name of the pool when no config file or `pools` is given (default "default"). */
-  pool?: string;
-  /** Several named pools; each takes the same settings as the top level, which act as defaults. */
-  pools?: Record<string, PoolSettings>;
-  /** Path of a project config file (snakepit.config.json). */
-  config?: string;
-  /** Where agent and worker log lines go (default: nowhere). */
-  logger?: AgentLogger;
-  /** Receives every agent event from the start (worker spawned, ready, exited, recycled, …). */
-  onEvent?: (event: AgentEvent) => void;
-}
+export type { AgentOptions, PoolSettings };
 
 export const CONFIG_FILE = 'snakepit.config.json';
 const NON_POOL_KEYS = ['pool', 'pools', 'config', 'logger', 'onEvent'] as const;
@@ -70,7 +56,7 @@ export function readConfigFile(path: string): ConfigFile {
 }
 
 /** The pools an agent should run, with their merged (still partial) settings. */
-export function planPools(opts: AgentOptions, cwd: string, env: NodeJS.ProcessEnv = process.env): PoolPlan[] {
+export function planPools(opts: AgentOptions, cwd: string, env: EnvVars = process.env): PoolPlan[] {
   const flags = checkPoolSettings(opts, '', NON_POOL_KEYS);
   const fromEnv = envSettings(env);
   if (opts.config !== undefined) {

@@ -6,7 +6,8 @@
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import { processStartTime } from '../proc.js';
 import type { EncodedValue } from '../protocol/values.js';
-import type { CallSink, ToolDescription } from '../worker/channel.js';
+import type { CallSink } from '../worker/channel.js';
+import type { ToolDescription } from '../client/types.js';
 import type { EventSink } from './events.js';
 import { LatencyWindow } from './latency.js';
 import { drawLimits, recycleReason, type RecyclePolicy } from './lifecycle.js';

@@ -7,15 +7,15 @@
 //
 // Calls are push-style (a sink, and a control to cancel) so that bytes pass through untouched:
 // arguments and results stay encoded JSON plus raw byte sections from the client to the worker.
-import type { AgentRequest, AgentStats, ToolInfo } from '../agent/agent.js';
+import type { AgentRequest } from '../agent/agent.js';
 import type { AgentEvent } from '../agent/events.js';
 import type { CallControl } from '../agent/pool.js';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
 import type { CallSink } from '../worker/channel.js';
-import type { WatchOptions, WatchUpdate } from '../client/types.js';
+import type { AgentStats, ClusterOutcome, ReloadResult, ScaleResult, ToolInfo, WatchOptions, WatchUpdate } from '../client/types.js';
 
-export type { AgentRequest, AgentStats, ToolInfo, AgentEvent, CallControl, CallSink, EncodedValue };
+export type { AgentRequest, AgentStats, ToolInfo, AgentEvent, CallControl, CallSink, EncodedValue, ClusterOutcome };
 
 /** What a grpc.health.v1 probe hears: serving while calls are taken. */
 export interface AgentHealth {
@@ -42,17 +42,6 @@ export type ClusterRequest =
   | { op: 'drain'; agent: string; deadlineMs?: number }
   | { op: 'scale'; count: number };
 
-/** What a cluster operation did. */
-export interface ClusterOutcome {
-  /** The agent operated on and its state now (cordon, uncordon, drain). */
-  agent?: string;
-  state?: string;
-  /** drain: false when the deadline stopped it with calls left. */
-  drained?: boolean;
-  /** Agents in the cluster now. */
-  agents: string[];
-}
-
 export interface EventOptions {
   /** Also `call.finished`, one per call (costly over a network: only for metrics-like consumers). */
   calls?: boolean;
@@ -61,17 +50,7 @@ export interface EventOptions {
 /** What a watch delivers: stats snapshots (at once, then every interval), events, and `lagged`. */
 export type { WatchUpdate, WatchOptions } from '../client/types.js';
 
-export interface ReloadResult {
-  replaced: number;
-  /** What the re-read config changed, one line each (e.g. "pool default: workers 2 → 4"). */
-  changes: string[];
-}
-
-export interface ScaleResult {
-  pool: string;
-  previous: number;
-  size: number;
-}
+export type { ReloadResult, ScaleResult } from '../client/types.js';
 
 export interface AgentApi {
   /** The agent's id (stable for its home), or the router's: it appears in stats, events and errors. */

@@ -5,9 +5,9 @@
 // with a hint on how to start an agent.
 import { existsSync } from 'node:fs';
 import { SnakepitError } from '../errors.js';
-import { clientOf, type ApiClient } from '../client/client.js';
+import { clientOf } from '../client/client.js';
+import type { ClusterOutcome, ManagedClient } from '../client/types.js';
 import { homePaths, resolveHome } from '../daemon/home.js';
-import type { ClusterOutcome } from './agent-api.js';
 import { RemoteAgent } from './remote-agent.js';
 
 export interface ConnectOptions {
@@ -18,7 +18,7 @@ export interface ConnectOptions {
   maxPayloadBytes?: number;
 }
 
-export interface AgentClient extends ApiClient {
+export interface AgentClient extends ManagedClient {
   readonly address: string;
   /** Asks the agent to stop gracefully; resolves with its pid once it accepted. */
   shutdown(graceMs?: number): Promise<number>;

@@ -44,7 +44,7 @@ function malformed(call: AnyCall): grpc.StatusObject | undefined {
 function failed(err: unknown): Partial<grpc.StatusObject> {
   const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error)?.message ?? String(err));
   const md = new grpc.Metadata();
-  md.set(CODE_KEY, e.code);
+  md.set(CODE_KEY, e.toJSON().code);
   if (e.agent) md.set(AGENT_KEY, e.agent);
   return { code: statusFor(e.code), details: e.message, metadata: md };
 }

@@ -32,7 +32,7 @@ export const AGENT_KEY = 'snakepit-agent';
  */
 export function errorFromStatus(status: number, details: string, meta: { code?: string | undefined; agent?: string | undefined }, noAgent: () => SnakepitError): SnakepitError {
   const agent = meta.agent ? { agent: meta.agent } : {};
-  if (meta.code) return new SnakepitError(meta.code, details, agent);
+  if (meta.code) return SnakepitError.from({ code: meta.code, message: details, ...agent });
   switch (status) {
     case Status.UNAVAILABLE:
       return noAgent();

@@ -58,7 +58,8 @@ export function reportError(err: unknown, json: boolean, io: Io): number {
     const red = (s: string): string => (io.color ? `\u001b[31m${s}\u001b[39m` : s);
     if (err instanceof SnakepitError) {
       const head = err.type ? `${err.type}: ${err.message}` : err.message;
-      io.stderr(`${red(`error [${err.code}]`)} ${head}\n`);
+      // A tool's own code (ToolError) is what its author wrote, so that is what is shown.
+      io.stderr(`${red(`error [${err.toolCode ?? err.code}]`)} ${head}\n`);
       if (err.traceback) io.stderr(`${err.traceback.trimEnd()}\n`);
     } else {
       io.stderr(`${red('error')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

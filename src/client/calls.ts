@@ -5,7 +5,7 @@ import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import { decodeValue, encodeArgs, type EncodedValue } from '../protocol/values.js';
 import type { CallSink } from '../worker/channel.js';
-import type { CallOptions } from './types.js';
+import type { AbortSignalLike, CallOptions } from './types.js';
 
 export interface RawRequest {
   tool: string;
@@ -44,7 +44,7 @@ function cancelledError(tool: string): SnakepitError {
 /** Runs a one-result call through `start`, honouring `signal`. */
 export function runExecute<T>(
   tool: string,
-  signal: AbortSignal | undefined,
+  signal: AbortSignalLike | undefined,
   start: (done: (error: ErrorInfo | null, value?: EncodedValue) => void) => CallHandle,
 ): Promise<T> {
   if (signal?.aborted) return Promise.reject(cancelledError(tool));
@@ -74,7 +74,7 @@ export function runExecute<T>(
 }
 
 /** Runs a streaming call through `start` and exposes it as an async iterator. */
-export function runStream<T>(tool: string, signal: AbortSignal | undefined, start: (sink: CallSink) => CallHandle): AsyncIterableIterator<T> {
+export function runStream<T>(tool: string, signal: AbortSignalLike | undefined, start: (sink: CallSink) => CallHandle): AsyncIterableIterator<T> {
   const buffered: T[] = [];
   let finished = false;
   let failure: Error | undefined;

@@ -2,19 +2,13 @@
 // it and `connect()` a RemoteAgent, so both offer the same calls with the same options and the
 // same typed errors, and a router served behind a socket looks like any agent. Here the user's
 // values are encoded (once), AbortSignals are honoured, and answers decoded.
-import type { AgentApi, ReloadResult, ScaleResult } from '../api/agent-api.js';
+import type { AgentApi } from '../api/agent-api.js';
 import { runExecute, runStream, toRawRequest, type RawRequest } from './calls.js';
-import type { CallOptions, SnakepitClient, WatchOptions } from './types.js';
+import type { CallOptions, ManagedClient, WatchOptions } from './types.js';
 import { updateIterator } from './updates.js';
 
-export interface ApiClient extends SnakepitClient {
-  /** Replaces every worker one at a time (new code is imported); resolves with the count. */
-  reload(pool?: string): Promise<number>;
-  /** `reload`, also saying what a re-read config changed (an agent started by `snakepit up`). */
-  reloadReport(pool?: string): Promise<ReloadResult>;
-  /** Grows or shrinks a pool (default: the first) to `size` workers (through a router: on each agent). */
-  scalePool(size: number, opts?: { pool?: string }): Promise<ScaleResult>;
-}
+/** The client wrapper's shape (public as ManagedClient). */
+export type ApiClient = ManagedClient;
 
 export function clientOf(api: AgentApi): ApiClient {
   return {

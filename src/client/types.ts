@@ -1,9 +1,79 @@
 // What every Snakepit client offers, embedded (startAgent) or remote (connect): the same calls,
-// the same options, the same typed errors.
-import type { AgentStats, ToolInfo } from '../agent/agent.js';
-import type { AgentEvent } from '../agent/events.js';
+// the same options, the same typed errors, and the documents they return. These are public
+// (src/index.ts): declarations only, importing nothing but the event catalog, so a consumer's
+// type check never reaches the engine's declarations, which use Node's types (Buffer,
+// NodeJS.*, EventEmitter) and grpc-js's. The engine (agent, router, worker channel) imports
+// the shapes it produces from here.
+import type { AgentEvent, ClusterAgentState } from '../agent/events.js';
 
-export type { AgentStats, ToolInfo, AgentEvent };
+export type { AgentEvent };
+
+export interface ParamDescription {
+  name: string;
+  type: string;
+  required: boolean;
+  default: unknown;
+  kind?: string;
+}
+
+/** A tool as its worker describes it (the READY message). */
+export interface ToolDescription {
+  name: string;
+  doc: string;
+  params: ParamDescription[];
+  stream: boolean;
+}
+
+export interface ToolInfo extends ToolDescription {
+  pool: string;
+  /** Through a router: the agents that serve it. */
+  agents?: string[];
+}
+
+/** The stats document (`snakepit stats --json`, the Stats RPC). */
+export interface AgentStats {
+  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number; kind?: 'agent' | 'router' };
+  /** Each worker; behind a router, `agent` says whose. */
+  workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string; agent?: string }>;
+  pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;
+  queue: { depth: number };
+  /** Behind a router: its own calls (retries: attempts it moved to another agent). */
+  calls: { completed: number; failed: number; inFlight: number; retries?: number };
+  latencyMs: { p50: number; p99: number };
+  /** A router's agents. */
+  agents?: ClusterAgentStats[];
+}
+
+/** How a router reports one of its agents (stats.agents[], `cluster status`). */
+export interface ClusterAgentStats {
+  id: string;
+  address: string;
+  pid: number;
+  state: ClusterAgentState;
+  labels: Record<string, string>;
+  workerPids: number[];
+  inFlight: number;
+  queueDepth: number;
+  capacity: number;
+  sessions: number;
+  phi: number;
+  breaker: string;
+  version: string;
+  restarts: number;
+  /** The agent's own stats document (null when it did not answer). */
+  stats: AgentStats | null;
+}
+
+/** What a cluster operation (cordon, drain, scale) did. */
+export interface ClusterOutcome {
+  /** The agent operated on and its state now (cordon, uncordon, drain). */
+  agent?: string;
+  state?: string;
+  /** drain: false when the deadline stopped it with calls left. */
+  drained?: boolean;
+  /** Agents in the cluster now. */
+  agents: string[];
+}
 
 /**
  * One item of a watch stream: a stats snapshot (at once, then every interval), an event, or
@@ -19,6 +89,16 @@ export interface WatchOptions {
   calls?: boolean;
 }
 
+/**
+ * What a call uses of its AbortSignal. Not the global AbortSignal type: a consumer has that only
+ * with the DOM lib or @types/node. Any AbortSignal (Node's, the DOM's) fits.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface CallOptions {
   /** Session id: calls of one session go to the same worker while it lives. */
   session?: string;
@@ -27,11 +107,23 @@ export interface CallOptions {
   /** The call may be retried once on another worker if its worker crashes. */
   idempotent?: boolean;
   /** Aborting removes a queued call or cancels the running one (`CANCELLED`). */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** Pool to run in (default: the agent's first pool). */
   pool?: string;
   /** Through a router: only an agent carrying all these labels takes the call (e.g. `{ gpu: 'a100' }`). */
   require?: Record<string, string>;
+}
+
+export interface ReloadResult {
+  replaced: number;
+  /** What the re-read config changed, one line each (e.g. "pool default: workers 2 → 4"). */
+  changes: string[];
+}
+
+export interface ScaleResult {
+  pool: string;
+  previous: number;
+  size: number;
 }
 
 export interface SnakepitClient {
@@ -43,4 +135,14 @@ export interface SnakepitClient {
   watch(options?: WatchOptions): AsyncIterableIterator<WatchUpdate>;
   /** Replaces one worker by id (its replacement is ready before it stops). */
   restartWorker(id: string): Promise<void>;
+}
+
+/** What `startAgent()` and `connect()` both offer beyond calls: reload and resize. */
+export interface ManagedClient extends SnakepitClient {
+  /** Replaces every worker one at a time (new code is imported); resolves with the count. */
+  reload(pool?: string): Promise<number>;
+  /** `reload`, also saying what a re-read config changed (an agent started from a config). */
+  reloadReport(pool?: string): Promise<ReloadResult>;
+  /** Grows or shrinks a pool (default: the first) to `size` workers (through a router: on each agent). */
+  scalePool(size: number, opts?: { pool?: string }): Promise<ScaleResult>;
 }

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentLogger } from '../agent/log.js';
-import type { ToolInfo } from '../agent/agent.js';
+import type { ToolInfo } from '../client/types.js';
 import { cleanupOrphans } from '../daemon/cleanup.js';
 import { agentState, ensureHome, homePaths, isAlive, readInfo, removeAgentFiles, type HomePaths } from '../daemon/home.js';
 import type { DaemonOptions } from '../daemon/run.js';
@@ -269,7 +269,7 @@ export class LocalMembership implements Membership {
           : outcome === undefined
             ? `exited during startup; last lines of ${paths.logFile}:\n${tail(paths.logFile, 20)}`
             : `${outcome.error.code}: ${outcome.error.message}`;
-      const err = new SnakepitError(outcome && outcome !== 'timeout' && !outcome.ok ? outcome.error.code : 'WORKER_START_FAILED', `agent ${slot.info.id} (${paths.home}) ${why}`);
+      const err = SnakepitError.from({ code: outcome && outcome !== 'timeout' && !outcome.ok ? outcome.error.code : 'WORKER_START_FAILED', message: `agent ${slot.info.id} (${paths.home}) ${why}` });
       if (first) throw err;
       this.opts.logger.log('error', slot.info.id, err.message);
       this.scheduleRestart(slot, err.message);

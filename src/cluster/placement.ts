@@ -16,10 +16,11 @@
 //    candidates, the less loaded first, then the rest by load. Two random picks avoid the herd
 //    that "always the least loaded" makes of stale load reports, and keep the busiest agent within
 //    a few calls of the mean.
+import type { ClusterAgentState } from '../agent/events.js';
 import type { ErrorInfo } from '../errors.js';
 import { murmur3 } from './hash.js';
 
-export type AgentState = 'starting' | 'alive' | 'suspect' | 'down' | 'cordoned' | 'draining';
+export type AgentState = ClusterAgentState;
 
 /** As the breaker module shows it: `open` whenever it admits no call now (a half-open breaker whose probe is out included). */
 export type BreakerView = 'closed' | 'open' | 'half-open';

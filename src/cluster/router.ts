@@ -14,7 +14,8 @@
 // - Retries (retry.ts): a call that never ran goes to the next candidate; one that may have run
 //   only when idempotent; bounded attempts, jittered backoff, and a retry budget.
 import { randomBytes } from 'node:crypto';
-import type { AgentRequest, AgentStats, ToolInfo } from '../agent/agent.js';
+import type { AgentRequest } from '../agent/agent.js';
+import type { AgentStats, ClusterAgentStats, ToolInfo } from '../client/types.js';
 import type { AgentEvent } from '../agent/events.js';
 import { LatencyWindow } from '../agent/latency.js';
 import type { AgentLogger } from '../agent/log.js';
@@ -76,26 +77,6 @@ export interface Node {
   attempts: Set<Attempt>;
   /** What placement sees of it: one object, refreshed for every call (see `view`). */
   view: { -readonly [K in keyof AgentView]: AgentView[K] };
-}
-
-/** How the router reports an agent (stats.agents[], `cluster status`). */
-export interface ClusterAgentStats {
-  id: string;
-  address: string;
-  pid: number;
-  state: AgentState;
-  labels: Record<string, string>;
-  workerPids: number[];
-  inFlight: number;
-  queueDepth: number;
-  capacity: number;
-  sessions: number;
-  phi: number;
-  breaker: string;
-  version: string;
-  restarts: number;
-  /** The agent's own stats document (null when it did not answer). */
-  stats: AgentStats | null;
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };

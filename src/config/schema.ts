@@ -104,8 +104,14 @@ export function checkPoolSettings(raw: unknown, path: string, extraKeys: readonl
   return out as PoolSettings;
 }
 
+/**
+ * Environment variables as process.env holds them. Our own type, not NodeJS.ProcessEnv: this
+ * module's declarations are part of the public ones (PoolSettings), which must not need @types/node.
+ */
+export type EnvVars = Readonly<Record<string, string | undefined>>;
+
 /** Settings from SNAKEPIT_<NAME> environment variables (e.g. SNAKEPIT_MAX_QUEUE=500). */
-export function envSettings(env: NodeJS.ProcessEnv = process.env): PoolSettings {
+export function envSettings(env: EnvVars = process.env): PoolSettings {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(POOL_FIELDS) as Array<[string, FieldSpec]>) {
     if (spec.type === 'env' || key === 'python' || key === 'tools' || key === 'cwd') continue;

@@ -205,7 +205,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     logger.log('error', 'daemon', `failed to start: ${e.message}`);
     // Clean up before answering, so the caller never sees files of an agent that is gone.
     await stop('startup failed');
-    announce({ ok: false, error: { code: e.code, message: e.message } });
+    announce({ ok: false, error: { code: e.toJSON().code, message: e.message } });
     return 1;
   }
   const code = await exited;

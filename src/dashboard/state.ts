@@ -9,7 +9,7 @@
 // says which of the two tables the arrows move in.
 import type { AgentEvent, AgentStats } from '../client/types.js';
 
-/** One agent of a router's snapshot (ClusterAgentStats of src/cluster/router.ts). */
+/** One agent of a router's snapshot (ClusterAgentStats of src/client/types.ts). */
 export type ClusterAgent = NonNullable<AgentStats['agents']>[number];
 export type WorkerRow = AgentStats['workers'][number];
 

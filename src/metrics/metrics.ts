@@ -3,7 +3,8 @@
 // calls, workers, restarts, recycles and RSS are read from `agent.snapshot()` at scrape time, so
 // they agree with `snakepit stats`. Process metrics of the agent itself carry `snakepit_agent_`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Agent, AgentStats } from '../agent/agent.js';
+import type { Agent } from '../agent/agent.js';
+import type { AgentStats } from '../client/types.js';
 import type { AgentEvent } from '../agent/events.js';
 
 /** Latency buckets, seconds. `call.finished` carries whole milliseconds, so the first bucket is 1 ms. */

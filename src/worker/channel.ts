@@ -1,23 +1,9 @@
 // The agent's only view of a worker's protocol. The default transport is framed pipes
 // (pipe-channel.ts); a gRPC transport implements the same contract, so the pool never knows
 // which one it drives.
+import type { ToolDescription } from '../client/types.js';
 import type { ErrorInfo } from '../errors.js';
 import type { EncodedValue } from '../protocol/values.js';
-
-export interface ParamDescription {
-  name: string;
-  type: string;
-  required: boolean;
-  default: unknown;
-  kind?: string;
-}
-
-export interface ToolDescription {
-  name: string;
-  doc: string;
-  params: ParamDescription[];
-  stream: boolean;
-}
 
 export interface ReadyInfo {
   pid: number;

@@ -3,6 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, SnakepitError } from '../../src/index.js';
 import { PYTHON, killPids, pidAlive, runCli, tempDir } from '../helpers/env.js';
 
 const dir = tempDir('sp-init-');
@@ -49,6 +50,16 @@ describe('snakepit init', () => {
     expect(div.stderr).toMatch(/ZeroDivisionError/);
     const neg = await exec('checked_sqrt', 'x=-1', '--json');
     expect(JSON.parse(neg.stdout).error).toMatchObject({ code: 'NEGATIVE_INPUT' });
+    expect((await exec('checked_sqrt', 'x=-1')).stderr).toMatch(/^error \[NEGATIVE_INPUT\] x must be >= 0/);
+    // From Node, `code` stays a catalog code (TOOL_ERROR); the tool's own code is `toolCode`.
+    const client = connect({ home });
+    try {
+      const err = await client.execute('checked_sqrt', { x: -1 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SnakepitError);
+      expect(err).toMatchObject({ code: 'TOOL_ERROR', toolCode: 'NEGATIVE_INPUT' });
+    } finally {
+      client.close();
+    }
     // The README the project ships shows only calls that work.
     const readme = readFileSync(join(project, 'README.md'), 'utf8');
     expect(readme).toMatch(/snakepit exec greet name=Ada excited=true/);

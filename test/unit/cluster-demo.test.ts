@@ -5,8 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createElement } from 'react';
 import { cleanup, render } from 'ink-testing-library';
-import type { AgentStats } from '../../src/client/types.js';
-import type { ClusterAgentStats } from '../../src/cluster/router.js';
+import type { AgentStats, ClusterAgentStats } from '../../src/client/types.js';
 import { sessionOwner as routerOwner, type AgentView } from '../../src/cluster/placement.js';
 import { demoPlan, demoTmpBase } from '../../src/cli/commands/cluster-demo.js';
 import { MixedLoad, plannedCall, type LoadClient } from '../../src/demo/load.js';

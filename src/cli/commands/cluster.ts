@@ -3,8 +3,7 @@
 // sub-home); the home's sockets are the router's, so plain `snakepit exec`, `stats`, `dashboard`
 // and `connect()` go through it unchanged. `cluster down` stops everything and leaves nothing.
 import { connect } from '../../api/client.js';
-import type { ClusterAgentStats } from '../../cluster/router.js';
-import type { AgentStats } from '../../client/types.js';
+import type { AgentStats, ClusterAgentStats } from '../../client/types.js';
 import { agentState, homePaths, readInfo, resolveHome } from '../../daemon/home.js';
 import { SnakepitError } from '../../errors.js';
 import type { CommandResult, Io } from '../output.js';

@@ -172,7 +172,7 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
   }
   if (!msg.ok) {
     if (msg.error.code === 'ALREADY_RUNNING') return { json: { ok: true, alreadyRunning: true }, text: msg.error.message };
-    throw new SnakepitError(msg.error.code, `${msg.error.message}\n(log: ${paths.logFile})`);
+    throw SnakepitError.from({ ...msg.error, message: `${msg.error.message}\n(log: ${paths.logFile})` });
   }
   return {
     json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
@@ -189,7 +189,7 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, re
   } finally {
     releaseLock();
   }
-  if (failure) throw new SnakepitError(failure.error.code, failure.error.message);
+  if (failure) throw SnakepitError.from(failure.error);
   return { json: null, text: '', exitCode: code };
 
   function announced(msg: Announcement): void {
