@@ -182,7 +182,7 @@ describe('the installed tarball, type-checked as a consumer without @types/node'
       // Outside the project, only TypeScript's own lib files (the DOM's not among them).
       expect(r.files.filter((f) => !f.startsWith(`${project}/`) && !/\/lib\.es[\w.]*\.d\.ts$|\/lib\.decorators[\w.]*\.d\.ts$/.test(f)), `tsc ${major}`).toEqual([]);
     }
-  });
+  }, 120_000);
 
   it('compiles with the default types, with @types/node installed (a dependency of protobufjs) and without it', () => {
     // TypeScript 5 includes every installed @types package by default (here Node's, so our
@@ -199,7 +199,8 @@ describe('the installed tarball, type-checked as a consumer without @types/node'
       expect(r.out, `tsc ${major} without @types/node`).toBe('');
       expect(r.code).toBe(0);
     }
-  });
+    // Four compiler runs: ~15 s here alone, more beside the rest of the suite on 2 cores.
+  }, 120_000);
 
   it('the compiled consumer runs as an ES module and as CommonJS, and the bin answers', () => {
     const config = writeConfig('tsconfig.emit.json', { types: [], noEmit: false, outDir: 'out' });
