@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'HOME_LOCKED',
   'ALREADY_RUNNING',
   'FILE_ERROR',
+  'PROC_FACTS_UNAVAILABLE',
   'INTERNAL',
 ] as const;
 
