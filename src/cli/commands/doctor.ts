@@ -1,8 +1,11 @@
 // `snakepit doctor`: checks the setup one item at a time (python, home trust and permissions,
-// agent reachable, version match, stale files, orphans, containment) and says how to fix each
+// agent reachable, version match, stale files, orphans, containment, where process facts come
+// from) and says how to fix each
 // problem. "No agent running" is information, not a failure. Exit 1 when any check fails.
 import { statSync } from 'node:fs';
 import { probeContainment } from '../../agent/containment.js';
+import { processSource } from '../../proc.js';
+import { lsofRuns } from '../../proc/ps.js';
 import { connect } from '../../api/client.js';
 import { findOrphans } from '../../daemon/cleanup.js';
 import { agentState, homePaths, homeProblem, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
@@ -34,7 +37,7 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
   const problem = homeProblem(paths) ?? (blocked ? { detail: blocked.problem, fix: blocked.fix } : null);
   if (problem) {
     // Nothing in an untrusted home is believed: no agent, stale or orphan check is meaningful.
-    const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined)];
+    const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined), checkProcFacts()];
     return { json: { ok: false, home, checks }, text: formatChecks(checks), exitCode: EXIT.failed };
   }
   const state = agentState(paths);
@@ -45,6 +48,7 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
     checkStale(paths, state, flag),
     checkOrphans(home, flag),
     checkContainment(state.state === 'running' ? state.info.containment : undefined),
+    checkProcFacts(),
   ];
   const ok = checks.every((c) => c.ok);
   return { json: { ok, home, checks }, text: formatChecks(checks), exitCode: ok ? EXIT.ok : EXIT.failed };
@@ -152,6 +156,23 @@ function checkContainment(running: string | undefined): Check {
   const plan = probeContainment();
   const here = `new workers here: ${plan.detail}`;
   return { name: 'containment', ok: true, detail: running && running !== plan.detail ? `running agent: ${running}\n${here}` : here };
+}
+
+/**
+ * Where start times, groups, environments and open files are read. The ps source needs lsof to
+ * prove that a live agent holds agent.pid open: without it every agent looks stale.
+ */
+function checkProcFacts(): Check {
+  const name = 'process facts';
+  try {
+    if (processSource().kind === 'proc') return { name, ok: true, detail: 'read from /proc' };
+  } catch (err) {
+    const message = (err as Error).message;
+    const at = message.indexOf('; fix: ');
+    return at < 0 ? { name, ok: false, detail: message } : { name, ok: false, detail: message.slice(0, at), fix: message.slice(at + '; fix: '.length) };
+  }
+  if (lsofRuns()) return { name, ok: true, detail: 'read with ps and lsof' };
+  return { name, ok: false, detail: 'read with ps, but lsof is missing: no running agent can be proven to hold its agent.pid, so every agent looks stale', fix: 'install lsof' };
 }
 
 function octal(mode: number): string {
