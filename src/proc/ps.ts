@@ -26,6 +26,8 @@ export interface PsSourceOptions {
   /** The argument that makes ps append each process's environment to its command. Default: by platform. */
   envFlag?: string;
   timeoutMs?: number;
+  /** The programs run (tests put stand-ins here): default `ps` and `lsof`, found on PATH. */
+  commands?: { ps?: string; lsof?: string };
 }
 
 /** What ps and lsof run with: no locale (lstart's layout), UTC (lstart's zone), none of procps' PS_* switches. */
@@ -47,19 +49,21 @@ export function psSource(opts: PsSourceOptions = {}): ProcessSource {
   const sessions = opts.sessions ?? (process.platform === 'linux' ? 'column' : 'derive');
   const envFlag = opts.envFlag ?? (process.platform === 'linux' ? 'e' : process.platform === 'darwin' ? '-E' : '-e');
   const timeout = opts.timeoutMs ?? DEFAULTS.procFactsTimeoutMs;
+  const psCommand = opts.commands?.ps ?? 'ps';
+  const lsofCommand = opts.commands?.lsof ?? 'lsof';
 
   /** ps's output; "no such process" is an empty answer, a ps that cannot run or answer an error. */
   const ps = (args: string[]): string => {
-    const r = spawnSync('ps', args, { encoding: 'utf8', env: toolEnv(), timeout, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(psCommand, args, { encoding: 'utf8', env: toolEnv(), timeout, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.error) {
       const code = (r.error as NodeJS.ErrnoException).code;
       const why = code === 'ETIMEDOUT' ? `did not answer within ${timeout} ms` : code === 'ENOENT' ? 'is not installed (not on PATH)' : r.error.message;
-      throw new SnakepitError('PROC_FACTS_UNAVAILABLE', `cannot read process facts: \`ps\` ${why}; fix: make \`ps\` available, or on Linux use /proc (unset SNAKEPIT_PROC_FACTS)`);
+      throw new SnakepitError('PROC_FACTS_UNAVAILABLE', `cannot read process facts: \`${psCommand}\` ${why}; fix: make \`ps\` available, or on Linux use /proc (unset SNAKEPIT_PROC_FACTS)`);
     }
     // Both procps and BSD ps exit 1 with nothing on stderr when no process matched.
     const stderr = r.stderr.trim();
     if (r.status !== 0 && stderr && !r.stdout.trim()) {
-      throw new SnakepitError('PROC_FACTS_UNAVAILABLE', `cannot read process facts: \`ps ${args.join(' ')}\` failed: ${stderr.split('\n')[0]}; fix: a ps that accepts these keywords (procps, or BSD / macOS ps)`);
+      throw new SnakepitError('PROC_FACTS_UNAVAILABLE', `cannot read process facts: \`${psCommand} ${args.join(' ')}\` failed: ${stderr.split('\n')[0]}; fix: a ps that accepts these keywords (procps, or BSD / macOS ps)`);
     }
     return r.stdout;
   };
@@ -79,7 +83,7 @@ export function psSource(opts: PsSourceOptions = {}): ProcessSource {
   let refreshing = false;
   const refreshRss = (): void => {
     refreshing = true;
-    execFile('ps', ['-A', '-o', 'pid=,rss='], { encoding: 'utf8', env: toolEnv(), timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+    execFile(psCommand, ['-A', '-o', 'pid=,rss='], { encoding: 'utf8', env: toolEnv(), timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
       refreshing = false;
       rssAt = Date.now();
       rss = err ? new Map() : parseRss(stdout);
@@ -137,7 +141,7 @@ export function psSource(opts: PsSourceOptions = {}): ProcessSource {
     holdsOpen(pid: number, path: string): boolean {
       if (!valid(pid)) return false;
       // lsof matches a named file by device and inode. Without lsof nothing is proven.
-      const r = spawnSync('lsof', ['-w', '-a', '-p', String(pid), '-t', '--', path], { encoding: 'utf8', env: toolEnv(), timeout, stdio: ['ignore', 'pipe', 'ignore'] });
+      const r = spawnSync(lsofCommand, ['-w', '-a', '-p', String(pid), '-t', '--', path], { encoding: 'utf8', env: toolEnv(), timeout, stdio: ['ignore', 'pipe', 'ignore'] });
       if (r.error || typeof r.stdout !== 'string') return false;
       return r.stdout.split('\n').some((l) => l.trim() === String(pid));
     },

@@ -9,7 +9,7 @@ import { lsofRuns } from '../../proc/ps.js';
 import { connect } from '../../api/client.js';
 import { findOrphans } from '../../daemon/cleanup.js';
 import { agentState, homePaths, homeProblem, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
-import { EXIT } from '../../errors.js';
+import { EXIT, isSnakepitError } from '../../errors.js';
 import { VERSION } from '../../paths.js';
 import { findPython } from '../../python/find.js';
 import { rememberedPython } from '../../python/remembered.js';
@@ -147,6 +147,8 @@ function checkOrphans(home: string, flag: string): Check {
     const list = orphans.map((o) => `pid ${o.pid} (${o.cmdline.join(' ')}) of run ${o.runId}`).join('\n');
     return { name: 'orphans', ok: false, detail: `${count(orphans.length, 'process', 'processes')} of dead runs still alive:\n${list}`, fix: `\`snakepit doctor cleanup${flag}\` (see what it would kill with --dry-run)` };
   } catch (err) {
+    // The registry, unless process facts themselves cannot be read (their own check says how to fix it).
+    if (isSnakepitError(err) && PROC_FACTS_CODES.includes(err.code)) return { name: 'orphans', ok: false, detail: `not checked: ${messageOnly(err.message)}` };
     return { name: 'orphans', ok: false, detail: (err as Error).message, fix: `move ${homePaths(home).registryFile} aside` };
   }
 }
@@ -168,11 +170,19 @@ function checkProcFacts(): Check {
     if (processSource().kind === 'proc') return { name, ok: true, detail: 'read from /proc' };
   } catch (err) {
     const message = (err as Error).message;
-    const at = message.indexOf('; fix: ');
-    return at < 0 ? { name, ok: false, detail: message } : { name, ok: false, detail: message.slice(0, at), fix: message.slice(at + '; fix: '.length) };
+    const fix = message.split('; fix: ')[1];
+    return { name, ok: false, detail: messageOnly(message), ...(fix ? { fix } : {}) };
   }
   if (lsofRuns()) return { name, ok: true, detail: 'read with ps and lsof' };
   return { name, ok: false, detail: 'read with ps, but lsof is missing: no running agent can be proven to hold its agent.pid, so every agent looks stale', fix: 'install lsof' };
+}
+
+/** Errors of src/proc.ts: no process fact can be read as configured. */
+const PROC_FACTS_CODES: string[] = ['CONFIG_INVALID', 'PROC_FACTS_UNAVAILABLE'];
+
+/** A message without its "; fix: …" tail (a check shows the fix on a line of its own). */
+function messageOnly(message: string): string {
+  return message.split('; fix: ')[0]!;
 }
 
 function octal(mode: number): string {
