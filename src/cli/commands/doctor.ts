@@ -1,7 +1,7 @@
 // `snakepit doctor`: checks the setup one item at a time (python, home trust and permissions,
 // agent reachable, version match, stale files, orphans, containment, where process facts come
-// from) and says how to fix each
-// problem. "No agent running" is information, not a failure. Exit 1 when any check fails.
+// from) and says how to fix each problem. "No agent running" is information, not a failure.
+// Exit 1 when any check fails.
 import { statSync } from 'node:fs';
 import { probeContainment } from '../../agent/containment.js';
 import { processSource } from '../../proc.js';
@@ -167,7 +167,10 @@ function checkContainment(running: string | undefined): Check {
 function checkProcFacts(): Check {
   const name = 'process facts';
   try {
-    if (processSource().kind === 'proc') return { name, ok: true, detail: 'read from /proc' };
+    // Asking about this very process runs ps (or reads /proc) once: a missing ps shows here.
+    const source = processSource();
+    if (!source.identity(process.pid)) return { name, ok: false, detail: `${source.kind === 'proc' ? '/proc' : 'ps'} does not show this very process` };
+    if (source.kind === 'proc') return { name, ok: true, detail: 'read from /proc' };
   } catch (err) {
     const message = (err as Error).message;
     const fix = message.split('; fix: ')[1];
