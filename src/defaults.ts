@@ -98,6 +98,14 @@ export const DEFAULTS = {
    * subreaper).
    */
   containment: 'auto' as 'auto' | 'cgroup2' | 'cgroup1' | 'subreaper',
+  /**
+   * Where process facts (start time, group, session, uid, RSS, environment, open files) are read
+   * (`SNAKEPIT_PROC_FACTS`): `auto` (Linux's /proc where mounted, else `ps` and `lsof`), `proc`
+   * or `ps`. Every process of one home must use the same: start times of the two differ in unit.
+   */
+  procFacts: 'auto' as 'auto' | 'proc' | 'ps',
+  /** Longest wait for one `ps` or `lsof` call of the ps source of process facts, ms. */
+  procFactsTimeoutMs: 2_000,
   /** `doctor cleanup` and `up`: after SIGTERM, time orphans of dead runs get before SIGKILL, ms. */
   cleanupGraceMs: 2_000,
   /** Bytes of a log file before it is rotated (kept: one `.1` file). */
@@ -214,6 +222,8 @@ export const ENV = {
   logMaxBytes: 'SNAKEPIT_LOG_MAX_BYTES',
   /** Overrides DEFAULTS.containment (read by src/agent/containment.ts). */
   containment: 'SNAKEPIT_CONTAINMENT',
+  /** Overrides DEFAULTS.procFacts (read by src/proc.ts). */
+  procFacts: 'SNAKEPIT_PROC_FACTS',
   /** Overrides DEFAULTS.daemonReadyTimeoutMs (read by `snakepit up`). */
   daemonReadyTimeoutMs: 'SNAKEPIT_DAEMON_READY_TIMEOUT_MS',
 } as const;

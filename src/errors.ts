@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'ALREADY_RUNNING',
   'FILE_ERROR',
   'TOOL_ERROR',
+  'PROC_FACTS_UNAVAILABLE',
   'INTERNAL',
 ] as const;
 

@@ -11,7 +11,7 @@ export type ContainmentKind = 'cgroup2' | 'cgroup1' | 'subreaper';
 export type ClusterAgentState = 'starting' | 'alive' | 'suspect' | 'down' | 'cordoned' | 'draining';
 
 export type AgentEvent = (
-  /** A worker process was spawned (before it is ready). `startTime` is /proc/PID/stat field 22. */
+  /** A worker process was spawned (before it is ready). `startTime` as src/proc.ts reads it. */
   | { type: 'worker.spawned'; pool: string; worker: string; pid: number; pgid: number; startTime: number; cmdline: string[]; containment?: ContainmentKind; cgroup?: string }
   | { type: 'worker.ready'; pool: string; worker: string; pid: number; startupMs: number }
   | { type: 'worker.exited'; pool: string; worker: string; pid: number; code: number | null; signal: string | null; expected: boolean; reason: string | null }

@@ -1,11 +1,12 @@
 // When is a live process "ours"? The one rule that `doctor cleanup`, `up` and a stopping agent
 // use before they signal anything. A pid alone proves nothing (pids are reused) and neither does
 // a command line or an environment (anyone can copy both), nor the registry itself (a file can be
-// forged): a process counts only when the registry's facts and /proc agree, and some processes are
-// never ours whatever the registry says (`refusal`: pid or group ≤ 1, this process, its group or
-// session, another user's). `isOurs` and `refusal` are pure; `scanRuns` feeds them facts from /proc.
+// forged): a process counts only when the registry's facts and the process table agree, and some
+// processes are never ours whatever the registry says (`refusal`: pid or group ≤ 1, this process,
+// its group or session, another user's). `isOurs` and `refusal` are pure; `scanRuns` feeds them
+// facts from src/proc.ts (/proc, or ps elsewhere).
 import { cgroupMembers, provenCgroup, type ContainmentKind } from './containment.js';
-import { environValue, isAlive, listPids, processFacts, processUid } from '../proc.js';
+import { environValue, environValues, isAlive, processFacts, processTable } from '../proc.js';
 
 /** One worker as the registry recorded it at spawn. */
 export interface WorkerRecord {
@@ -14,7 +15,7 @@ export interface WorkerRecord {
   pid: number;
   /** The worker leads its own process group, so pgid = pid; kept explicit for the rule. */
   pgid: number;
-  /** /proc/PID/stat field 22 at spawn (clock ticks since boot). */
+  /** Start time at spawn, as src/proc.ts reads it (/proc: clock ticks since boot). */
   startTime: number;
   cmdline: string[];
   spawnedAt: string;
@@ -34,16 +35,16 @@ export interface RunRecord {
   workers: Record<string, WorkerRecord>;
 }
 
-/** What /proc says about a candidate process. */
+/** What the process table says about a candidate process. */
 export interface ProcFacts {
   pid: number;
   pgid: number;
-  /** Session id (/proc/PID/stat field 6). */
+  /** Session id. */
   sid: number;
   /** The uid it runs as (all of real, effective, saved), -1 when they differ, undefined if unknown. */
   uid: number | undefined;
   startTime: number;
-  /** SNAKEPIT_RUN_ID from /proc/PID/environ; undefined when unset or unreadable. */
+  /** SNAKEPIT_RUN_ID from its environment at exec; undefined when unset or unreadable. */
   runIdEnv: string | undefined;
   /** A recorded worker cgroup, proven ours (`provenCgroup`), that lists this process. */
   cgroup?: string | undefined;
@@ -157,17 +158,20 @@ export function selfFacts(): SelfFacts {
   return { pid: process.pid, pgid: f?.pgid ?? process.pid, sid: f?.sid ?? process.pid, uid: process.getuid?.() ?? -1 };
 }
 
-/** What /proc says about `pid` now (undefined when it is gone or a zombie). */
+/** What the process table says about `pid` now (undefined when it is gone or a zombie). */
 export function readFacts(pid: number, cgroup?: string): ProcFacts | undefined {
   const f = processFacts(pid);
   if (!f || f.state === 'Z') return undefined;
-  return { pid, pgid: f.pgid, sid: f.sid, uid: processUid(pid), startTime: f.startTime, runIdEnv: environValue(pid, 'SNAKEPIT_RUN_ID'), cgroup };
+  return { pid, pgid: f.pgid, sid: f.sid, uid: f.uid, startTime: f.startTime, runIdEnv: environValue(pid, RUN_ID_ENV), cgroup };
 }
 
+const RUN_ID_ENV = 'SNAKEPIT_RUN_ID';
+
 /**
- * Scans /proc once for the processes of `runs` that are ours by the rules above. `alive` says
- * whether a run's agent lives (default: ask /proc); a stopping agent passes `() => false` for its
- * own run. Never returns this process, anything `refusal` forbids, or a zombie.
+ * Scans the process table once for the processes of `runs` that are ours by the rules above.
+ * `alive` says whether a run's agent lives (default: same pid and start time); a stopping agent
+ * passes `() => false` for its own run. Never returns this process, anything `refusal` forbids,
+ * or a zombie.
  */
 export function scanRuns(runs: Record<string, RunRecord>, alive: (run: RunRecord) => boolean = agentAlive, self: SelfFacts = selfFacts()): Found[] {
   const liveness = new Map(Object.entries(runs).map(([id, run]) => [id, alive(run)]));
@@ -184,14 +188,10 @@ export function scanRuns(runs: Record<string, RunRecord>, alive: (run: RunRecord
     }
   }
   if (pids.size === 0) return [];
-  const facts: ProcFacts[] = [];
-  for (const pid of listPids()) {
-    if (pid === process.pid) continue;
-    const f = processFacts(pid);
-    if (!f || f.state === 'Z' || (!pids.has(pid) && !pgids.has(f.pgid) && !inCgroup.has(pid))) continue;
-    const c = readFacts(pid, inCgroup.get(pid));
-    if (c) facts.push(c);
-  }
+  // One pass over the table, then the environments of the candidates only, all at once.
+  const rows = processTable((f) => f.pid !== process.pid && f.state !== 'Z' && (pids.has(f.pid) || pgids.has(f.pgid) || inCgroup.has(f.pid)));
+  const runIds = environValues(rows.map((f) => f.pid), RUN_ID_ENV);
+  const facts: ProcFacts[] = rows.map((f) => ({ pid: f.pid, pgid: f.pgid, sid: f.sid, uid: f.uid, startTime: f.startTime, runIdEnv: runIds.get(f.pid), cgroup: inCgroup.get(f.pid) }));
   const found: Found[] = [];
   const leaders = new Map<number, Found>();
   const unmatched: ProcFacts[] = [];

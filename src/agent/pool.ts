@@ -788,7 +788,7 @@ export class Pool {
     }, backoff);
   }
 
-  /** Kills what a tool left in the exited worker's process group (proven ours by /proc). */
+  /** Kills what a tool left in the exited worker's process group (proven ours by the process table). */
   private reap(worker: WorkerHandle): void {
     if (worker.pid === undefined) return;
     const record = { id: worker.id, pool: this.name, pid: worker.pid, startTime: worker.startTime, cmdline: worker.cmdline, cgroup: worker.contained.cgroup };

@@ -13,7 +13,7 @@ const POLL_MS = 25;
 /**
  * TERM, wait up to `graceMs`, KILL. A group is signalled as a whole only while its leader is a
  * proven, live worker; everything else is signalled by pid. Identity (pid + start time) and the
- * `refusal` rules are re-checked from /proc right before every signal, so a pid reused meanwhile,
+ * `refusal` rules are re-checked from the process table right before every signal, so a pid reused meanwhile,
  * pid 1, our own group or another user's process is never hit, whatever the caller passed in.
  */
 export async function killProven(targets: Found[], graceMs: number, self: SelfFacts = selfFacts()): Promise<{ killed: Found[]; survived: Found[] }> {

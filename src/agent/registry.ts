@@ -26,7 +26,7 @@ export interface RegistryDoc {
 
 /** Events within this window are written together. */
 const COALESCE_MS = 20;
-/** Exited workers' groups are re-checked (a scan of /proc) at most this often. */
+/** Exited workers' groups are re-checked (a scan of the process table) at most this often. */
 const PRUNE_INTERVAL_MS = 1_000;
 /** A failed write is retried after this long. */
 const RETRY_MS = 1_000;

@@ -77,7 +77,7 @@ export class WorkerHandle extends EventEmitter {
   info: ReadyInfo | undefined;
   capacity = 1;
   readonly heartbeat = new Heartbeat();
-  /** Process start time (/proc/PID/stat field 22), set by the pool at spawn. */
+  /** Process start time (src/proc.ts), set by the pool at spawn. */
   startTime = 0;
   /** Recycle limits drawn for this worker (set by the pool). */
   limits: RecycleLimits = { requests: 0, ttlMs: 0 };
@@ -250,7 +250,7 @@ export class WorkerHandle extends EventEmitter {
     if (this.inflight.has(callId)) this.channel.cancel(callId);
   }
 
-  /** Resident set size of the Python process itself, from /proc (0 when unknown). */
+  /** Resident set size of the Python process itself (src/proc.ts; 0 when unknown). */
   rssBytes(): number {
     const pid = this.pid;
     if (!pid || this.state === 'exited') return 0;

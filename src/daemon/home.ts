@@ -49,7 +49,7 @@ export interface AgentInfo {
   /** A router's agents and their homes. */
   agents?: Array<{ id: string; home: string; pid: number | undefined }>;
   pid: number;
-  /** Process start time (clock ticks since boot, /proc/PID/stat field 22). */
+  /** Process start time, as src/proc.ts reads it (/proc: clock ticks since boot). */
   startTime: number;
   version: string;
   runId: string;

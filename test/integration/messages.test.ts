@@ -24,6 +24,17 @@ describe('clear messages for what a user can get wrong', () => {
     expect(msg).toBe("invalid setting 'SNAKEPIT_MAX_QUEUE': expected an integer >= 0, got 'abc' (e.g. SNAKEPIT_MAX_QUEUE=10)");
   });
 
+  it('a bad SNAKEPIT_PROC_FACTS fails `up`, and doctor’s process facts check, with the choices', async () => {
+    const bad = { SNAKEPIT_PROC_FACTS: 'lsof' };
+    const home = join(dir.path, 'h-facts');
+    expect(await fails(['up', '--home', home], { env: bad })).toBe("SNAKEPIT_PROC_FACTS=lsof is not a source of process facts; fix: `proc` (Linux's /proc), `ps` or `auto` (/proc on Linux, else ps), or unset it");
+    const doctor = await runCli(['doctor', '--json', '--home', home], { env: { ...env, ...bad } });
+    expect(doctor.code).toBe(1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string }> }).checks;
+    expect(checks.find((c) => c.name === 'process facts')).toEqual({ name: 'process facts', ok: false, detail: 'SNAKEPIT_PROC_FACTS=lsof is not a source of process facts', fix: expect.stringContaining('`ps`') });
+    expect(checks.find((c) => c.name === 'orphans')).toMatchObject({ ok: false, detail: expect.stringMatching(/^not checked: /) });
+  });
+
   it('"pool" in a config file suggests "pools"', async () => {
     const project = join(dir.path, 'p');
     mkdirSync(project);

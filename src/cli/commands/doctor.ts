@@ -1,12 +1,15 @@
 // `snakepit doctor`: checks the setup one item at a time (python, home trust and permissions,
-// agent reachable, version match, stale files, orphans, containment) and says how to fix each
-// problem. "No agent running" is information, not a failure. Exit 1 when any check fails.
+// agent reachable, version match, stale files, orphans, containment, where process facts come
+// from) and says how to fix each problem. "No agent running" is information, not a failure.
+// Exit 1 when any check fails.
 import { statSync } from 'node:fs';
 import { probeContainment } from '../../agent/containment.js';
+import { processSource } from '../../proc.js';
+import { lsofRuns } from '../../proc/ps.js';
 import { connect } from '../../api/client.js';
 import { findOrphans } from '../../daemon/cleanup.js';
 import { agentState, homePaths, homeProblem, resolveHome, type AgentState, type HomePaths } from '../../daemon/home.js';
-import { EXIT } from '../../errors.js';
+import { EXIT, isSnakepitError } from '../../errors.js';
 import { VERSION } from '../../paths.js';
 import { findPython } from '../../python/find.js';
 import { rememberedPython } from '../../python/remembered.js';
@@ -34,7 +37,7 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
   const problem = homeProblem(paths) ?? (blocked ? { detail: blocked.problem, fix: blocked.fix } : null);
   if (problem) {
     // Nothing in an untrusted home is believed: no agent, stale or orphan check is meaningful.
-    const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined)];
+    const checks: Check[] = [await checkPython(), { name: 'home', ok: false, detail: problem.detail, fix: problem.fix }, checkContainment(undefined), checkProcFacts()];
     return { json: { ok: false, home, checks }, text: formatChecks(checks), exitCode: EXIT.failed };
   }
   const state = agentState(paths);
@@ -45,6 +48,7 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
     checkStale(paths, state, flag),
     checkOrphans(home, flag),
     checkContainment(state.state === 'running' ? state.info.containment : undefined),
+    checkProcFacts(),
   ];
   const ok = checks.every((c) => c.ok);
   return { json: { ok, home, checks }, text: formatChecks(checks), exitCode: ok ? EXIT.ok : EXIT.failed };
@@ -143,6 +147,8 @@ function checkOrphans(home: string, flag: string): Check {
     const list = orphans.map((o) => `pid ${o.pid} (${o.cmdline.join(' ')}) of run ${o.runId}`).join('\n');
     return { name: 'orphans', ok: false, detail: `${count(orphans.length, 'process', 'processes')} of dead runs still alive:\n${list}`, fix: `\`snakepit doctor cleanup${flag}\` (see what it would kill with --dry-run)` };
   } catch (err) {
+    // The registry, unless process facts themselves cannot be read (their own check says how to fix it).
+    if (isSnakepitError(err) && PROC_FACTS_CODES.includes(err.code)) return { name: 'orphans', ok: false, detail: `not checked: ${messageOnly(err.message)}` };
     return { name: 'orphans', ok: false, detail: (err as Error).message, fix: `move ${homePaths(home).registryFile} aside` };
   }
 }
@@ -152,6 +158,34 @@ function checkContainment(running: string | undefined): Check {
   const plan = probeContainment();
   const here = `new workers here: ${plan.detail}`;
   return { name: 'containment', ok: true, detail: running && running !== plan.detail ? `running agent: ${running}\n${here}` : here };
+}
+
+/**
+ * Where start times, groups, environments and open files are read. The ps source needs lsof to
+ * prove that a live agent holds agent.pid open: without it every agent looks stale.
+ */
+function checkProcFacts(): Check {
+  const name = 'process facts';
+  try {
+    // Asking about this very process runs ps (or reads /proc) once: a missing ps shows here.
+    const source = processSource();
+    if (!source.identity(process.pid)) return { name, ok: false, detail: `${source.kind === 'proc' ? '/proc' : 'ps'} does not show this very process` };
+    if (source.kind === 'proc') return { name, ok: true, detail: 'read from /proc' };
+  } catch (err) {
+    const message = (err as Error).message;
+    const fix = message.split('; fix: ')[1];
+    return { name, ok: false, detail: messageOnly(message), ...(fix ? { fix } : {}) };
+  }
+  if (lsofRuns()) return { name, ok: true, detail: 'read with ps and lsof' };
+  return { name, ok: false, detail: 'read with ps, but lsof is missing: no running agent can be proven to hold its agent.pid, so every agent looks stale', fix: 'install lsof' };
+}
+
+/** Errors of src/proc.ts: no process fact can be read as configured. */
+const PROC_FACTS_CODES: string[] = ['CONFIG_INVALID', 'PROC_FACTS_UNAVAILABLE'];
+
+/** A message without its "; fix: …" tail (a check shows the fix on a line of its own). */
+function messageOnly(message: string): string {
+  return message.split('; fix: ')[0]!;
 }
 
 function octal(mode: number): string {
