@@ -261,7 +261,7 @@ export function who(uid: number): string {
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;
 }
 
-function octal(mode: number): string {
+export function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;
 }
 
