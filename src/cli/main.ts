@@ -20,6 +20,14 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   const home = new Option('--home <dir>', 'Snakepit home (state, socket, logs); default $SNAKEPIT_HOME or ~/.local/state/snakepit');
   const json = new Option('--json', 'print one JSON document on stdout');
   const int = (flag: string) => (v: string) => parsePositiveInt(v, flag);
+  // Every command that talks to an agent: which one, and how over TCP (src/cli/target.ts).
+  const address = new Option('--address <addr>', 'agent or router address(es) instead of a home: HOST:PORT[,HOST:PORT…] (failing over in order) or unix:/path; default $SNAKEPIT_ADDRESS');
+  const tokenFile = new Option('--token-file <file>', 'file with the cluster token, sent to a TCP address (default $SNAKEPIT_TOKEN_FILE)');
+  const tlsCa = new Option('--tls-ca <file>', "CA certificate(s) the agent's certificate must chain to (default $SNAKEPIT_TLS_CA; else the system's roots, off loopback)");
+  const tlsCert = new Option('--tls-cert <file>', 'client certificate, for an agent that requires one (default $SNAKEPIT_TLS_CERT)');
+  const tlsKey = new Option('--tls-key <file>', "the client certificate's key (default $SNAKEPIT_TLS_KEY)");
+  const tlsServername = new Option('--tls-servername <name>', "the name the agent's certificate must carry, when not the address's host");
+  const insecureTransport = new Option('--insecure-transport', 'plaintext to a non-loopback address: the token and every call in clear text');
 
   program
     .command('setup')
@@ -88,7 +96,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--out <file>', 'write the result to FILE (a bytes result raw) instead of stdout')
     .option('--pool <name>', 'pool to run in')
     .option('--require <label>', 'through a router: only an agent with this key=value label takes the call (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--address <addr>', 'agent address instead of a home (unix:/path or host:port)')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', `\nExamples:\n  $ snakepit exec add a=1 b=2\n  $ snakepit exec greet '{"name": "Ada", "excited": true}'\n  $ snakepit exec tokens text="a b c" --stream`)
@@ -104,6 +112,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('drain')
     .description('stop taking new calls (DRAINING), let accepted calls finish, then stop the agent')
     .option('--deadline <seconds>', 'stop anyway after this long; unfinished calls fail', int('--deadline'))
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit drain --deadline 30')
@@ -116,6 +125,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .alias('restart')
     .description('replace every worker one at a time (new tool code is imported) without failing a call')
     .option('--pool <name>', 'only this pool')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit reload')
@@ -142,7 +152,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .description('list the tools the agent serves')
     .option('--pool <name>', 'only this pool')
     .option('--names', 'only the names, one per line (for scripts and shell completion)')
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit tools\n  $ snakepit tools --pool ml --json\n  $ snakepit tools --names')
@@ -154,7 +164,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('stats')
     .alias('status')
     .description('agent, workers, queue, calls and latency')
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit stats\n  $ snakepit stats --json | jq .latencyMs')
@@ -166,7 +176,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('dashboard')
     .description('live view of workers, throughput, latency, queue and events; keys restart a worker or drain')
     .option('--interval <ms>', `interval of stats snapshots, ms (default ${DEFAULTS.watchIntervalMs})`, int('--interval'))
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText(
@@ -200,7 +210,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   cluster
     .command('status')
     .description('the router and each agent: state, pid, workers, in-flight, queue, capacity, sessions, phi, breaker')
-    .option('--address <addr>', 'router address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit cluster status --json | jq .agents')
@@ -216,7 +226,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       .command(op)
       .description(what)
       .argument('<agent>', 'agent id, as `cluster status` shows it (e.g. agent-2)')
-      .option('--address <addr>', 'router address instead of a home')
+      .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
       .addOption(home)
       .addOption(json)
       .addHelpText('after', `\nExample:\n  $ snakepit cluster ${op} agent-2`);
@@ -229,7 +239,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('scale')
     .description('grow or shrink the cluster to N agents (removed ones finish their calls first)')
     .argument('<n>', 'number of agents')
-    .option('--address <addr>', 'router address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit cluster scale 5')

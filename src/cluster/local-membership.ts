@@ -20,11 +20,11 @@ import { count } from '../text.js';
 /** One agent of the cluster as membership knows it. */
 export interface MemberInfo {
   id: string;
-  /** Its own home (a sub-home of the cluster's). */
-  home: string;
-  /** Its Agent API (`unix:<home>/agent.sock`) and local lane. */
+  /** Its own home (a sub-home of the cluster's); absent for an agent known only by its TCP address. */
+  home?: string;
+  /** Its Agent API (`unix:<home>/agent.sock`, or `HOST:PORT` on TCP) and local lane (absent on TCP). */
   address: string;
-  lane: string;
+  lane?: string;
   pid: number | undefined;
   labels: Record<string, string>;
   version: string | undefined;

@@ -47,7 +47,7 @@ export interface AgentInfo {
   /** `router` when the home's daemon is a cluster's router (absent: an agent). */
   kind?: 'router';
   /** A router's agents and their homes. */
-  agents?: Array<{ id: string; home: string; pid: number | undefined }>;
+  agents?: Array<{ id: string; home?: string; pid: number | undefined }>;
   pid: number;
   /** Process start time (clock ticks since boot, /proc/PID/stat field 22). */
   startTime: number;
@@ -63,6 +63,11 @@ export interface AgentInfo {
   containment?: string;
   /** What it runs, for `up` to compare with what it is asked (src/agent/settings.ts). */
   settings?: RunSettings;
+  /** Its TCP listener (`up --listen`): bound address, advertised address, transport. `address` stays the home's socket. */
+  network?: { listen: string; advertise: string; transport: 'tls' | 'mtls' | 'insecure' };
+  labels?: Record<string, string>;
+  /** Warnings `doctor` repeats (e.g. plaintext off loopback). */
+  warnings?: string[];
 }
 
 export function resolveHome(home?: string): string {
