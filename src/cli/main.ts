@@ -68,9 +68,17 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       return Number(v);
     })
     .option('--metrics-host <host>', `interface of the metrics server (default: ${DEFAULTS.metricsHost})`)
+    .option('--listen <host:port>', 'also serve the Agent API on TCP (port 0: any free one); needs --token-file, and TLS off loopback')
+    .option('--advertise <host:port>', 'the address others dial (default: the --listen address; port 0: the bound one)')
+    .option('--labels <k=v,...>', 'labels of this agent, for routers (--require)')
+    .option('--token-file <file>', 'file with the cluster token every TCP call must carry (default $SNAKEPIT_TOKEN_FILE); mode 0600')
+    .option('--tls-cert <file>', "serve TLS with this certificate (see `snakepit certs`)")
+    .option('--tls-key <file>', "the certificate's key (mode 0600)")
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+    .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text')
     .addOption(home)
     .addOption(json)
-    .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464')
+    .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464\n  $ snakepit up --listen 10.0.0.5:7000 --token-file ~/.snakepit-token --tls-cert certs/10.0.0.5.crt --tls-key certs/10.0.0.5.key')
     .action((o: Parameters<typeof import('./commands/up.js').upCommand>[0]) =>
       run(!!o.json, async (io) => (await import('./commands/up.js')).upCommand(o, io)),
     );
@@ -271,6 +279,31 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .action((o: { agents?: number; workers?: number; requests?: number; concurrency?: number; kill?: boolean; python?: string; json?: boolean }) =>
       run(!!o.json, async (io) => (await import('./commands/cluster-demo.js')).clusterDemoCommand(o, io)),
     );
+
+  const certs = program
+    .command('certs')
+    .description('make a CA and host certificates (with openssl) for agents and clients on TCP')
+    .addHelpText('after', '\nExamples:\n  $ snakepit certs init ./certs\n  $ snakepit certs issue ./certs 10.0.0.5 agent1.example');
+  certs
+    .command('init')
+    .description('make a CA in DIR: ca.key (keep it private) and ca.crt (give it to clients as --tls-ca); files 0600, DIR 0700')
+    .argument('<dir>', 'directory of the CA (created with mode 0700)')
+    .option('--days <n>', `validity in days (default ${DEFAULTS.certCaDays})`, int('--days'))
+    .option('--force', 'replace files that exist')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit certs init ./certs')
+    .action((dir: string, o: { days?: number; force?: boolean; json?: boolean }) => run(!!o.json, async () => (await import('./commands/certs.js')).certsInitCommand(dir, o)));
+  certs
+    .command('issue')
+    .description("a certificate and key for HOST… signed by DIR's CA: IP SANs for IP addresses, DNS SANs otherwise; for servers and clients (mTLS)")
+    .argument('<dir>', 'directory of the CA (from `certs init`)')
+    .argument('<hosts...>', 'IP addresses and DNS names the certificate is for')
+    .option('--name <name>', 'file name of NAME.crt / NAME.key (default: the first host)')
+    .option('--days <n>', `validity in days (default ${DEFAULTS.certDays})`, int('--days'))
+    .option('--force', 'replace files that exist')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit certs issue ./certs 10.0.0.5 agent1.example   # ./certs/10.0.0.5.crt and .key')
+    .action((dir: string, hosts: string[], o: { name?: string; days?: number; force?: boolean; json?: boolean }) => run(!!o.json, async () => (await import('./commands/certs.js')).certsIssueCommand(dir, hosts, o)));
 
   const doctor = program
     .command('doctor')
