@@ -211,6 +211,17 @@ export const DEFAULTS = {
   registryKeepaliveMs: 10_000,
   /** Largest value at an agent's key a router accepts, bytes; a larger one is ignored (and an agent's own entry may not exceed it). */
   registryValueMaxBytes: 16 * 1024,
+  // ── TCP and TLS ──
+  /** Shortest cluster token accepted, characters (printable ASCII): `openssl rand -hex 32` makes 64. */
+  tokenMinBytes: 16,
+  /** Largest token file read, bytes. */
+  tokenFileMaxBytes: 4096,
+  /** Largest PEM file (certificate, CA bundle, key) read, bytes. */
+  pemFileMaxBytes: 1024 * 1024,
+  /** Validity of the CA `snakepit certs init` makes, days. */
+  certCaDays: 3650,
+  /** Validity of a certificate `snakepit certs issue` makes, days. */
+  certDays: 825,
 } as const;
 
 /** Environment variables read by Snakepit. */
@@ -226,4 +237,27 @@ export const ENV = {
   procFacts: 'SNAKEPIT_PROC_FACTS',
   /** Overrides DEFAULTS.daemonReadyTimeoutMs (read by `snakepit up`). */
   daemonReadyTimeoutMs: 'SNAKEPIT_DAEMON_READY_TIMEOUT_MS',
+  // Clients reaching an agent over TCP (flags --address, --token-file, --tls-ca, --tls-cert, --tls-key override them).
+  /** Agent address(es), `HOST:PORT[,…]`, used when neither --address nor --home is given. */
+  address: 'SNAKEPIT_ADDRESS',
+  /** The cluster token's file: clients send it; `up --listen` requires it. */
+  tokenFile: 'SNAKEPIT_TOKEN_FILE',
+  /** CA certificate(s) a client verifies the agent's certificate with. */
+  tlsCa: 'SNAKEPIT_TLS_CA',
+  /** A client's certificate and key, for agents that require them (mTLS). */
+  tlsCert: 'SNAKEPIT_TLS_CERT',
+  tlsKey: 'SNAKEPIT_TLS_KEY',
 } as const;
+
+/**
+ * Variables of a client's security settings: a daemon gets what they say through its options and
+ * strips them from its own environment, so workers (user code) never see where the token is.
+ */
+export const CLIENT_SECURITY_ENV = [ENV.address, ENV.tokenFile, ENV.tlsCa, ENV.tlsCert, ENV.tlsKey] as const;
+
+/** `env` without CLIENT_SECURITY_ENV (what a daemon and its workers inherit). */
+export function withoutClientSecurityEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of CLIENT_SECURITY_ENV) delete out[name];
+  return out;
+}

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
   'AGENT_UNAVAILABLE',
   'UNAUTHENTICATED',
+  'TLS_ERROR',
   'PAYLOAD_TOO_LARGE',
   'CONFIG_INVALID',
   'PYTHON_NOT_FOUND',
@@ -28,6 +29,8 @@ export const ERROR_CODES = [
   'REGISTRY_LOCKED',
   'REGISTRY_UNAVAILABLE',
   'HOME_UNSAFE',
+  'FILE_UNSAFE',
+  'OPENSSL_NOT_FOUND',
   'HOME_LOCKED',
   'ALREADY_RUNNING',
   'FILE_ERROR',
@@ -77,8 +80,10 @@ export class SnakepitError extends Error {
   readonly traceback: string | undefined;
   /** The id of the agent the error came from, when an agent produced it. */
   readonly agent: string | undefined;
+  /** Set by a client (never on the wire): the request never reached the agent, so trying another address is safe. */
+  readonly unsent: boolean | undefined;
 
-  constructor(code: ErrorCode, message: string, extra: { type?: string; traceback?: string; agent?: string; toolCode?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { type?: string; traceback?: string; agent?: string; toolCode?: string; cause?: unknown; unsent?: boolean } = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'SnakepitError';
     this.code = code;
@@ -86,6 +91,7 @@ export class SnakepitError extends Error {
     this.type = extra.type;
     this.traceback = extra.traceback;
     this.agent = extra.agent;
+    this.unsent = extra.unsent;
   }
 
   /** The error of a wire ErrorInfo: a code outside the catalog becomes `TOOL_ERROR` with it as `toolCode`. */

@@ -5,6 +5,7 @@
 // they differ.
 import { createHash } from 'node:crypto';
 import type { PoolOptions } from './pool.js';
+import type { TcpOptions } from '../security/listen.js';
 
 export interface RunSettings {
   /** Each pool's settings, flat, by the names users write (`workers`, `tools`, …). */
@@ -12,9 +13,11 @@ export interface RunSettings {
   metricsPort: number | null;
   /** A cluster's agents (its router's settings), or null for an agent. */
   agents: number | null;
+  /** The TCP listener and labels as asked (`up --listen …`), or null (absent in agent.json of older versions). */
+  network?: string | null;
 }
 
-export function runSettings(pools: readonly PoolOptions[], extra: { metricsPort?: number | undefined; agents?: number | undefined } = {}): RunSettings {
+export function runSettings(pools: readonly PoolOptions[], extra: { metricsPort?: number | undefined; agents?: number | undefined; network?: string | undefined } = {}): RunSettings {
   return {
     pools: pools.map((p) => {
       const { spec, recycle, size, ...rest } = p;
@@ -30,6 +33,7 @@ export function runSettings(pools: readonly PoolOptions[], extra: { metricsPort?
     }),
     metricsPort: extra.metricsPort || null,
     agents: extra.agents ?? null,
+    network: extra.network ?? null,
   };
 }
 
@@ -39,6 +43,7 @@ export function settingsDifferences(running: RunSettings, asked: RunSettings): s
   const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
   if (running.agents !== asked.agents) out.push(running.agents === null ? `an agent runs, a cluster of ${asked.agents} agents is asked` : asked.agents === null ? `a cluster of ${running.agents} agents runs, an agent is asked` : `agents: ${running.agents} running, ${asked.agents} asked`);
   if (running.metricsPort !== asked.metricsPort) out.push(`metrics port: ${show(running.metricsPort)} running, ${show(asked.metricsPort)} asked`);
+  if ((running.network ?? null) !== (asked.network ?? null)) out.push(`TCP listener and labels: ${show(running.network)} running, ${show(asked.network)} asked`);
   const byName = (list: RunSettings['pools']): Map<string, Record<string, string | number | null>> => new Map(list.map((p) => [String(p.name), p]));
   const was = byName(running.pools);
   const now = byName(asked.pools);
@@ -104,4 +109,13 @@ function digest(env: Record<string, string>): string {
     .sort()
     .map((k) => [k, env[k]]);
   return `sha256:${createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16)}`;
+}
+
+/** The TCP listener as `up` compares settings: what was asked (port 0 stays 0), never a secret. */
+export function networkSetting(opts: { tcp?: TcpOptions | undefined; labels?: Record<string, string> | undefined }): string | undefined {
+  const t = opts.tcp;
+  if (!t && !opts.labels) return undefined;
+  const parts = t ? [`listen ${t.listen}`, `advertise ${t.advertise ?? 'default'}`, `token file ${t.tokenFile}`, t.tlsCert ? `tls ${t.tlsCert} ${t.tlsKey}${t.tlsClientCa ? ` client ca ${t.tlsClientCa}` : ''}` : 'no tls'] : [];
+  if (opts.labels) parts.push(`labels ${Object.entries(opts.labels).map(([k, v]) => `${k}=${v}`).join(',')}`);
+  return parts.join(', ');
 }

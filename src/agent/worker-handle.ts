@@ -12,6 +12,7 @@ import { closedChannel, type CallFrame, type CallSink, type ReadyInfo, type Work
 import { transportFor, type TransportName } from '../worker/transports.js';
 import { logLevel, type AgentLogger } from './log.js';
 import { rssBytes } from '../proc.js';
+import { withoutClientSecurityEnv } from '../defaults.js';
 import { containWorker, removeCgroup, type ContainmentKind } from './containment.js';
 import { Heartbeat } from './health.js';
 import { LineSplitter } from './log-lines.js';
@@ -135,7 +136,8 @@ export class WorkerHandle extends EventEmitter {
       child = spawn(spec.python, args, {
         cwd: spec.cwd,
         env: {
-          ...process.env,
+          // Never where the cluster token is (a foreground `up` has SNAKEPIT_TOKEN_FILE in its environment).
+          ...withoutClientSecurityEnv(process.env),
           ...spec.env,
           PYTHONPATH: pythonPath,
           PYTHONUNBUFFERED: '1',

@@ -6,6 +6,8 @@
 // never holds a process open.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
+import type { ClientSecurity } from '../security/client.js';
+import { h2Session } from './h2-session.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import type { CallSink } from '../worker/channel.js';
 import { DEFAULTS } from '../defaults.js';
@@ -24,6 +26,8 @@ export interface ExchangeOptions {
   deadlineSlackMs: number;
   /** Largest reply message accepted from the agent. */
   maxMessageBytes: number;
+  /** TLS and the token for a TCP address (security/client.ts decides plaintext or TLS). */
+  security?: ClientSecurity | undefined;
 }
 
 /** A call in flight: what its replies go to, and (as its CallControl) how to cancel it. */
@@ -47,6 +51,9 @@ const NOT_STARTED: { cancel(): void } = { cancel() {} };
 
 export class ExchangeClient {
   private session: ClientHttp2Session | undefined;
+  /** Headers of the session's requests (the token), and whether it is plaintext TCP (a TLS agent hangs up on it). */
+  private headers: Record<string, string> = {};
+  private plainTcp = false;
   private stream: ClientHttp2Stream | Socket | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -59,6 +66,8 @@ export class ExchangeClient {
   private connected = false;
   /** Calls written while the connection was still being made: sent once it is up. */
   private written: number[] = [];
+  /** The current stream got response headers. */
+  private responded = false;
 
   constructor(private readonly opts: ExchangeOptions) {
     this.reader = new MessageReader(opts.maxMessageBytes);
@@ -139,13 +148,12 @@ export class ExchangeClient {
   private ensureStream(): ClientHttp2Stream | Socket | undefined {
     if (this.stream && !this.stream.destroyed) return this.stream;
     if (this.opts.address.startsWith('lane:')) return this.openLane(this.opts.address.slice('lane:'.length));
-    // Loaded on first use: the local lane never needs http2, and loading it costs ~12 ms.
-    const { connect: h2connect, constants } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
+    const { constants } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
     if (!this.session || this.session.destroyed || this.session.closed) {
-      const address = this.opts.address;
-      const session = address.startsWith('unix:')
-        ? h2connect('http://localhost', { createConnection: () => netConnect(address.slice('unix:'.length)) })
-        : h2connect(`http://${address}`);
+      const target = h2Session(this.opts.address, this.opts.security);
+      const session = target.session;
+      this.headers = target.headers;
+      this.plainTcp = !target.tls && !this.opts.address.startsWith('unix:');
       session.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
       session.once('connect', () => {
         if (this.session === session) this.onConnected();
@@ -160,11 +168,13 @@ export class ExchangeClient {
       [constants.HTTP2_HEADER_PATH]: PATH,
       'content-type': 'application/grpc',
       te: 'trailers',
+      ...this.headers,
     });
-    stream.on('trailers', (trailers) => this.onStatus(trailers));
+    stream.on('trailers', (trailers) => this.onStatus(stream, trailers));
     stream.on('response', (headers) => {
-      // A trailers-only response (an immediate error) carries its status in the headers.
-      if (headers['grpc-status'] !== undefined) this.onStatus(headers);
+      this.responded = true;
+      // A trailers-only response (an immediate error, e.g. UNAUTHENTICATED) carries its status in the headers.
+      if (headers['grpc-status'] !== undefined) this.onStatus(stream, headers);
     });
     return this.adopt(stream);
   }
@@ -185,9 +195,14 @@ export class ExchangeClient {
     this.connected = 'session' in stream ? !!this.session && !this.session.connecting : false;
     this.written = [];
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.responded = false;
     stream.on('close', () => {
-      if (this.stream === stream) this.stream = undefined;
-      this.failAll({ code: 'AGENT_UNAVAILABLE', message: 'the agent closed the connection' });
+      // An old stream's calls were failed when it was dropped; the current one's are failed now.
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      // A TLS listener hangs up on a plaintext client without a word: say what may be missing.
+      const hint = this.plainTcp && !this.responded ? ` at ${this.opts.address} before answering (if it serves TLS, pass --tls-ca FILE or SNAKEPIT_TLS_CA)` : '';
+      this.failAll({ code: 'AGENT_UNAVAILABLE', message: `the agent closed the connection${hint}` });
     });
     stream.on('error', (err: NodeJS.ErrnoException) => this.onTransportError(err));
     this.stream = stream;
@@ -229,13 +244,21 @@ export class ExchangeClient {
     this.stream?.destroy();
   }
 
-  private onStatus(h: Record<string, string | string[] | number | undefined>): void {
+  /**
+   * The agent ended the Exchange stream with a status: it answers nothing more on it, so its
+   * calls fail (with the status's error) and the stream is dropped, so the next call opens a new
+   * one (our side would otherwise stay open, and calls written to it would wait forever).
+   */
+  private onStatus(stream: ClientHttp2Stream, h: Record<string, string | string[] | number | undefined>): void {
+    if (this.stream !== stream) return;
     const error = errorFromHeaders(h, this.opts.noAgent);
-    if (error) this.failAll(error.toJSON());
+    this.stream = undefined;
+    this.failAll(error ? error.toJSON() : { code: 'AGENT_UNAVAILABLE', message: 'the agent ended the connection' });
+    stream.close();
   }
 
   private onTransportError(err: NodeJS.ErrnoException): void {
-    this.failAll(errorFromTransport(err, this.opts.noAgent).toJSON());
+    this.failAll(errorFromTransport(err, this.opts.noAgent, this.opts.address).toJSON());
     this.session?.destroy();
     if (this.stream && !('session' in this.stream)) this.stream.destroy();
     this.session = undefined;

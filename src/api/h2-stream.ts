@@ -4,9 +4,9 @@
 // starting cluster need; this is one HTTP/2 session and one stream. Messages are read with the
 // one 5-byte prefix reader (grpc-frame.ts) and statuses mapped by status.ts, as the Exchange
 // client does.
-import type { ClientHttp2Session } from 'node:http2';
-import { connect as netConnect } from 'node:net';
 import { SnakepitError } from '../errors.js';
+import type { ClientSecurity } from '../security/client.js';
+import { h2Session } from './h2-session.js';
 import { MessageReader } from './grpc-frame.js';
 import { errorFromHeaders, errorFromTransport } from './status.js';
 
@@ -19,6 +19,8 @@ export interface ServerStreamOptions {
   request: Buffer;
   maxMessageBytes: number;
   noAgent: () => SnakepitError;
+  /** TLS and the token for a TCP address. */
+  security?: ClientSecurity | undefined;
 }
 
 /**
@@ -27,11 +29,9 @@ export interface ServerStreamOptions {
  * cancels it (then `onEnd` is not called).
  */
 export function serverStream(opts: ServerStreamOptions, onMessage: (body: Buffer) => void, onEnd: (err?: SnakepitError) => void): () => void {
-  const { connect, constants } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
+  const { constants } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
   const { address } = opts;
-  const session: ClientHttp2Session = address.startsWith('unix:')
-    ? connect('http://localhost', { createConnection: () => netConnect(address.slice('unix:'.length)) })
-    : connect(`http://${address}`);
+  const { session, headers } = h2Session(address, opts.security);
   let over = false;
   let failure: SnakepitError | null | undefined;
   const end = (err?: SnakepitError | null): void => {
@@ -40,12 +40,13 @@ export function serverStream(opts: ServerStreamOptions, onMessage: (body: Buffer
     session.destroy();
     onEnd(err ?? undefined);
   };
-  session.on('error', (err: NodeJS.ErrnoException) => end(errorFromTransport(err, opts.noAgent)));
+  session.on('error', (err: NodeJS.ErrnoException) => end(errorFromTransport(err, opts.noAgent, address)));
   const stream = session.request({
     [constants.HTTP2_HEADER_METHOD]: 'POST',
     [constants.HTTP2_HEADER_PATH]: opts.path,
     'content-type': 'application/grpc',
     te: 'trailers',
+    ...headers,
   });
   stream.end(opts.request);
   const reader = new MessageReader(opts.maxMessageBytes);
@@ -65,7 +66,7 @@ export function serverStream(opts: ServerStreamOptions, onMessage: (body: Buffer
     if (h['grpc-status'] !== undefined) failure = errorFromHeaders(h, opts.noAgent);
   });
   stream.on('trailers', (h) => (failure = errorFromHeaders(h, opts.noAgent)));
-  stream.on('error', (err: NodeJS.ErrnoException) => end(errorFromTransport(err, opts.noAgent)));
+  stream.on('error', (err: NodeJS.ErrnoException) => end(errorFromTransport(err, opts.noAgent, address)));
   // Closed without any status: the agent went away mid-call.
   stream.on('close', () => end(failure === undefined ? opts.noAgent() : failure));
   return () => {

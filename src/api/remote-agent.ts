@@ -11,6 +11,7 @@ import { ExchangeClient } from './h2-client.js';
 import type { HeartbeatMessage, UnaryClient, UnaryMethods } from './unary-client.js';
 import { decodeMessage, encodeFramed } from './agent-codec.js';
 import { serverStream } from './h2-stream.js';
+import type { ClientSecurity } from '../security/client.js';
 
 export interface RemoteAgentOptions {
   /** The Agent API: `unix:/path.sock` or `host:port` (gRPC over HTTP/2). */
@@ -26,6 +27,8 @@ export interface RemoteAgentOptions {
   maxPayloadBytes?: number;
   /** Extra time past a call's own timeout before the client gives up on the agent, ms. */
   deadlineSlackMs?: number;
+  /** TLS and the cluster token, for a TCP address (security/client.ts: plaintext only to loopback unless told). */
+  security?: ClientSecurity | undefined;
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
@@ -51,6 +54,7 @@ export class RemoteAgent implements AgentApi {
       noAgent: opts.noAgent,
       deadlineSlackMs: opts.deadlineSlackMs ?? DEADLINE_SLACK_MS,
       maxMessageBytes: this.maxPayloadBytes + MESSAGE_SLACK_BYTES,
+      ...(opts.lane ? {} : { security: opts.security }),
     });
   }
 
@@ -133,7 +137,7 @@ export class RemoteAgent implements AgentApi {
       return () => {};
     }
     const cancel = serverStream(
-      { address: this.address, path: HEARTBEATS_PATH, request: encodeFramed('HeartbeatRequest', { intervalMs }), maxMessageBytes: HEARTBEAT_MESSAGE_BYTES, noAgent: this.opts.noAgent },
+      { address: this.address, path: HEARTBEATS_PATH, request: encodeFramed('HeartbeatRequest', { intervalMs }), maxMessageBytes: HEARTBEAT_MESSAGE_BYTES, noAgent: this.opts.noAgent, security: this.opts.security },
       (body) => {
         let beat: HeartbeatMessage;
         try {
@@ -215,7 +219,7 @@ export class RemoteAgent implements AgentApi {
   }
 
   private client(): Promise<UnaryClient> {
-    this.unary ??= import('./unary-client.js').then((m) => m.unaryClient(this.address, this.maxPayloadBytes, this.opts.noAgent));
+    this.unary ??= import('./unary-client.js').then((m) => m.unaryClient(this.address, this.maxPayloadBytes, this.opts.noAgent, this.opts.security));
     return this.unary;
   }
 

@@ -11,10 +11,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentEvent } from '../agent/events.js';
 import { SnakepitError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
-import type { AgentApi, ReloadResult, ScaleResult } from './agent-api.js';
+import type { AgentApi, AgentStats, ReloadResult, ScaleResult } from './agent-api.js';
 import { AGENT_KEY, CODE_KEY, statusFor } from './status.js';
 import { MalformedMessage, healthServiceDefinition } from './agent-codec.js';
 import { ExchangeSession, toRequest, valueBytes, wireError, type ReplyPort } from './exchange-session.js';
+import { serverCredentials, tokenInterceptor, type ServerSecurity } from '../security/server.js';
 import { agentService, channelOptions, type WireClientBatch, type WireExecuteReply, type WireExecuteRequest, type WireServerBatch, type WireStreamReply, type WireTool } from './proto.js';
 
 export interface ServerHooks {
@@ -23,6 +24,17 @@ export interface ServerHooks {
    * its whole process). Without hooks the served implementation's own `shutdown` runs.
    */
   onShutdown?(graceMs: number): void;
+  /** What the daemon adds to the stats document it serves (Stats, WatchEvents): where it listens, its labels, its warnings. */
+  about?(): AgentAbout | undefined;
+}
+
+/** The daemon's part of `stats.agent`. */
+export type AgentAbout = Pick<AgentStats['agent'], 'network' | 'labels' | 'warnings'>;
+
+/** `stats` with the daemon's part added (the same object when there is none). */
+function withAbout(stats: AgentStats, hooks: ServerHooks): AgentStats {
+  const about = hooks.about?.();
+  return about ? { ...stats, agent: { ...stats.agent, ...about } } : stats;
 }
 
 export interface ServeLimits {
@@ -154,7 +166,7 @@ export function agentHandlers(
     Stats(call: grpc.ServerUnaryCall<object, { json: string }>, callback: grpc.sendUnaryData<{ json: string }>) {
       const bad = malformed(call);
       if (bad) return callback(bad);
-      answer(callback, agent.stats().then((st) => ({ json: JSON.stringify(st) })));
+      answer(callback, agent.stats().then((st) => ({ json: JSON.stringify(withAbout(st, hooks)) })));
     },
     Drain(call: grpc.ServerUnaryCall<{ deadlineMs: number }, { drained: boolean; pid: number }>, callback: grpc.sendUnaryData<{ drained: boolean; pid: number }>) {
       const bad = malformed(call);
@@ -181,7 +193,7 @@ export function agentHandlers(
     WatchEvents(call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>) {
       const bad = malformed(call);
       if (bad) return void call.emit('error', bad);
-      watch(agent, call, limits, closers);
+      watch(agent, call, limits, closers, hooks);
     },
     RestartWorker(call: grpc.ServerUnaryCall<{ worker: string }, object>, callback: grpc.sendUnaryData<object>) {
       const bad = malformed(call);
@@ -270,6 +282,7 @@ function watch(
   call: grpc.ServerWritableStream<{ intervalMs: number; calls: boolean }, { statsJson?: string; eventJson?: string; lagged?: number }>,
   limits: ServeLimits,
   closers: Set<() => void>,
+  hooks: ServerHooks,
 ): void {
   const every = clamp(call.request.intervalMs || DEFAULTS.watchIntervalMs, DEFAULTS.watchIntervalMinMs, DEFAULTS.watchIntervalMaxMs);
   let dropped = 0;
@@ -299,7 +312,7 @@ function watch(
     { intervalMs: every, calls: call.request.calls },
     (u) => {
       if (u.type === 'stats') {
-        const json = JSON.stringify(u.stats);
+        const json = JSON.stringify(withAbout(u.stats, hooks));
         if (room(false)) backlog.write(call, { statsJson: json }, json.length + 8);
         else newest = json;
       } else if (u.type === 'event') {
@@ -432,21 +445,34 @@ export function healthHandlers(agent: AgentApi, closers: Set<() => void>): grpc.
 }
 
 export interface AgentServer {
+  /** The port bound (0 for a unix socket). */
+  port: number;
   /** Ends open streams (after the agent stopped), then stops the server. */
   close(): Promise<void>;
 }
 
-/** Binds a gRPC server for `agent` (any AgentApi) at `address` (e.g. `unix:/path/agent.sock`). */
-export async function serveAgent(agent: AgentApi, address: string, hooks: ServerHooks, maxPayloadBytes: number): Promise<AgentServer> {
-  const server = new grpc.Server(channelOptions(maxPayloadBytes));
+export interface ServeOptions {
+  /** TCP: TLS credentials and the token every Agent API call must carry (the health service stays open). */
+  security?: ServerSecurity;
+}
+
+/**
+ * Binds a gRPC server for `agent` (any AgentApi) at `address` (`unix:/path/agent.sock`, or
+ * `HOST:PORT` with `options.security`). One server per address: the token check is the TCP
+ * listener's alone, the home's 0600 socket needs none.
+ */
+export async function serveAgent(agent: AgentApi, address: string, hooks: ServerHooks, maxPayloadBytes: number, options: ServeOptions = {}): Promise<AgentServer> {
+  const security = options.security;
+  const server = new grpc.Server({ ...channelOptions(maxPayloadBytes), ...(security ? { interceptors: [tokenInterceptor(security.tokenDigest)] } : {}) });
   const closers = new Set<() => void>();
   const limits: ServeLimits = { maxPayloadBytes, replyBufferBytes: DEFAULTS.replyBufferBytes, watchBufferBytes: DEFAULTS.watchBufferBytes };
   server.addService(agentService().service, agentHandlers(agent, hooks, limits, closers));
   server.addService(healthServiceDefinition(), healthHandlers(agent, closers));
-  await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, security ? serverCredentials(security) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   return {
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         // Clients keep their Exchange, WatchEvents and health Watch streams open; end them so the server can stop.

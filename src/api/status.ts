@@ -5,6 +5,7 @@
 // has one (a failed Reload, an unknown worker), which wins over the status. No grpc-js here: the
 // exec fast path imports this and must stay lean.
 import { SnakepitError } from '../errors.js';
+import { tlsFailure } from '../security/tls-errors.js';
 
 /** gRPC status codes (grpc/status.h). */
 export const Status = {
@@ -87,8 +88,13 @@ export function errorFromHeaders(h: Record<string, string | string[] | number | 
   return errorFromStatus(status, message, { code: text(h[CODE_KEY]), agent: text(h[AGENT_KEY]) }, noAgent);
 }
 
-/** A connection's own failure (Node's socket or http2 error) as the error a client reports. */
-export function errorFromTransport(err: NodeJS.ErrnoException, noAgent: () => SnakepitError): SnakepitError {
+/**
+ * A connection's own failure (Node's socket, TLS or http2 error) as the error a client reports:
+ * a TLS failure names the certificate problem (TLS_ERROR); "nobody answers" is `noAgent()`.
+ */
+export function errorFromTransport(err: NodeJS.ErrnoException, noAgent: () => SnakepitError, address = ''): SnakepitError {
+  const tls = tlsFailure(err, address);
+  if (tls) return tls;
   const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
   return unreachable ? noAgent() : new SnakepitError('AGENT_UNAVAILABLE', `the connection to the agent failed: ${err.message}`);
 }

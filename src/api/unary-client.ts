@@ -3,10 +3,15 @@
 // through the lean Exchange client (h2-client.ts). Failures map to Snakepit errors in one place
 // (status.ts), the same mapping the Exchange client uses.
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import { SnakepitError } from '../errors.js';
 import { healthServiceDefinition } from './agent-codec.js';
 import { agentService, channelOptions, type WireTool } from './proto.js';
 import { AGENT_KEY, CODE_KEY, errorFromStatus } from './status.js';
+import { transportFor, type ClientSecurity } from '../security/client.js';
+import { tlsFailure } from '../security/tls-errors.js';
+import { TOKEN_HEADER, bearer } from '../security/token.js';
 
 /** Request and reply shapes of each unary method (the codec's camelCase objects). */
 export interface UnaryMethods {
@@ -47,24 +52,59 @@ export interface UnaryClient {
 
 type Stub = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
-export function unaryClient(address: string, maxPayloadBytes: number, noAgent: () => SnakepitError): UnaryClient {
-  const options = channelOptions(maxPayloadBytes);
-  const client = new (agentService())(address, grpc.credentials.createInsecure(), options) as unknown as Stub;
+const pem = (v: string | Buffer | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+/** The TLS server name sent when dialling an IP (`.invalid` is reserved: it names nothing). */
+const NO_SERVERNAME = 'ip-address.invalid';
+
+/**
+ * The unary client of `address` (`unix:/path` or `HOST:PORT`). Over TCP it uses TLS or plaintext
+ * as security/client.ts decides, and sends the token as metadata on every call: per call rather
+ * than as call credentials, which grpc-js applies only to TLS channels.
+ */
+export function unaryClient(address: string, maxPayloadBytes: number, noAgent: () => SnakepitError, security?: ClientSecurity): UnaryClient {
+  const t = transportFor(address, security);
+  const tls = t.kind === 'tcp' ? t.tls : undefined;
+  // grpc-js would send an IP literal as the TLS server name (SNI), which RFC 6066 forbids and
+  // Node flags with a deprecation warning on stderr: an IP gets a reserved name that means "none"
+  // instead, and the certificate is still checked against the IP itself (its IP SANs).
+  const ipHost = t.kind === 'tcp' && !tls?.servername && isIP(t.host) ? t.host : undefined;
+  const servername = tls?.servername ?? (ipHost ? NO_SERVERNAME : undefined);
+  const options: grpc.ChannelOptions = {
+    ...channelOptions(maxPayloadBytes),
+    ...(servername ? { 'grpc.ssl_target_name_override': servername } : {}),
+    ...(tls?.servername ? { 'grpc.default_authority': tls.servername } : {}),
+  };
+  const verify: grpc.VerifyOptions = ipHost ? { checkServerIdentity: (_name, cert) => checkServerIdentity(ipHost, cert) } : {};
+  const credentials = tls ? grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert), verify) : grpc.credentials.createInsecure();
+  const token = t.kind === 'tcp' ? t.token : undefined;
+  const metadata = (): grpc.Metadata => {
+    const md = new grpc.Metadata();
+    if (token) md.set(TOKEN_HEADER, bearer(token));
+    return md;
+  };
+  const client = new (agentService())(address, credentials, options) as unknown as Stub;
   let healthStub: Stub | undefined;
   const toError = (err: grpc.ServiceError): SnakepitError => {
     const meta = (key: string): string | undefined => {
       const v = err.metadata?.get(key)[0];
       return v === undefined ? undefined : String(v);
     };
-    return errorFromStatus(err.code, err.details || err.message, { code: meta(CODE_KEY), agent: meta(AGENT_KEY) }, noAgent);
+    const details = err.details || err.message;
+    if (err.code === grpc.status.UNAVAILABLE) {
+      // grpc-js says "No connection established" when the call never left: another address may take it.
+      const unsent = /^No connection established/.test(details);
+      const e = tlsFailure(details, address) ?? errorFromStatus(err.code, details, { code: meta(CODE_KEY), agent: meta(AGENT_KEY) }, noAgent);
+      return unsent ? new SnakepitError(e.code, e.message, { ...(e.agent ? { agent: e.agent } : {}), unsent: true }) : e;
+    }
+    return errorFromStatus(err.code, details, { code: meta(CODE_KEY), agent: meta(AGENT_KEY) }, noAgent);
   };
   const unary = <Res>(stub: Stub, method: string, request: unknown): Promise<Res> =>
     new Promise((resolve, reject) => {
-      stub[method]!(request, new grpc.Metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(toError(err)) : resolve(res)));
+      stub[method]!(request, metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(toError(err)) : resolve(res)));
     });
   /** A server-streaming call: `onMessage` per message, `onEnd` once (with an error or not). */
   function serverStream<M>(method: string, request: unknown, onMessage: (m: M) => void, onEnd: (err?: SnakepitError) => void): () => void {
-    const call = client[method]!(request, new grpc.Metadata(), {}) as grpc.ClientReadableStream<M>;
+    const call = client[method]!(request, metadata(), {}) as grpc.ClientReadableStream<M>;
     let ended = false;
     const end = (err?: SnakepitError): void => {
       if (ended) return;
@@ -83,7 +123,7 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
     call: (method, request) => unary(client, method, request),
     watch: (request, onMessage, onEnd) => serverStream('WatchEvents', request, onMessage, onEnd),
     async health(service = '') {
-      healthStub ??= new (grpc.makeGenericClientConstructor(healthServiceDefinition(), 'Health'))(address, grpc.credentials.createInsecure(), { ...options, channelOverride: client.getChannel() }) as unknown as Stub;
+      healthStub ??= new (grpc.makeGenericClientConstructor(healthServiceDefinition(), 'Health'))(address, credentials, { ...options, channelOverride: client.getChannel() }) as unknown as Stub;
       return (await unary<{ status: number }>(healthStub, 'Check', { service })).status;
     },
     close: () => {

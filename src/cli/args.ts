@@ -90,3 +90,22 @@ export function parseLabels(items: readonly string[], flag: string): Record<stri
   }
   return out;
 }
+
+/**
+ * An agent's own labels (`up --labels k=v,…`): stricter than `--require`, since they are published
+ * to every router (and etcd). A usage error names the bad one.
+ */
+export function parseAgentLabels(items: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items.flatMap((i) => i.split(',')).filter((i) => i !== '')) {
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq) : '';
+    const value = eq > 0 ? item.slice(eq + 1) : '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/.test(key)) throw usage(`${flag} expects key=value labels (key: letters, digits, . _ / -, at most 63), got '${item.slice(0, 100)}'`);
+    if (!/^[A-Za-z0-9._:/@+-]{0,256}$/.test(value)) throw usage(`${flag}: the value of label '${key}' may hold letters, digits and . _ : / @ + - (at most 256), got '${value.slice(0, 100)}'`);
+    if (key in out) throw usage(`${flag}: label '${key}' is given twice`);
+    if (key === 'agent') throw usage(`${flag}: 'agent' is reserved (every agent carries agent=<its id>)`);
+    out[key] = value;
+  }
+  return out;
+}

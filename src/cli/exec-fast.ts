@@ -6,8 +6,21 @@ import { DEFAULTS } from '../defaults.js';
 import type { ExecOptions } from './commands/exec.js';
 import { emit, processIo, reportError } from './output.js';
 
-const VALUE_FLAGS = { '--session': 'session', '--timeout': 'timeoutMs', '--pool': 'pool', '--address': 'address', '--home': 'home', '--require': 'require', '--out': 'out' } as const;
-const BOOL_FLAGS = { '--stream': 'stream', '--idempotent': 'idempotent', '--json': 'json' } as const;
+const VALUE_FLAGS = {
+  '--session': 'session',
+  '--timeout': 'timeoutMs',
+  '--pool': 'pool',
+  '--address': 'address',
+  '--home': 'home',
+  '--require': 'require',
+  '--out': 'out',
+  '--token-file': 'tokenFile',
+  '--tls-ca': 'tlsCa',
+  '--tls-cert': 'tlsCert',
+  '--tls-key': 'tlsKey',
+  '--tls-servername': 'tlsServername',
+} as const;
+const BOOL_FLAGS = { '--stream': 'stream', '--idempotent': 'idempotent', '--json': 'json', '--insecure-transport': 'insecureTransport' } as const;
 
 export interface ParsedExec {
   tool: string;

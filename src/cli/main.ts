@@ -20,6 +20,14 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   const home = new Option('--home <dir>', 'Snakepit home (state, socket, logs); default $SNAKEPIT_HOME or ~/.local/state/snakepit');
   const json = new Option('--json', 'print one JSON document on stdout');
   const int = (flag: string) => (v: string) => parsePositiveInt(v, flag);
+  // Every command that talks to an agent: which one, and how over TCP (src/cli/target.ts).
+  const address = new Option('--address <addr>', 'agent or router address(es) instead of a home: HOST:PORT[,HOST:PORT…] (failing over in order) or unix:/path; default $SNAKEPIT_ADDRESS');
+  const tokenFile = new Option('--token-file <file>', 'file with the cluster token, sent to a TCP address (default $SNAKEPIT_TOKEN_FILE)');
+  const tlsCa = new Option('--tls-ca <file>', "CA certificate(s) the agent's certificate must chain to (default $SNAKEPIT_TLS_CA; else the system's roots, off loopback)");
+  const tlsCert = new Option('--tls-cert <file>', 'client certificate, for an agent that requires one (default $SNAKEPIT_TLS_CERT)');
+  const tlsKey = new Option('--tls-key <file>', "the client certificate's key (default $SNAKEPIT_TLS_KEY)");
+  const tlsServername = new Option('--tls-servername <name>', "the name the agent's certificate must carry, when not the address's host");
+  const insecureTransport = new Option('--insecure-transport', 'plaintext to a non-loopback address: the token and every call in clear text');
 
   program
     .command('setup')
@@ -61,9 +69,17 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       return Number(v);
     })
     .option('--metrics-host <host>', `interface of the metrics server (default: ${DEFAULTS.metricsHost})`)
+    .option('--listen <host:port>', 'also serve the Agent API on TCP (port 0: any free one); needs --token-file, and TLS off loopback')
+    .option('--advertise <host:port>', 'the address others dial (default: the --listen address; port 0: the bound one)')
+    .option('--labels <k=v,...>', 'labels of this agent, for routers (--require)')
+    .option('--token-file <file>', 'file with the cluster token every TCP call must carry (default $SNAKEPIT_TOKEN_FILE); mode 0600')
+    .option('--tls-cert <file>', "serve TLS with this certificate (see `snakepit certs`)")
+    .option('--tls-key <file>', "the certificate's key (mode 0600)")
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+    .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text')
     .addOption(home)
     .addOption(json)
-    .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464')
+    .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464\n  $ snakepit up --listen 10.0.0.5:7000 --token-file ~/.snakepit-token --tls-cert certs/10.0.0.5.crt --tls-key certs/10.0.0.5.key')
     .action((o: Parameters<typeof import('./commands/up.js').upCommand>[0]) =>
       run(!!o.json, async (io) => (await import('./commands/up.js')).upCommand(o, io)),
     );
@@ -89,7 +105,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--out <file>', 'write the result to FILE (a bytes result raw) instead of stdout')
     .option('--pool <name>', 'pool to run in')
     .option('--require <label>', 'through a router: only an agent with this key=value label takes the call (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--address <addr>', 'agent address instead of a home (unix:/path or host:port)')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', `\nExamples:\n  $ snakepit exec add a=1 b=2\n  $ snakepit exec greet '{"name": "Ada", "excited": true}'\n  $ snakepit exec tokens text="a b c" --stream`)
@@ -105,6 +121,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('drain')
     .description('stop taking new calls (DRAINING), let accepted calls finish, then stop the agent')
     .option('--deadline <seconds>', 'stop anyway after this long; unfinished calls fail', int('--deadline'))
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit drain --deadline 30')
@@ -117,6 +134,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .alias('restart')
     .description('replace every worker one at a time (new tool code is imported) without failing a call')
     .option('--pool <name>', 'only this pool')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit reload')
@@ -155,7 +173,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .description('list the tools the agent serves')
     .option('--pool <name>', 'only this pool')
     .option('--names', 'only the names, one per line (for scripts and shell completion)')
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit tools\n  $ snakepit tools --pool ml --json\n  $ snakepit tools --names')
@@ -167,7 +185,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('stats')
     .alias('status')
     .description('agent, workers, queue, calls and latency')
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit stats\n  $ snakepit stats --json | jq .latencyMs')
@@ -179,7 +197,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('dashboard')
     .description('live view of workers, throughput, latency, queue and events; keys restart a worker or drain')
     .option('--interval <ms>', `interval of stats snapshots, ms (default ${DEFAULTS.watchIntervalMs})`, int('--interval'))
-    .option('--address <addr>', 'agent address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText(
@@ -213,7 +231,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   cluster
     .command('status')
     .description('the router and each agent: state, pid, workers, in-flight, queue, capacity, sessions, phi, breaker')
-    .option('--address <addr>', 'router address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit cluster status --json | jq .agents')
@@ -229,7 +247,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       .command(op)
       .description(what)
       .argument('<agent>', 'agent id, as `cluster status` shows it (e.g. agent-2)')
-      .option('--address <addr>', 'router address instead of a home')
+      .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
       .addOption(home)
       .addOption(json)
       .addHelpText('after', `\nExample:\n  $ snakepit cluster ${op} agent-2`);
@@ -242,7 +260,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('scale')
     .description('grow or shrink the cluster to N agents (removed ones finish their calls first)')
     .argument('<n>', 'number of agents')
-    .option('--address <addr>', 'router address instead of a home')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExample:\n  $ snakepit cluster scale 5')
@@ -274,6 +292,31 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .action((o: { agents?: number; workers?: number; requests?: number; concurrency?: number; kill?: boolean; python?: string; json?: boolean }) =>
       run(!!o.json, async (io) => (await import('./commands/cluster-demo.js')).clusterDemoCommand(o, io)),
     );
+
+  const certs = program
+    .command('certs')
+    .description('make a CA and host certificates (with openssl) for agents and clients on TCP')
+    .addHelpText('after', '\nExamples:\n  $ snakepit certs init ./certs\n  $ snakepit certs issue ./certs 10.0.0.5 agent1.example');
+  certs
+    .command('init')
+    .description('make a CA in DIR: ca.key (keep it private) and ca.crt (give it to clients as --tls-ca); files 0600, DIR 0700')
+    .argument('<dir>', 'directory of the CA (created with mode 0700)')
+    .option('--days <n>', `validity in days (default ${DEFAULTS.certCaDays})`, int('--days'))
+    .option('--force', 'replace files that exist')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit certs init ./certs')
+    .action((dir: string, o: { days?: number; force?: boolean; json?: boolean }) => run(!!o.json, async () => (await import('./commands/certs.js')).certsInitCommand(dir, o)));
+  certs
+    .command('issue')
+    .description("a certificate and key for HOST… signed by DIR's CA: IP SANs for IP addresses, DNS SANs otherwise; for servers and clients (mTLS)")
+    .argument('<dir>', 'directory of the CA (from `certs init`)')
+    .argument('<hosts...>', 'IP addresses and DNS names the certificate is for')
+    .option('--name <name>', 'file name of NAME.crt / NAME.key (default: the first host)')
+    .option('--days <n>', `validity in days (default ${DEFAULTS.certDays})`, int('--days'))
+    .option('--force', 'replace files that exist')
+    .addOption(json)
+    .addHelpText('after', '\nExample:\n  $ snakepit certs issue ./certs 10.0.0.5 agent1.example   # ./certs/10.0.0.5.crt and .key')
+    .action((dir: string, hosts: string[], o: { name?: string; days?: number; force?: boolean; json?: boolean }) => run(!!o.json, async () => (await import('./commands/certs.js')).certsIssueCommand(dir, hosts, o)));
 
   const doctor = program
     .command('doctor')

@@ -32,7 +32,20 @@ export interface ToolInfo extends ToolDescription {
 
 /** The stats document (`snakepit stats --json`, the Stats RPC). */
 export interface AgentStats {
-  agent: { id: string; pid: number; version: string; runId: string; uptimeMs: number; kind?: 'agent' | 'router' };
+  agent: {
+    id: string;
+    pid: number;
+    version: string;
+    runId: string;
+    uptimeMs: number;
+    kind?: 'agent' | 'router';
+    /** A daemon serving the Agent API on TCP: where it listens, what others dial, and how (TLS, mTLS or plaintext). */
+    network?: { listen: string; advertise: string; transport: 'tls' | 'mtls' | 'insecure' };
+    /** Labels given to the daemon (`up --labels`). */
+    labels?: Record<string, string>;
+    /** What the daemon warns about (e.g. plaintext off loopback); `stats`, `doctor` and `cluster status` print them. */
+    warnings?: string[];
+  };
   /** Each worker; behind a router, `agent` says whose. */
   workers: Array<{ id: string; pid: number; state: string; requests: number; inFlight: number; rssBytes: number; uptimeMs: number; restarts: number; recycles: number; pool: string; agent?: string }>;
   pools: Array<{ name: string; size: number; affinity: string; degraded: string | null; tools: number; recycled: number; queueDepth: number }>;

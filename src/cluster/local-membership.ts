@@ -20,9 +20,9 @@ import { count } from '../text.js';
 /** One agent of the cluster as membership knows it. */
 export interface MemberInfo {
   id: string;
-  /** Its own home (a sub-home of the cluster's); absent for an agent on another host (etcd). */
+  /** Its own home (a sub-home of the cluster's); absent for an agent known only by its TCP address. */
   home?: string;
-  /** Its Agent API (`unix:<home>/agent.sock`, or `HOST:PORT` from etcd) and, on this host, its local lane. */
+  /** Its Agent API (`unix:<home>/agent.sock`, or `HOST:PORT` on TCP) and local lane (absent on TCP). */
   address: string;
   lane?: string;
   pid: number | undefined;

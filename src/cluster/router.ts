@@ -28,6 +28,7 @@ import { VERSION } from '../paths.js';
 import { CircuitBreaker, type BreakerTicket } from './breaker.js';
 import { PhiAccrualDetector } from './failure-detector.js';
 import type { MemberInfo, Membership } from './local-membership.js';
+import type { ClientSecurity } from '../security/client.js';
 import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentState, type AgentView, type Placement, type PlacementCall } from './placement.js';
 import { RetryBudget, retryDecision } from './retry.js';
 
@@ -39,8 +40,10 @@ export interface RouterOptions {
   id: string;
   membership: Membership;
   logger: AgentLogger;
-  /** How an agent is reached (default: a RemoteAgent over its socket and lane). */
+  /** How an agent is reached (default: a RemoteAgent over its socket and lane, or its TCP address with `security`). */
   connectAgent?: (info: MemberInfo) => AgentConnection;
+  /** The token and TLS the default connectAgent uses for agents on TCP. */
+  security?: ClientSecurity;
   heartbeatMs?: number;
   /** Injected for tests; default Math.random / Date.now. */
   random?: () => number;
@@ -151,7 +154,13 @@ export class Router implements AgentApi {
     if (old) this.forget(old);
     const remote = this.opts.connectAgent
       ? this.opts.connectAgent(info)
-      : new RemoteAgent({ address: info.address, lane: info.lane, id: info.id, noAgent: () => new SnakepitError('AGENT_UNAVAILABLE', `agent ${info.id} is not reachable at ${info.address}`, { agent: info.id }) });
+      : new RemoteAgent({
+          address: info.address,
+          ...(info.lane ? { lane: info.lane } : {}),
+          id: info.id,
+          noAgent: () => new SnakepitError('AGENT_UNAVAILABLE', `agent ${info.id} is not reachable at ${info.address}`, { agent: info.id }),
+          security: this.opts.security,
+        });
     const node: Node = {
       info,
       remote,

@@ -47,7 +47,7 @@ export interface AgentInfo {
   /** `router` when the home's daemon is a cluster's router (absent: an agent). */
   kind?: 'router';
   /** A router's agents and their homes. */
-  agents?: Array<{ id: string; home: string; pid: number | undefined }>;
+  agents?: Array<{ id: string; home?: string; pid: number | undefined }>;
   pid: number;
   /** Process start time, as src/proc.ts reads it (/proc: clock ticks since boot). */
   startTime: number;
@@ -63,6 +63,11 @@ export interface AgentInfo {
   containment?: string;
   /** What it runs, for `up` to compare with what it is asked (src/agent/settings.ts). */
   settings?: RunSettings;
+  /** Its TCP listener (`up --listen`): bound address, advertised address, transport. `address` stays the home's socket. */
+  network?: { listen: string; advertise: string; transport: 'tls' | 'mtls' | 'insecure' };
+  labels?: Record<string, string>;
+  /** Warnings `doctor` repeats (e.g. plaintext off loopback). */
+  warnings?: string[];
 }
 
 export function resolveHome(home?: string): string {
@@ -261,7 +266,7 @@ export function who(uid: number): string {
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;
 }
 
-function octal(mode: number): string {
+export function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;
 }
 

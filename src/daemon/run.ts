@@ -12,8 +12,12 @@ import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { DeferredLogger, LocalMembership } from '../cluster/local-membership.js';
 import type { PoolOptions } from '../agent/pool.js';
-import type { AgentApi, ToolInfo } from '../api/agent-api.js';
-import type { AgentServer } from '../api/server.js';
+import type { AgentApi, AgentStats, ToolInfo } from '../api/agent-api.js';
+import type { AgentAbout, AgentServer, ServerHooks } from '../api/server.js';
+import { networkInterfaces } from 'node:os';
+import type { ServerSecurity } from '../security/server-files.js';
+import { TRANSPORT_TEXT, type TcpOptions } from '../security/listen.js';
+import { advertiseAddress, formatHostPort, parseHostPort } from '../security/addresses.js';
 import type { LocalLane } from '../api/local-lane.js';
 import { MESSAGE_SLACK_BYTES } from '../api/grpc-frame.js';
 import { DEFAULTS, ENV } from '../defaults.js';
@@ -24,7 +28,7 @@ import type { MetricsServer } from '../metrics/server.js';
 import { LogFile, jsonFileLogger } from './log-file.js';
 import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, releasePidFile, writeFileAtomic, writePidFile, type AgentInfo, type HomePaths } from './home.js';
 import { count } from '../text.js';
-import { runSettings } from '../agent/settings.js';
+import { networkSetting, runSettings } from '../agent/settings.js';
 import type { AgentOptions } from '../agent/options.js';
 
 export interface DaemonOptions {
@@ -48,6 +52,15 @@ export interface DaemonOptions {
    * with `pools`) in sub-homes and serves them as one (src/cluster/router.ts).
    */
   cluster?: { agents: number; labels?: Record<string, string>; readyWaitMs: number };
+  /**
+   * Also serve the Agent API on TCP (`up --listen`), with the token and TLS of these files (read
+   * by the daemon itself: the token never travels in its options). Checked by `up` (planListen).
+   */
+  tcp?: TcpOptions;
+  /** Its labels (`up --labels`): in agent.json and stats. */
+  labels?: Record<string, string>;
+  /** What `up` warned about (e.g. plaintext off loopback): kept in agent.json and stats. */
+  warnings?: string[];
   /** What `up` resolved `pools` from: a reload reads it again (the config file re-read). */
   source?: PoolSourceSpec;
   /** Reload when the config or a tools file changes (`up --watch`). */
@@ -60,6 +73,9 @@ export interface PoolSourceSpec {
   cwd: string;
 }
 
+/** Where a daemon serves the Agent API on TCP (agent.json, stats, `up`'s answer). */
+export type NetworkInfo = NonNullable<AgentStats['agent']['network']>;
+
 export interface ReadyMessage {
   ok: true;
   pid: number;
@@ -69,6 +85,8 @@ export interface ReadyMessage {
   logFile: string;
   /** The metrics URL when `metricsPort` was given. */
   metrics?: string;
+  /** The TCP listener (`tcp` option): bound address, advertised address, transport. */
+  network?: NetworkInfo;
   /** An agent of a local cluster: what its router would otherwise ask for first (ListTools, Stats). */
   tools?: ToolInfo[];
   pools?: Array<{ name: string; affinity: string }>;
@@ -126,6 +144,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
 
   let served: Served | undefined;
   let server: AgentServer | undefined;
+  let tcpServer: AgentServer | undefined;
+  let about: AgentAbout | undefined = opts.labels || opts.warnings?.length ? { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.warnings?.length ? { warnings: opts.warnings } : {}) } : undefined;
   let lane: LocalLane | undefined;
   let metrics: MetricsServer | undefined;
   let unwatch: (() => void) | undefined;
@@ -139,6 +159,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       unwatch?.();
       await served?.stop();
       await lane?.close();
+      await tcpServer?.close();
       await server?.close();
       await metrics?.close();
       removeCreated();
@@ -155,6 +176,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   process.on('SIGHUP', onSignal);
 
   try {
+    // The TCP listener's files are read (and proven) before any worker starts: a bad token file fails `up` at once.
+    const security = opts.tcp ? (await import('../security/server-files.js')).loadServerSecurity(opts.tcp) : undefined;
     // Workers (or a router's agents) start first; loading the gRPC server (grpc-js: ~100 ms) then
     // overlaps with their start instead of coming before it.
     const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce, early) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
@@ -164,11 +187,19 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     served = live;
     const address = `unix:${paths.socket}`;
     const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
-    server = await serveAgent(served.api, address, { onShutdown: () => void stop('Shutdown request') }, maxPayloadBytes);
+    const hooks = { onShutdown: () => void stop('Shutdown request'), about: () => about };
+    server = await serveAgent(served.api, address, hooks, maxPayloadBytes);
     created.add(paths.socket);
     chmodSync(paths.socket, 0o600);
     lane = await serveLocalLane(served.api, paths.lane, maxPayloadBytes + MESSAGE_SLACK_BYTES);
     created.add(paths.lane);
+    let network: NetworkInfo | undefined;
+    if (opts.tcp && security) {
+      ({ server: tcpServer, network } = await listenTcp(served.api, opts.tcp, security, hooks, maxPayloadBytes));
+      about = { ...about, network };
+      logger.log('info', 'daemon', `Agent API on TCP ${network.listen} (${TRANSPORT_TEXT[network.transport]}; token required), advertised as ${network.advertise}`);
+      for (const w of opts.warnings ?? []) logger.log('warn', 'daemon', w);
+    }
     const info = (): AgentInfo => ({
       id: live.api.id,
       ...(opts.cluster ? { kind: 'router' as const } : {}),
@@ -184,7 +215,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
       pools: live.pools().map((p) => ({ name: p.name, workers: p.size, python: p.spec.python, tools: p.spec.tools ?? null })),
       containment: probeContainment().detail,
       ...(live.agents ? { agents: live.agents() } : {}),
-      settings: runSettings(live.configured(), { metricsPort: opts.metricsPort, agents: opts.cluster?.agents }),
+      settings: runSettings(live.configured(), { metricsPort: opts.metricsPort, agents: opts.cluster?.agents, network: networkSetting(opts) }),
+      ...about,
     });
     served.ready?.();
     writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
@@ -198,7 +230,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     // An agent of a local cluster tells its router its tools and pools at once: the router need
     // not ask before it routes there (one round of RPCs less on `cluster up`'s critical path).
     const described = opts.exitWithParent && !opts.cluster ? { tools: await served.api.tools(), pools: opts.pools.map((p) => ({ name: p.name, affinity: p.affinity })) } : {};
-    announce({ ok: true, pid: process.pid, address, workers: served.workers(), runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}), ...described });
+    announce({ ok: true, pid: process.pid, address, workers: served.workers(), runId: served.runId, logFile: paths.logFile, ...(metrics ? { metrics: metrics.url } : {}), ...(network ? { network } : {}), ...described });
   } catch (err) {
     unwatch?.();
     const e = err instanceof SnakepitError ? err : new SnakepitError('INTERNAL', (err as Error).message);
@@ -229,7 +261,7 @@ interface Served {
   /** Who to tell when a reload or scale changed the pools. */
   onChanged?(changed: () => void): void;
   /** The router's agents, for agent.json. */
-  agents?(): Array<{ id: string; home: string; pid: number | undefined }>;
+  agents?(): Array<{ id: string; home?: string; pid: number | undefined }>;
   /** Called once everything is listening (the registry writes before readiness is announced). */
   ready?(): void;
   stop(): Promise<void>;
@@ -346,6 +378,26 @@ async function watchSources(opts: DaemonOptions, api: AgentApi, logger: AgentLog
     },
     (message) => logger.log('warn', 'daemon', message),
   );
+}
+
+/** Binds the TCP listener (after the home's socket: local clients never wait for it). */
+async function listenTcp(api: AgentApi, tcp: TcpOptions, security: ServerSecurity, hooks: ServerHooks, maxPayloadBytes: number): Promise<{ server: AgentServer; network: NetworkInfo }> {
+  const { serveAgent } = await import('../api/server.js');
+  const listen = parseHostPort(tcp.listen, '--listen');
+  let server: AgentServer;
+  try {
+    server = await serveAgent(api, formatHostPort(listen), hooks, maxPayloadBytes, { security });
+  } catch (err) {
+    throw new SnakepitError('CONFIG_INVALID', `cannot listen on ${tcp.listen} (--listen): ${(err as Error).message}`);
+  }
+  try {
+    const advertise = advertiseAddress(listen, server.port, tcp.advertise ? parseHostPort(tcp.advertise, '--advertise') : undefined, networkInterfaces());
+    const transport = security.tls ? (security.tls.clientCa ? 'mtls' : 'tls') : 'insecure';
+    return { server, network: { listen: formatHostPort({ host: listen.host, port: server.port }), advertise, transport } };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
 }
 
 /** SNAKEPIT_LOG_MAX_BYTES (a positive integer), else the default; a bad value is the error message. */

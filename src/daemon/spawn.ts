@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS, withoutClientSecurityEnv } from '../defaults.js';
 import { formatRecord, type LogRecord } from '../agent/log.js';
 import { maySignalGroup, selfFacts } from '../agent/ownership.js';
 import { processFacts } from '../proc.js';
@@ -43,7 +43,8 @@ export async function spawnDaemon(paths: HomePaths, options: object, readyWaitMs
     cwd,
     detached: true,
     stdio: ['ignore', out, out, 'pipe', 'pipe'],
-    env: process.env,
+    // The client's security variables are not the daemon's: what it serves with comes in its options.
+    env: withoutClientSecurityEnv(process.env),
   });
   closeSync(out);
   const startTime = child.pid !== undefined ? processStartTime(child.pid) : undefined;

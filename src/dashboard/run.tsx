@@ -3,8 +3,8 @@
 import { connect, type ConnectOptions } from '../api/client.js';
 
 export interface DashboardOptions {
-  home?: string;
-  address?: string;
+  /** Which agent, and how (src/cli/target.ts). */
+  target: ConnectOptions;
   intervalMs: number;
   color: boolean;
 }
@@ -18,7 +18,7 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
   const [{ render }, { App }] = await Promise.all([import('ink'), import('./App.js')]);
-  const target: ConnectOptions = options.address ? { address: options.address } : options.home ? { home: options.home } : {};
+  const target = options.target;
   const probe = connect(target);
   const address = probe.address;
   probe.close();

@@ -29,6 +29,9 @@ export interface Daemon {
   workerPids: number[];
   socket: string;
   lane: string;
+  /** `up --json`'s document, and what it said on stderr. */
+  up: Record<string, unknown>;
+  upStderr: string;
   stop(): Promise<void>;
 }
 
@@ -50,6 +53,8 @@ export async function startDaemon(args: string[] = [], opts: { env?: Record<stri
     workerPids: info.workerPids,
     socket: join(home, 'agent.sock'),
     lane: join(home, 'exchange.sock'),
+    up: JSON.parse(up.stdout) as Record<string, unknown>,
+    upStderr: up.stderr,
     async stop() {
       await runCli(['down', '--home', home], { env });
       killPids([info.pid, ...info.workerPids].filter(pidAlive));

@@ -223,7 +223,7 @@ export async function clusterDemoCommand(opts: ClusterDemoOptions, io: Io): Prom
  */
 function killAgent(home: string, id: string, store: DemoStore, clock: () => number): void {
   const entry = readInfo(homePaths(home))?.agents?.find((a) => a.id === id);
-  const state = entry ? agentState(homePaths(entry.home)) : undefined;
+  const state = entry?.home ? agentState(homePaths(entry.home)) : undefined;
   if (state?.state !== 'running' || !isAlive(state.info.pid, state.info.startTime)) {
     store.dispatch({ type: 'note', text: `could not kill ${id}: it is not running (${state?.state ?? 'not a member'})`, tone: 'warn', at: clock() });
     return;

@@ -10,6 +10,7 @@ import type { CommandResult, Io } from '../output.js';
 import { downCommand } from './down.js';
 import { upCommand, type UpOptions } from './up.js';
 import { formatDuration } from './stats.js';
+import { targetOptions, type TargetFlags } from '../target.js';
 
 export async function clusterUpCommand(opts: UpOptions & { agents: number }, io: Io): Promise<CommandResult> {
   if (!Number.isInteger(opts.agents) || opts.agents < 1) throw new SnakepitError('USAGE', `--agents needs a whole number ≥ 1, got ${opts.agents}`);
@@ -23,12 +24,12 @@ export async function clusterUpCommand(opts: UpOptions & { agents: number }, io:
 
 /** The document of `cluster status --json`. */
 export interface ClusterStatus {
-  router: { id: string; pid: number; address: string; version: string; uptimeMs: number };
+  router: { id: string; pid: number; address: string; version: string; uptimeMs: number; warnings?: string[] };
   agents: Array<Omit<ClusterAgentStats, 'stats'>>;
 }
 
-export async function clusterStatusCommand(opts: { home?: string; address?: string }): Promise<CommandResult> {
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+export async function clusterStatusCommand(opts: TargetFlags): Promise<CommandResult> {
+  const client = connect(targetOptions(opts));
   let stats: AgentStats;
   try {
     stats = await client.stats();
@@ -39,7 +40,7 @@ export async function clusterStatusCommand(opts: { home?: string; address?: stri
     throw new SnakepitError('USAGE', `the agent at ${client.address} is a single agent, not a cluster's router; start a cluster with \`snakepit cluster up --agents 3\``);
   }
   const status: ClusterStatus = {
-    router: { id: stats.agent.id, pid: stats.agent.pid, address: client.address, version: stats.agent.version, uptimeMs: stats.agent.uptimeMs },
+    router: { id: stats.agent.id, pid: stats.agent.pid, address: client.address, version: stats.agent.version, uptimeMs: stats.agent.uptimeMs, ...(stats.agent.warnings?.length ? { warnings: stats.agent.warnings } : {}) },
     agents: stats.agents.map(({ stats: _own, ...a }) => a),
   };
   return { json: status, text: formatClusterStatus(status, stats) };
@@ -52,6 +53,9 @@ export function formatClusterStatus(s: ClusterStatus, stats?: AgentStats): strin
   const rows = s.agents.map((a) => [a.id, a.state, String(a.pid || '-'), String(a.workerPids.length), String(a.inFlight), String(a.queueDepth), String(a.capacity), String(a.sessions), a.phi >= 1e9 ? '∞' : a.phi.toFixed(2), a.breaker, String(a.restarts)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.push('', ...[header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
+  // What the router and its agents warn about (e.g. plaintext off loopback), last, where it is seen.
+  const warnings = [...(s.router.warnings ?? []).map((w) => `router: ${w}`), ...(stats?.agents ?? []).flatMap((a) => (a.stats?.agent.warnings ?? []).map((w) => `${a.id}: ${w}`))];
+  if (warnings.length) out.push('', ...warnings.map((w) => `WARNING  ${w}`));
   return out.join('\n');
 }
 
@@ -73,8 +77,8 @@ export async function clusterDownCommand(opts: { home?: string }, io: Io): Promi
 }
 
 /** `cluster cordon|uncordon|drain AGENT`, `cluster scale N`: the router's operations on its agents. */
-export async function clusterControlCommand(op: 'cordon' | 'uncordon' | 'drain' | 'scale', target: string, opts: { home?: string; address?: string; deadline?: number }): Promise<CommandResult> {
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+export async function clusterControlCommand(op: 'cordon' | 'uncordon' | 'drain' | 'scale', target: string, opts: TargetFlags & { deadline?: number }): Promise<CommandResult> {
+  const client = connect(targetOptions(opts));
   try {
     if (op === 'scale') {
       const count = Number(target);

@@ -6,10 +6,9 @@ import { DEFAULTS } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
 import type { CommandResult } from '../output.js';
 import { formatStats } from './stats.js';
+import { targetOptions, type TargetFlags } from '../target.js';
 
-export interface DashboardCommandOptions {
-  home?: string;
-  address?: string;
+export interface DashboardCommandOptions extends TargetFlags {
   interval?: number;
   json?: boolean;
 }
@@ -21,8 +20,7 @@ export async function dashboardCommand(opts: DashboardCommandOptions): Promise<C
   if (!interactive) return snapshot(opts, intervalMs);
   const { runDashboard } = await import('../../dashboard/run.js');
   await runDashboard({
-    ...(opts.home ? { home: opts.home } : {}),
-    ...(opts.address ? { address: opts.address } : {}),
+    target: targetOptions(opts),
     intervalMs,
     color: !process.env.NO_COLOR,
   });
@@ -30,7 +28,7 @@ export async function dashboardCommand(opts: DashboardCommandOptions): Promise<C
 }
 
 async function snapshot(opts: DashboardCommandOptions, intervalMs: number): Promise<CommandResult> {
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+  const client = connect(targetOptions(opts));
   try {
     // No agent: the stream fails with AGENT_UNAVAILABLE, which the CLI reports with exit code 3.
     for await (const update of client.watch({ intervalMs })) {

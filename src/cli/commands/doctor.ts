@@ -16,10 +16,13 @@ import { rememberedPython } from '../../python/remembered.js';
 import type { CommandResult } from '../output.js';
 import { count } from '../../text.js';
 import { cannotCreate } from '../../files.js';
+import { TRANSPORT_TEXT } from '../../security/listen.js';
 
 export interface Check {
   name: string;
   ok: boolean;
+  /** Passed, but with something to know (e.g. plaintext off loopback): printed as WARN, not a failure. */
+  warn?: boolean;
   detail: string;
   fix?: string;
 }
@@ -45,6 +48,7 @@ export async function doctorCommand(opts: { home?: string }): Promise<CommandRes
     await checkPython(),
     checkHome(paths),
     ...(await checkAgent(home, state, flag)),
+    ...checkNetwork(state),
     checkStale(paths, state, flag),
     checkOrphans(home, flag),
     checkContainment(state.state === 'running' ? state.info.containment : undefined),
@@ -58,8 +62,8 @@ export function formatChecks(checks: Check[]): string {
   const width = Math.max(...checks.map((c) => c.name.length));
   const lines: string[] = [];
   for (const c of checks) {
-    lines.push(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail.split('\n').join(`\n${' '.repeat(width + 8)}`)}`);
-    if (!c.ok && c.fix) lines.push(`${' '.repeat(width + 8)}fix: ${c.fix}`);
+    lines.push(`${!c.ok ? 'FAIL' : c.warn ? 'WARN' : 'ok  '}  ${c.name.padEnd(width)}  ${c.detail.split('\n').join(`\n${' '.repeat(width + 8)}`)}`);
+    if ((!c.ok || c.warn) && c.fix) lines.push(`${' '.repeat(width + 8)}fix: ${c.fix}`);
   }
   return lines.join('\n');
 }
@@ -128,6 +132,16 @@ async function checkAgent(home: string, state: AgentState, flag: string): Promis
       ? { name: 'version', ok: true, detail: `agent and CLI are both ${VERSION}` }
       : { name: 'version', ok: false, detail: `agent runs ${agentVersion}, this CLI is ${VERSION}`, fix: `restart the agent with this CLI: \`snakepit down${flag} && snakepit up${flag}\`` };
   return [reachable, version];
+}
+
+/** The running agent's TCP listener, with what `up` warned about (a warning, not a failure). */
+function checkNetwork(state: AgentState): Check[] {
+  if (state.state !== 'running' || !state.info.network) return [];
+  const n = state.info.network;
+  const detail = `Agent API on TCP ${n.listen} (${TRANSPORT_TEXT[n.transport]}, token required), advertised as ${n.advertise}`;
+  const warnings = state.info.warnings ?? [];
+  if (warnings.length === 0) return [{ name: 'network', ok: true, detail }];
+  return [{ name: 'network', ok: true, warn: true, detail: [detail, ...warnings.map((w) => `warning: ${w}`)].join('\n'), fix: 'serve TLS: `snakepit up --replace --listen … --tls-cert FILE --tls-key FILE` (make them with `snakepit certs`)' }];
 }
 
 function checkStale(paths: HomePaths, state: AgentState, flag: string): Check {

@@ -6,11 +6,10 @@ import type { Io, CommandResult } from '../output.js';
 import { jsonSafe } from '../output.js';
 import { parseLabels, parseToolArgs } from '../args.js';
 import { warnOnVersionMismatch } from '../version-check.js';
+import { isLocal, targetOptions, type TargetFlags } from '../target.js';
 import { InterruptedError } from '../../errors.js';
 
-export interface ExecOptions {
-  home?: string;
-  address?: string;
+export interface ExecOptions extends TargetFlags {
   session?: string;
   timeoutMs?: number;
   stream?: boolean;
@@ -30,8 +29,9 @@ function render(value: unknown): string {
 
 export async function execCommand(tool: string, rawArgs: string[], opts: ExecOptions, io: Io): Promise<CommandResult> {
   const args = parseToolArgs(rawArgs);
-  if (!opts.address) warnOnVersionMismatch(opts.home, io.stderr);
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+  const target = targetOptions(opts);
+  if (isLocal(target)) warnOnVersionMismatch(opts.home, io.stderr);
+  const client = connect(target);
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);

@@ -5,10 +5,11 @@
 // `snakepit scale N`: resize a running pool.
 import { connect } from '../../api/client.js';
 import type { CommandResult } from '../output.js';
+import { targetOptions, type TargetFlags } from '../target.js';
 import { count } from '../../text.js';
 
-export async function reloadCommand(opts: { home?: string; pool?: string }): Promise<CommandResult> {
-  const client = connect(opts.home ? { home: opts.home } : {});
+export async function reloadCommand(opts: TargetFlags & { pool?: string }): Promise<CommandResult> {
+  const client = connect(targetOptions(opts));
   try {
     const { replaced, changes } = await client.reloadReport(opts.pool);
     const changed = changes.length ? `\nconfig changes applied:\n${changes.map((c) => `  ${c}`).join('\n')}` : '';

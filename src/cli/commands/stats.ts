@@ -3,11 +3,14 @@ import { connect } from '../../api/client.js';
 import type { AgentStats } from '../../client/types.js';
 import { processIo, type CommandResult } from '../output.js';
 import { warnOnVersionMismatch } from '../version-check.js';
+import { isLocal, targetOptions, type TargetFlags } from '../target.js';
 import { count } from '../../text.js';
+import { TRANSPORT_TEXT } from '../../security/listen.js';
 
-export async function statsCommand(opts: { home?: string; address?: string }): Promise<CommandResult> {
-  if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+export async function statsCommand(opts: TargetFlags): Promise<CommandResult> {
+  const target = targetOptions(opts);
+  if (isLocal(target)) warnOnVersionMismatch(opts.home, processIo.stderr);
+  const client = connect(target);
   try {
     const stats = await client.stats();
     return { json: stats, text: formatStats(stats) };
@@ -33,6 +36,10 @@ export function formatStats(s: AgentStats): string {
     `calls    ${s.calls.completed} completed, ${s.calls.failed} failed, ${s.calls.inFlight} in flight, ${s.queue.depth} queued`,
     `latency  p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
   ];
+  const n = s.agent.network;
+  if (n) out.push(`listen   ${n.listen} (${TRANSPORT_TEXT[n.transport]}, token required), advertised as ${n.advertise}`);
+  if (s.agent.labels && Object.keys(s.agent.labels).length) out.push(`labels   ${Object.entries(s.agent.labels).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  for (const w of s.agent.warnings ?? []) out.push(`WARNING  ${w}`);
   for (const p of s.pools) {
     const health = p.degraded ? `DEGRADED: ${p.degraded.split('\n')[0]}` : 'ok';
     out.push(`pool     ${p.name}: ${count(p.size, 'worker')}, ${count(p.tools, 'tool')}, affinity ${p.affinity}, ${p.recycled} recycled, ${health}`);

@@ -3,10 +3,12 @@ import { connect } from '../../api/client.js';
 import type { ToolInfo } from '../../client/types.js';
 import { processIo, type CommandResult } from '../output.js';
 import { warnOnVersionMismatch } from '../version-check.js';
+import { isLocal, targetOptions, type TargetFlags } from '../target.js';
 
-export async function toolsCommand(opts: { home?: string; address?: string; pool?: string; names?: boolean }): Promise<CommandResult> {
-  if (!opts.address) warnOnVersionMismatch(opts.home, processIo.stderr);
-  const client = connect({ ...(opts.home ? { home: opts.home } : {}), ...(opts.address ? { address: opts.address } : {}) });
+export async function toolsCommand(opts: TargetFlags & { pool?: string; names?: boolean }): Promise<CommandResult> {
+  const target = targetOptions(opts);
+  if (isLocal(target)) warnOnVersionMismatch(opts.home, processIo.stderr);
+  const client = connect(target);
   try {
     const tools = await client.tools(opts.pool ? { pool: opts.pool } : undefined);
     return {

@@ -7,17 +7,21 @@
 // one started and exits 0; a concurrent `down` waits, then stops it.
 // Before starting, it kills what the home's process registry proves a dead agent left behind.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import { TRANSPORT_TEXT, planListen, type TcpOptions } from '../../security/listen.js';
+import { loadServerSecurity } from '../../security/server-files.js';
+import { parseAgentLabels } from '../args.js';
 import { DEFAULTS, ENV } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
 import { CONFIG_FILE, resolvePools } from '../../agent/options.js';
 import type { PoolOptions } from '../../agent/pool.js';
 import { agentState, ensureHome, homePaths, isAlive, lockHome, removeAgentFiles, resolveHome, type HomePaths } from '../../daemon/home.js';
 import { crashTail, spawnDaemon, stopDaemon, tail } from '../../daemon/spawn.js';
-import type { Announcement, DaemonOptions, FailedMessage, PoolSourceSpec } from '../../daemon/run.js';
+import type { Announcement, DaemonOptions, FailedMessage, PoolSourceSpec, ReadyMessage } from '../../daemon/run.js';
 import type { CommandResult, Io } from '../output.js';
 import { count } from '../../text.js';
-import { runSettings, settingsDifferences, type RunSettings } from '../../agent/settings.js';
+import { networkSetting, runSettings, settingsDifferences, type RunSettings } from '../../agent/settings.js';
 
 export interface UpOptions {
   home?: string;
@@ -38,9 +42,20 @@ export interface UpOptions {
   replace?: boolean;
   /** Reload when the config or a tools file changes. */
   watch?: boolean;
+  /** The TCP listener (`--listen` and its companions; src/security/listen.ts). */
+  listen?: string;
+  advertise?: string;
+  labels?: string;
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecureTransport?: boolean;
 }
 
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
+  // Flags and files of the TCP listener first: a refusal leaves nothing behind, not even a home.
+  const { tcp, labels, warnings } = listenOptions(opts);
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
@@ -60,7 +75,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     cwd,
   };
   const pools = await resolvePools(source.options, cwd);
-  const asked = runSettings(pools, { metricsPort: opts.metricsPort, agents: opts.agents });
+  const asked = runSettings(pools, { metricsPort: opts.metricsPort, agents: opts.agents, network: networkSetting({ tcp, labels }) });
   // Already running with these settings: answer at once (read-only, no lock needed); anything
   // else is decided under the lock.
   if (agentState(paths).state === 'running') {
@@ -88,7 +103,11 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
       ...(opts.watch ? { watch: true } : {}),
       ...(opts.metricsPort ? { metricsPort: opts.metricsPort, ...(opts.metricsHost ? { metricsHost: opts.metricsHost } : {}) } : {}),
       ...(opts.agents ? { cluster: { agents: opts.agents, readyWaitMs: agentWait } } : {}),
+      ...(tcp ? { tcp } : {}),
+      ...(labels ? { labels } : {}),
+      ...(warnings.length ? { warnings } : {}),
     };
+    for (const w of warnings) io.stderr(`warning: ${w}\n`);
     if (opts.foreground) {
       releaseNow = false; // released as soon as the agent is ready: it may run for days
       return await foreground(daemonOpts, opts, io, release);
@@ -123,9 +142,10 @@ async function runningAgent(paths: HomePaths, waitMs: number, asked: RunSettings
             `fix: \`snakepit ${opts.agents ? 'cluster up' : 'up'} --replace${home}\` (drains the running agent, then starts this one), or another home (--home DIR)`,
         );
       }
+      const address = i.network?.listen ?? i.address;
       return {
-        json: { ok: true, alreadyRunning: true, pid: i.pid, address: i.address, workers: i.workers, runId: i.runId },
-        text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${count(i.workers, 'worker')}, ${i.address}); nothing to do`,
+        json: { ok: true, alreadyRunning: true, pid: i.pid, address, ...(i.network ? { socket: i.address, advertise: i.network.advertise } : {}), workers: i.workers, runId: i.runId, ...(i.warnings?.length ? { warnings: i.warnings } : {}) },
+        text: `an agent is already running for ${paths.home} (pid ${i.pid}, ${count(i.workers, 'worker')}, ${address}); nothing to do${(i.warnings ?? []).map((w) => `\nwarning: ${w}`).join('')}`,
       };
     }
     if (s.state !== 'starting') return undefined;
@@ -175,8 +195,8 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
     throw SnakepitError.from({ ...msg.error, message: `${msg.error.message}\n(log: ${paths.logFile})` });
   }
   return {
-    json: { ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
-    text: `${agents ? `cluster started: router pid ${msg.pid}, ${count(agents, 'agent')}, ${count(msg.workers, 'worker')} in all` : `agent started: pid ${msg.pid}, ${count(msg.workers, 'worker')}`}, listening on ${msg.address}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
+    json: { ok: true, pid: msg.pid, ...addressFields(msg, daemonOpts), workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
+    text: `${agents ? `cluster started: router pid ${msg.pid}, ${count(agents, 'agent')}, ${count(msg.workers, 'worker')} in all` : `agent started: pid ${msg.pid}, ${count(msg.workers, 'worker')}`}, listening on ${listening(msg)}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
 }
 
@@ -199,9 +219,42 @@ async function foreground(daemonOpts: DaemonOptions, opts: UpOptions, io: Io, re
       failure = msg;
       return;
     }
-    if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, address: msg.address, workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
-    else io.stderr(`agent ready: pid ${msg.pid}, ${count(msg.workers, 'worker')}, listening on ${msg.address}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
+    if (opts.json) io.stdout(`${JSON.stringify({ ok: true, pid: msg.pid, ...addressFields(msg, daemonOpts), workers: msg.workers, runId: msg.runId, ...(msg.metrics ? { metrics: msg.metrics } : {}) })}\n`);
+    else io.stderr(`agent ready: pid ${msg.pid}, ${count(msg.workers, 'worker')}, listening on ${listening(msg)}${msg.metrics ? `, metrics on ${msg.metrics}` : ''} (Ctrl-C stops it)\n`);
   }
+}
+
+/**
+ * The TCP listener, labels and warnings `up` is asked for, checked (flags, then the files:
+ * token, certificate, key) before anything starts; the daemon reads the files again itself.
+ */
+function listenOptions(opts: UpOptions): { tcp: TcpOptions | undefined; labels: Record<string, string> | undefined; warnings: string[] } {
+  const abs = (f: string | undefined): string | undefined => (f ? resolve(f) : undefined);
+  const plan = planListen(
+    {
+      listen: opts.listen,
+      advertise: opts.advertise,
+      tokenFile: abs(opts.tokenFile ?? (process.env[ENV.tokenFile] || undefined)),
+      tlsCert: abs(opts.tlsCert),
+      tlsKey: abs(opts.tlsKey),
+      tlsClientCa: abs(opts.tlsClientCa),
+      insecureTransport: opts.insecureTransport,
+    },
+    networkInterfaces(),
+  );
+  if (plan) loadServerSecurity(plan.tcp);
+  const labels = opts.labels !== undefined ? parseAgentLabels([opts.labels], '--labels') : undefined;
+  return { tcp: plan?.tcp, labels: labels && Object.keys(labels).length ? labels : undefined, warnings: plan?.warnings ?? [] };
+}
+
+/** `up`'s address fields: the TCP listener's when there is one (the home's socket beside it), else the socket. */
+function addressFields(msg: ReadyMessage, daemonOpts: DaemonOptions): Record<string, unknown> {
+  if (!msg.network) return { address: msg.address };
+  return { address: msg.network.listen, advertise: msg.network.advertise, transport: msg.network.transport, socket: msg.address, ...(daemonOpts.labels ? { labels: daemonOpts.labels } : {}), ...(daemonOpts.warnings?.length ? { warnings: daemonOpts.warnings } : {}) };
+}
+
+function listening(msg: ReadyMessage): string {
+  return msg.network ? `${msg.network.listen} (${TRANSPORT_TEXT[msg.network.transport]}, token required; advertised as ${msg.network.advertise}) and ${msg.address}` : msg.address;
 }
 
 /** Kills orphans of dead runs recorded in the home's registry; says so on stderr, never fails `up`. */
