@@ -1,6 +1,7 @@
 // The snakepit command line. Each command lives in its own module, loaded only when it runs, so
 // `snakepit exec` pays for the Agent API client and nothing else. Commands return data; this file
 // prints it (text or --json) and maps errors to exit codes, in one place.
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { EXIT } from '../errors.js';
@@ -77,6 +78,11 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--tls-key <file>', "the certificate's key (mode 0600)")
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
     .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text')
+    .option('--registry <url>', 'register in etcd: etcd://HOST:PORT[,…] (needs --listen; routers on other hosts find the agent there)')
+    .option('--registry-ca <file>', "CA of etcd's certificate (TLS to etcd)")
+    .option('--registry-cert <file>', 'client certificate for an etcd that requires one')
+    .option('--registry-key <file>', "that certificate's key")
+    .option('--registry-ttl <duration>', `the agent's lease in etcd: 10s, 2s… (default ${DEFAULTS.registryLeaseTtlMs / 1000}s)`, (v: string) => parseDuration(v, '--registry-ttl', 3_600_000))
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit up --tools ./my_tools.py --workers 4\n  $ snakepit up --metrics-port 9464\n  $ snakepit up --listen 10.0.0.5:7000 --token-file ~/.snakepit-token --tls-cert certs/10.0.0.5.crt --tls-key certs/10.0.0.5.key')
@@ -207,6 +213,51 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .action((o: { interval?: number; address?: string; home?: string; json?: boolean }) =>
       run(!!o.json, async () => (await import('./commands/dashboard.js')).dashboardCommand(o)),
     );
+
+  const router = program
+    .command('router')
+    .description('a router over the agents registered in etcd (agents on other hosts: `snakepit up --registry …` there)')
+    .addHelpText('after', '\nExamples:\n  $ snakepit router up --registry etcd://10.0.0.2:2379 --listen 10.0.0.1:7100 --token-file ~/.snakepit-token \\\n      --tls-cert certs/10.0.0.1.crt --tls-key certs/10.0.0.1.key --tls-ca certs/ca.crt\n  $ snakepit router status\n  $ snakepit router down');
+  const routerHome = async (h: string | undefined): Promise<string> => h ?? join((await import('../daemon/home.js')).resolveHome(), 'router');
+  router
+    .command('up')
+    .alias('start')
+    .description("start a router (detached unless --foreground) that routes to the agents in etcd; its home (default: the default home's router/) answers as one service")
+    .option('--registry <url>', 'the etcd the agents register in: etcd://HOST:PORT[,…]')
+    .option('--registry-ca <file>', "CA of etcd's certificate (TLS to etcd)")
+    .option('--registry-cert <file>', 'client certificate for an etcd that requires one')
+    .option('--registry-key <file>', "that certificate's key")
+    .option('--listen <host:port>', 'also serve the Agent API on TCP (clients on other hosts); needs --token-file, and TLS off loopback')
+    .option('--advertise <host:port>', 'the address others dial (default: the --listen address)')
+    .option('--token-file <file>', 'the cluster token (default $SNAKEPIT_TOKEN_FILE): sent to the agents, and required of TCP clients')
+    .option('--tls-cert <file>', 'serve TLS with this certificate; also the client certificate shown to agents that require one')
+    .option('--tls-key <file>', "the certificate's key (mode 0600)")
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+    .option('--tls-ca <file>', "CA the agents' certificates chain to (default: the system's)")
+    .option('--insecure-transport', 'plaintext off loopback (to agents, and --listen): the token and every call in clear text')
+    .option('--foreground', 'stay attached; logs on stderr; Ctrl-C stops')
+    .option('--replace', 'a router with other settings runs for this home: drain it, then start this one')
+    .addOption(home)
+    .addOption(json)
+    .action((o: Parameters<typeof import('./commands/up.js').upCommand>[0]) =>
+      run(!!o.json, async (io) => (await import('./commands/up.js')).upCommand({ ...o, router: true, home: await routerHome(o.home) }, io)),
+    );
+  router
+    .command('status')
+    .description('the router, its membership (etcd ok or degraded) and each agent: state, workers, in-flight, phi, breaker')
+    .addOption(address).addOption(tokenFile).addOption(tlsCa).addOption(tlsCert).addOption(tlsKey).addOption(tlsServername).addOption(insecureTransport)
+    .addOption(home)
+    .addOption(json)
+    .action((o: { home?: string; address?: string; json?: boolean }) =>
+      run(!!o.json, async () => (await import('./commands/cluster.js')).clusterStatusCommand(o.address ? o : { ...o, home: await routerHome(o.home) })),
+    );
+  router
+    .command('down')
+    .alias('stop')
+    .description('stop the router (its calls in flight finish); the agents keep running on their hosts')
+    .addOption(home)
+    .addOption(json)
+    .action((o: { home?: string; json?: boolean }) => run(!!o.json, async (io) => (await import('./commands/down.js')).downCommand({ ...o, home: await routerHome(o.home) }, io)));
 
   const cluster = program
     .command('cluster')

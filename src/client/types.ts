@@ -55,6 +55,8 @@ export interface AgentStats {
   latencyMs: { p50: number; p99: number };
   /** A router's agents. */
   agents?: ClusterAgentStats[];
+  /** A router: where its agents come from (`etcd`: `degraded` while etcd is unreachable and the last view is used). */
+  membership?: { kind: 'local' | 'etcd'; state: 'ok' | 'degraded'; endpoints?: string[]; since?: number; lastError?: string | null };
 }
 
 /** How a router reports one of its agents (stats.agents[], `cluster status`). */

@@ -29,6 +29,7 @@ export interface EtcdMembershipOptions {
 }
 
 export interface EtcdMembershipStatus extends RegistryStatus {
+  kind: 'etcd';
   /** Agents in the view (the last one etcd gave, while degraded). */
   members: number;
   /** The etcd revision the view is at (0 before the first read). */
@@ -84,7 +85,7 @@ export class EtcdMembership implements Membership {
   }
 
   status(): EtcdMembershipStatus {
-    return { ...this.link.status, members: this.view.size, revision: this.revision };
+    return { ...this.link.status, kind: 'etcd', members: this.view.size, revision: this.revision };
   }
 
   async scale(n: number): Promise<void> {

@@ -48,9 +48,22 @@ export interface MembershipEvents {
   gone?(member: MemberInfo): void;
 }
 
+/** A membership's own state, as `cluster status` shows it. */
+export interface MembershipStatus {
+  kind: 'local' | 'etcd';
+  /** `degraded`: the source is unreachable; the router routes on its last view. */
+  state: 'ok' | 'degraded';
+  endpoints?: string[];
+  /** Since when (ms since the epoch) it is in this state. */
+  since?: number;
+  lastError?: string | null;
+}
+
 /** What the router needs of any membership (local here; etcd across hosts in etcd-membership.ts). */
 export interface Membership {
   start(events: MembershipEvents): Promise<void>;
+  /** Where the membership comes from and whether it is current (etcd: `degraded` while etcd is lost). */
+  status?(): MembershipStatus;
   members(): MemberInfo[];
   /** Grows or shrinks the cluster to `n` agents (removed ones are stopped gracefully). */
   scale(n: number): Promise<void>;

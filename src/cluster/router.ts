@@ -27,7 +27,7 @@ import { SnakepitError, type ErrorInfo } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { CircuitBreaker, type BreakerTicket } from './breaker.js';
 import { PhiAccrualDetector } from './failure-detector.js';
-import type { MemberInfo, Membership } from './local-membership.js';
+import type { MemberInfo, Membership, MembershipStatus } from './local-membership.js';
 import type { ClientSecurity } from '../security/client.js';
 import { noCandidateError, ownerChanged, pick, place, sessionOwner, type AgentState, type AgentView, type Placement, type PlacementCall } from './placement.js';
 import { RetryBudget, retryDecision } from './retry.js';
@@ -83,6 +83,11 @@ export interface Node {
 }
 
 const NULL_VALUE: EncodedValue = { json: Buffer.from('null'), blobs: [] };
+
+/** The part of a membership's status that stats carry (no counters or revisions). */
+function membershipReport(s: MembershipStatus): NonNullable<AgentStats['membership']> {
+  return { kind: s.kind, state: s.state, ...(s.endpoints ? { endpoints: s.endpoints } : {}), ...(s.since !== undefined ? { since: s.since } : {}), ...(s.lastError !== undefined ? { lastError: s.lastError } : {}) };
+}
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 /** A budget that never says no: for retries the real one exempts (see `retry`). */
 const UNTHROTTLED = new RetryBudget(1000, 1000);
@@ -516,6 +521,7 @@ export class Router implements AgentApi {
       calls: { completed: this.completed, failed: this.failed, inFlight: this.running, retries: this.retries },
       latencyMs: { p50: p50 ?? 0, p99: p99 ?? 0 },
       agents,
+      ...(this.opts.membership.status ? { membership: membershipReport(this.opts.membership.status()) } : {}),
     };
   }
 

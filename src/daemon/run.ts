@@ -12,7 +12,7 @@ import { ProcessRegistry } from '../agent/registry.js';
 import type { AgentLogger } from '../agent/log.js';
 import type { DeferredLogger, LocalMembership } from '../cluster/local-membership.js';
 import type { PoolOptions } from '../agent/pool.js';
-import type { AgentApi, AgentStats, ToolInfo } from '../api/agent-api.js';
+import type { AgentApi, AgentEvent, AgentStats, ToolInfo } from '../api/agent-api.js';
 import type { AgentAbout, AgentServer, ServerHooks } from '../api/server.js';
 import { networkInterfaces } from 'node:os';
 import type { ServerSecurity } from '../security/server-files.js';
@@ -30,6 +30,9 @@ import { agentState, ensureHome, homeAgentId, homePaths, processStartTime, relea
 import { count } from '../text.js';
 import { networkSetting, runSettings } from '../agent/settings.js';
 import type { AgentOptions } from '../agent/options.js';
+import type { RegistryOptions } from '../cluster/etcd.js';
+import type { EtcdRegistration } from '../cluster/etcd-registration.js';
+import type { ClientSecurityFiles } from '../security/client.js';
 
 export interface DaemonOptions {
   home: string;
@@ -61,6 +64,16 @@ export interface DaemonOptions {
   labels?: Record<string, string>;
   /** What `up` warned about (e.g. plaintext off loopback): kept in agent.json and stats. */
   warnings?: string[];
+  /**
+   * Register in etcd (`up --registry`): the advertised TCP address under a lease, its state kept
+   * current, the lease revoked on a clean stop. Files are read by the daemon.
+   */
+  registry?: RegistryOptions & { leaseTtlMs?: number };
+  /**
+   * Run a router over the agents registered in etcd (`snakepit router up`) instead of an agent,
+   * dialing them with this client security (the cluster token, the CA their certificates chain to).
+   */
+  router?: { registry: RegistryOptions; client: ClientSecurityFiles };
   /** What `up` resolved `pools` from: a reload reads it again (the config file re-read). */
   source?: PoolSourceSpec;
   /** Reload when the config or a tools file changes (`up --watch`). */
@@ -145,6 +158,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
   let served: Served | undefined;
   let server: AgentServer | undefined;
   let tcpServer: AgentServer | undefined;
+  let registration: EtcdRegistration | undefined;
   let about: AgentAbout | undefined = opts.labels || opts.warnings?.length ? { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.warnings?.length ? { warnings: opts.warnings } : {}) } : undefined;
   let lane: LocalLane | undefined;
   let metrics: MetricsServer | undefined;
@@ -157,6 +171,8 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     stopping ??= (async () => {
       logger.log('info', 'daemon', `stopping (${why})`);
       unwatch?.();
+      // Out of etcd first: routers drop the agent at once instead of at its lease's expiry.
+      await registration?.stop();
       await served?.stop();
       await lane?.close();
       await tcpServer?.close();
@@ -180,13 +196,17 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     const security = opts.tcp ? (await import('../security/server-files.js')).loadServerSecurity(opts.tcp) : undefined;
     // Workers (or a router's agents) start first; loading the gRPC server (grpc-js: ~100 ms) then
     // overlaps with their start instead of coming before it.
-    const starting = opts.cluster ? startRouter(opts, opts.cluster, paths, logger, announce, early) : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
+    const starting = opts.cluster
+      ? startRouter(opts, opts.cluster, paths, logger, announce, early)
+      : opts.router
+        ? startEtcdRouter(opts.router, paths, logger, announce)
+        : startAgentServed(opts, paths, logger, announce, (m) => (metrics = m));
     starting.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     const [{ serveAgent }, { serveLocalLane }] = await Promise.all([import('../api/server.js'), import('../api/local-lane.js')]);
     const live = await starting;
     served = live;
     const address = `unix:${paths.socket}`;
-    const maxPayloadBytes = Math.max(...opts.pools.map((p) => p.maxPayloadBytes));
+    const maxPayloadBytes = opts.pools.length ? Math.max(...opts.pools.map((p) => p.maxPayloadBytes)) : DEFAULTS.maxPayloadBytes;
     const hooks = { onShutdown: () => void stop('Shutdown request'), about: () => about };
     server = await serveAgent(served.api, address, hooks, maxPayloadBytes);
     created.add(paths.socket);
@@ -202,7 +222,7 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     }
     const info = (): AgentInfo => ({
       id: live.api.id,
-      ...(opts.cluster ? { kind: 'router' as const } : {}),
+      ...(opts.cluster || opts.router ? { kind: 'router' as const } : {}),
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? 0,
       version: VERSION,
@@ -222,8 +242,11 @@ export async function runDaemon(opts: DaemonOptions, announce: (msg: Announcemen
     writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
     created.add(paths.infoFile);
     // A reload or scale changed the pools: agent.json says what runs now (`up` compares with it).
+    if (opts.registry && !opts.cluster && !opts.router) registration = await register(opts.registry, live, network, opts.labels ?? {}, logger);
     served.onChanged?.(() => {
-      if (!stopping) writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
+      if (stopping) return;
+      writeFileAtomic(paths.infoFile, JSON.stringify(info(), null, 2));
+      registration?.update({ capacity: capacityOf(live.pools()) });
     });
     if (opts.watch) unwatch = await watchSources(opts, served.api, logger);
     logger.log('info', 'daemon', `listening on ${address}`);
@@ -260,6 +283,8 @@ interface Served {
   configured(): PoolOptions[];
   /** Who to tell when a reload or scale changed the pools. */
   onChanged?(changed: () => void): void;
+  /** The agent's events (an agent, not a router). */
+  onEvent?(listener: (e: AgentEvent) => void): void;
   /** The router's agents, for agent.json. */
   agents?(): Array<{ id: string; home?: string; pid: number | undefined }>;
   /** Called once everything is listening (the registry writes before readiness is announced). */
@@ -286,6 +311,7 @@ async function startAgentServed(opts: DaemonOptions, paths: HomePaths, logger: A
     pools: () => agent.poolOptions(),
     configured: () => agent.configuredPools(),
     onChanged: (changed) => agent.configure({ changed }),
+    onEvent: (listener) => void agent.onEvent(listener),
     ready: () => registry.flush(),
     async stop() {
       await agent.stop();
@@ -378,6 +404,66 @@ async function watchSources(opts: DaemonOptions, api: AgentApi, logger: AgentLog
     },
     (message) => logger.log('warn', 'daemon', message),
   );
+}
+
+/** Slots for calls: workers × threads over the pools. */
+function capacityOf(pools: readonly PoolOptions[]): number {
+  return pools.reduce((n, p) => n + p.size * p.spec.threads, 0);
+}
+
+/**
+ * Writes the agent into etcd under a lease (fails the start with REGISTRY_UNAVAILABLE when etcd
+ * cannot be reached) and keeps its state there current: draining and stopping agents say so.
+ */
+async function register(registry: NonNullable<DaemonOptions['registry']>, live: Served, network: NetworkInfo | undefined, labels: Record<string, string>, logger: AgentLogger): Promise<EtcdRegistration> {
+  if (!network) throw new SnakepitError('CONFIG_INVALID', '--registry needs --listen HOST:PORT: routers on other hosts dial the address the agent advertises there');
+  const [{ parseRegistry }, { EtcdRegistration }] = await Promise.all([import('../cluster/etcd.js'), import('../cluster/etcd-registration.js')]);
+  const registration = new EtcdRegistration({
+    registry: parseRegistry(registry),
+    agent: { id: live.api.id, address: network.advertise, capacity: capacityOf(live.pools()), labels, state: 'serving' },
+    logger,
+    ...(registry.leaseTtlMs ? { leaseTtlMs: registry.leaseTtlMs } : {}),
+  });
+  await registration.start();
+  live.onEvent?.((e) => {
+    if (e.type === 'agent.draining') registration.setState('draining');
+    else if (e.type === 'agent.stopping') registration.setState('stopping');
+  });
+  logger.log('info', 'daemon', `registered in etcd as ${registration.key} (address ${network.advertise})`);
+  return registration;
+}
+
+/** A router over the agents registered in etcd (`snakepit router up`); it starts once etcd answered. */
+async function startEtcdRouter(router: NonNullable<DaemonOptions['router']>, paths: HomePaths, logger: AgentLogger, announce: (msg: Announcement) => void): Promise<Served> {
+  const [{ parseRegistry }, { EtcdMembership }, { Router }, { loadClientSecurity }] = await Promise.all([
+    import('../cluster/etcd.js'),
+    import('../cluster/etcd-membership.js'),
+    import('../cluster/router.js'),
+    import('../security/client.js'),
+  ]);
+  const registry = parseRegistry(router.registry);
+  const membership = new EtcdMembership({ registry, logger });
+  const r = new Router({ id: homeAgentId(paths, () => `router-${newAgentId()}`), membership, logger, security: loadClientSecurity(router.client) });
+  logger.log('info', 'daemon', `snakepit ${VERSION} router starting: pid ${process.pid}, home ${paths.home}; agents from etcd ${registry.endpoints.join(',')}`);
+  announce({ progress: `reading the agents registered in etcd (${registry.endpoints.join(', ')})` });
+  try {
+    await r.start();
+  } catch (err) {
+    await r.shutdown();
+    throw err;
+  }
+  announce({ progress: `${count(membership.members().length, 'agent')} registered` });
+  return {
+    api: r,
+    runId: r.runId,
+    startedAt: r.startedAt,
+    workers: () => membership.members().reduce((n, m) => n + m.capacity, 0),
+    workerPids: () => [],
+    pools: () => [],
+    configured: () => [],
+    agents: () => membership.members().map((m) => ({ id: m.id, home: m.address, pid: m.pid })),
+    stop: () => r.shutdown(),
+  };
 }
 
 /** Binds the TCP listener (after the home's socket: local clients never wait for it). */

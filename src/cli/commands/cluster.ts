@@ -25,6 +25,8 @@ export async function clusterUpCommand(opts: UpOptions & { agents: number }, io:
 /** The document of `cluster status --json`. */
 export interface ClusterStatus {
   router: { id: string; pid: number; address: string; version: string; uptimeMs: number; warnings?: string[] };
+  /** Where the agents come from: `local` (this host), or `etcd` (`degraded` while etcd is lost: routing goes on over the last view). */
+  membership?: NonNullable<AgentStats['membership']>;
   agents: Array<Omit<ClusterAgentStats, 'stats'>>;
 }
 
@@ -41,6 +43,7 @@ export async function clusterStatusCommand(opts: TargetFlags): Promise<CommandRe
   }
   const status: ClusterStatus = {
     router: { id: stats.agent.id, pid: stats.agent.pid, address: client.address, version: stats.agent.version, uptimeMs: stats.agent.uptimeMs, ...(stats.agent.warnings?.length ? { warnings: stats.agent.warnings } : {}) },
+    ...(stats.membership ? { membership: stats.membership } : {}),
     agents: stats.agents.map(({ stats: _own, ...a }) => a),
   };
   return { json: status, text: formatClusterStatus(status, stats) };
@@ -48,6 +51,11 @@ export async function clusterStatusCommand(opts: TargetFlags): Promise<CommandRe
 
 export function formatClusterStatus(s: ClusterStatus, stats?: AgentStats): string {
   const out = [`router   ${s.router.id}, pid ${s.router.pid}, v${s.router.version}, up ${formatDuration(s.router.uptimeMs)}, ${s.router.address}`];
+  const m = s.membership;
+  if (m && m.kind === 'etcd') {
+    const since = m.since ? ` since ${new Date(m.since).toISOString()}` : '';
+    out.push(`members  etcd ${(m.endpoints ?? []).join(',')}: ${m.state === 'ok' ? 'ok' : `DEGRADED${since} (${m.lastError ?? 'unreachable'}): routing on the last view`}`);
+  }
   if (stats) out.push(`calls    ${stats.calls.completed} completed, ${stats.calls.failed} failed, ${stats.calls.inFlight} in flight, ${stats.calls.retries ?? 0} retried elsewhere; p50 ${stats.latencyMs.p50} ms, p99 ${stats.latencyMs.p99} ms`);
   const header = ['AGENT', 'STATE', 'PID', 'WORKERS', 'IN-FLIGHT', 'QUEUE', 'CAPACITY', 'SESSIONS', 'PHI', 'BREAKER', 'RESTARTS'];
   const rows = s.agents.map((a) => [a.id, a.state, String(a.pid || '-'), String(a.workerPids.length), String(a.inFlight), String(a.queueDepth), String(a.capacity), String(a.sessions), a.phi >= 1e9 ? '∞' : a.phi.toFixed(2), a.breaker, String(a.restarts)]);

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { TRANSPORT_TEXT, planListen, type TcpOptions } from '../../security/listen.js';
 import { loadServerSecurity } from '../../security/server-files.js';
+import { loadClientSecurity, type ClientSecurityFiles } from '../../security/client.js';
 import { parseAgentLabels } from '../args.js';
 import { DEFAULTS, ENV } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
@@ -51,11 +52,23 @@ export interface UpOptions {
   tlsKey?: string;
   tlsClientCa?: string;
   insecureTransport?: boolean;
+  /** Membership in etcd: an agent registers there; a router (`router`) reads its agents from it. */
+  registry?: string;
+  registryCa?: string;
+  registryCert?: string;
+  registryKey?: string;
+  /** The agent's lease TTL in etcd, ms (default DEFAULTS.registryLeaseTtlMs). */
+  registryTtl?: number;
+  /** `snakepit router up`: a router over the agents in etcd (no pools, no Python on this host). */
+  router?: boolean;
+  /** `router up`: the CA the agents' certificates chain to (default: the system's). */
+  tlsCa?: string;
 }
 
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
   // Flags and files of the TCP listener first: a refusal leaves nothing behind, not even a home.
   const { tcp, labels, warnings } = listenOptions(opts);
+  const registry = await registryOptions(opts, !!tcp);
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
@@ -74,7 +87,8 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
     },
     cwd,
   };
-  const pools = await resolvePools(source.options, cwd);
+  // A router host needs no Python: its agents run the tools.
+  const pools = opts.router ? [] : await resolvePools(source.options, cwd);
   const asked = runSettings(pools, { metricsPort: opts.metricsPort, agents: opts.agents, network: networkSetting({ tcp, labels }) });
   // Already running with these settings: answer at once (read-only, no lock needed); anything
   // else is decided under the lock.
@@ -106,6 +120,8 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
       ...(tcp ? { tcp } : {}),
       ...(labels ? { labels } : {}),
       ...(warnings.length ? { warnings } : {}),
+      ...(registry && !opts.router ? { registry } : {}),
+      ...(registry && opts.router ? { router: { registry, client: routerClient(opts) } } : {}),
     };
     for (const w of warnings) io.stderr(`warning: ${w}\n`);
     if (opts.foreground) {
@@ -176,7 +192,8 @@ function envReadyTimeout(): number {
 async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: PoolOptions[], readyWait: number, io: Io): Promise<CommandResult> {
   const workers = pools.reduce((n, p) => n + p.size, 0);
   const agents = daemonOpts.cluster?.agents;
-  io.stderr(agents ? `starting a cluster for ${paths.home}: a router and ${count(agents, 'agent')} of ${count(workers, 'worker')}…\n` : `starting agent for ${paths.home} (${count(workers, 'worker')}${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
+  if (daemonOpts.router) io.stderr(`starting a router for ${paths.home} over the agents in etcd…\n`);
+  else io.stderr(agents ? `starting a cluster for ${paths.home}: a router and ${count(agents, 'agent')} of ${count(workers, 'worker')}…\n` : `starting agent for ${paths.home} (${count(workers, 'worker')}${pools.length > 1 ? ` in ${pools.length} pools` : ''})…\n`);
   const spawned = await spawnDaemon(paths, daemonOpts, readyWait, (line) => io.stderr(`  ${line}\n`));
   const { child, startTime, crashFrom, outcome: msg } = spawned;
   child.unref();
@@ -196,7 +213,7 @@ async function detached(paths: HomePaths, daemonOpts: DaemonOptions, pools: Pool
   }
   return {
     json: { ok: true, pid: msg.pid, ...addressFields(msg, daemonOpts), workers: msg.workers, runId: msg.runId, ...(agents ? { agents } : {}), ...(msg.metrics ? { metrics: msg.metrics } : {}) },
-    text: `${agents ? `cluster started: router pid ${msg.pid}, ${count(agents, 'agent')}, ${count(msg.workers, 'worker')} in all` : `agent started: pid ${msg.pid}, ${count(msg.workers, 'worker')}`}, listening on ${listening(msg)}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
+    text: `${daemonOpts.router ? `router started: pid ${msg.pid}, ${count(msg.workers, 'call slot')} on the agents in etcd` : agents ? `cluster started: router pid ${msg.pid}, ${count(agents, 'agent')}, ${count(msg.workers, 'worker')} in all` : `agent started: pid ${msg.pid}, ${count(msg.workers, 'worker')}`}, listening on ${listening(msg)}\nlogs: ${msg.logFile}${msg.metrics ? `\nmetrics: ${msg.metrics}` : ''}`,
   };
 }
 
@@ -245,6 +262,36 @@ function listenOptions(opts: UpOptions): { tcp: TcpOptions | undefined; labels: 
   if (plan) loadServerSecurity(plan.tcp);
   const labels = opts.labels !== undefined ? parseAgentLabels([opts.labels], '--labels') : undefined;
   return { tcp: plan?.tcp, labels: labels && Object.keys(labels).length ? labels : undefined, warnings: plan?.warnings ?? [] };
+}
+
+/**
+ * `--registry` and its TLS files, checked before anything starts (paths made absolute: the
+ * daemon reads them again itself). An agent must also listen on TCP: routers dial what it
+ * advertises there. A router must have the registry.
+ */
+async function registryOptions(opts: UpOptions, listening: boolean): Promise<NonNullable<DaemonOptions['registry']> | undefined> {
+  if (!opts.registry) {
+    if (opts.router) throw new SnakepitError('USAGE', '`snakepit router up` needs --registry etcd://HOST:PORT[,…]: the etcd its agents register in');
+    if (opts.registryCa || opts.registryCert || opts.registryKey || opts.registryTtl) throw new SnakepitError('USAGE', '--registry-ca, --registry-cert, --registry-key and --registry-ttl go with --registry etcd://HOST:PORT');
+    return undefined;
+  }
+  if (opts.agents) throw new SnakepitError('USAGE', '--registry is for an agent (`snakepit up`) or a router (`snakepit router up`), not for a local cluster');
+  if (!opts.router && !listening) throw new SnakepitError('USAGE', '--registry needs --listen HOST:PORT (and --token-file): routers on other hosts dial the address the agent advertises there');
+  const abs = (f: string | undefined): string | undefined => (f ? resolve(f) : undefined);
+  const spec = { url: opts.registry, ca: abs(opts.registryCa), cert: abs(opts.registryCert), key: abs(opts.registryKey) };
+  // etcd3 is loaded only here (an agent without --registry never pays for it).
+  (await import('../../cluster/etcd.js')).parseRegistry(spec);
+  return { ...spec, ...(opts.registryTtl ? { leaseTtlMs: opts.registryTtl } : {}) };
+}
+
+/** How a router dials its agents: the cluster token, their CA, and its own certificate for mTLS agents. */
+function routerClient(opts: UpOptions): ClientSecurityFiles {
+  const tokenFile = opts.tokenFile ?? (process.env[ENV.tokenFile] || undefined);
+  if (!tokenFile) throw new SnakepitError('USAGE', '`snakepit router up` needs --token-file FILE (or SNAKEPIT_TOKEN_FILE): the cluster token its agents require');
+  const abs = (f: string | undefined): string | undefined => (f ? resolve(f) : undefined);
+  const files: ClientSecurityFiles = { tokenFile: abs(tokenFile), tlsCa: abs(opts.tlsCa), tlsCert: abs(opts.tlsCert), tlsKey: abs(opts.tlsKey), insecureTransport: opts.insecureTransport };
+  loadClientSecurity(files);
+  return files;
 }
 
 /** `up`'s address fields: the TCP listener's when there is one (the home's socket beside it), else the socket. */
