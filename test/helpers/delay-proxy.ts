@@ -16,27 +16,33 @@ export interface DelayProxy {
 export async function delayProxy(target: { host: string; port: number }, delay: { baseMs: number; jitterMs: number }, random: () => number = Math.random): Promise<DelayProxy> {
   const sockets = new Set<Socket>();
   let forwarded = 0;
+  // One queue and at most one timer per direction: chunks leave strictly in arrival order (timers
+  // of different durations that come due in the same millisecond may fire in any order, and one
+  // reordered chunk corrupts a TLS record).
   const pipe = (from: Socket, to: Socket): void => {
+    const queue: Array<{ chunk: Buffer; at: number }> = [];
+    let timer: NodeJS.Timeout | undefined;
     let releaseAt = 0;
-    let pending = 0;
     let ended = false;
-    const maybeEnd = (): void => {
-      if (ended && pending === 0) to.end();
+    const flush = (): void => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length && queue[0]!.at <= now) {
+        forwarded++;
+        if (!to.destroyed) to.write(queue.shift()!.chunk);
+        else queue.shift();
+      }
+      if (queue.length) timer = setTimeout(flush, queue[0]!.at - now);
+      else if (ended) to.end();
     };
     from.on('data', (chunk: Buffer) => {
-      const wanted = Date.now() + delay.baseMs + (random() * 2 - 1) * delay.jitterMs;
-      releaseAt = Math.max(releaseAt, wanted);
-      pending++;
-      setTimeout(() => {
-        pending--;
-        forwarded++;
-        if (!to.destroyed) to.write(chunk);
-        maybeEnd();
-      }, Math.max(0, releaseAt - Date.now()));
+      releaseAt = Math.max(releaseAt, Date.now() + delay.baseMs + (random() * 2 - 1) * delay.jitterMs);
+      queue.push({ chunk, at: releaseAt });
+      timer ??= setTimeout(flush, Math.max(0, queue[0]!.at - Date.now()));
     });
     from.on('end', () => {
       ended = true;
-      maybeEnd();
+      if (!queue.length && !timer) to.end();
     });
   };
   const server: Server = createServer((client) => {

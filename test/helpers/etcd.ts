@@ -71,13 +71,15 @@ function tlsHealthy(url: string, tls: EtcdTls): Promise<boolean> {
   });
 }
 
-export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdServer> {
+/** `hosts`: more addresses its client port listens on besides loopback (a test namespace's link). */
+export async function startEtcd(opts: { tls?: EtcdTls; hosts?: string[] } = {}): Promise<EtcdServer> {
   const dir = tempDir('sp-etcd-');
   const dataDir = join(dir.path, 'data');
   const logFile = join(dir.path, 'etcd.log');
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const tls = opts.tls;
   const client = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+  const clients = [client, ...(opts.hosts ?? []).map((h) => `${tls ? 'https' : 'http'}://${h}:${clientPort}`)].join(',');
   const peer = `http://127.0.0.1:${peerPort}`;
   let child: ChildProcess | undefined;
 
@@ -90,7 +92,7 @@ export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdServe
       [
         '--name', 'test',
         '--data-dir', dataDir,
-        '--listen-client-urls', client,
+        '--listen-client-urls', clients,
         '--advertise-client-urls', client,
         '--listen-peer-urls', peer,
         '--initial-advertise-peer-urls', peer,
