@@ -256,7 +256,7 @@ export const ENV = {
 export const CLIENT_SECURITY_ENV = [ENV.address, ENV.tokenFile, ENV.tlsCa, ENV.tlsCert, ENV.tlsKey] as const;
 
 /** `env` without CLIENT_SECURITY_ENV (what a daemon and its workers inherit). */
-export function withoutClientSecurityEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function withoutClientSecurityEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
   const out = { ...env };
   for (const name of CLIENT_SECURITY_ENV) delete out[name];
   return out;

@@ -15,6 +15,10 @@ export interface H2Target {
   tls: boolean;
 }
 
+function asPem(v: string | Uint8Array): string | Buffer {
+  return typeof v === 'string' || Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 export function h2Session(address: string, security: ClientSecurity | undefined): H2Target {
   // Loaded on first use: the local lane never needs http2, and loading it costs ~12 ms.
   const { connect } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
@@ -26,9 +30,10 @@ export function h2Session(address: string, security: ClientSecurity | undefined)
     // An IP literal is no SNI name (RFC 6066): none is sent, and the certificate is checked
     // against the IP (its IP SANs).
     servername: t.tls.servername ?? (isIP(t.host) ? '' : t.host),
-    ...(t.tls.ca ? { ca: t.tls.ca } : {}),
-    ...(t.tls.cert ? { cert: t.tls.cert } : {}),
-    ...(t.tls.key ? { key: t.tls.key } : {}),
+    // Public options take any Uint8Array (no Node types in the API); tls wants a string or a Buffer.
+    ...(t.tls.ca ? { ca: asPem(t.tls.ca) } : {}),
+    ...(t.tls.cert ? { cert: asPem(t.tls.cert) } : {}),
+    ...(t.tls.key ? { key: asPem(t.tls.key) } : {}),
   };
   return { session: connect(`https://${t.authority}`, options), headers, tls: true };
 }

@@ -52,7 +52,7 @@ export interface UnaryClient {
 
 type Stub = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
-const pem = (v: string | Buffer | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+const pem = (v: string | Uint8Array | undefined): Buffer | null => (v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 /** The TLS server name sent when dialling an IP (`.invalid` is reserved: it names nothing). */
 const NO_SERVERNAME = 'ip-address.invalid';
 

@@ -9,10 +9,10 @@ import { readPemFile, readTokenFile } from './trusted-file.js';
 
 export interface ClientTls {
   /** PEM of the CA certificate(s) the agent's certificate must chain to; absent: the system's roots. */
-  ca?: string | Buffer;
+  ca?: string | Uint8Array;
   /** PEM client certificate and its key, for an agent that requires them (mTLS). */
-  cert?: string | Buffer;
-  key?: string | Buffer;
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
   /** The name the agent's certificate must carry, when it is not the address's host. */
   servername?: string;
 }
