@@ -38,6 +38,7 @@ async function stop(home: string): Promise<CommandResult> {
     return { json: { ok: true, stopped: false }, text: `no agent running for ${home}${state.state === 'stale' ? ' (removed stale state files)' : ''}` };
   }
   const { pid, startTime } = state.info;
+  const what = state.info.kind === 'router' ? 'router' : 'agent';
   const client = connect({ home });
   try {
     await client.shutdown();
@@ -49,7 +50,7 @@ async function stop(home: string): Promise<CommandResult> {
   }
   await waitGone(pid, startTime);
   removeAgentFiles(paths);
-  return { json: { ok: true, stopped: true, pid }, text: `agent stopped (pid ${pid})` };
+  return { json: { ok: true, stopped: true, pid }, text: `${what} stopped (pid ${pid})` };
 }
 
 export async function waitGone(pid: number, startTime: number | undefined): Promise<void> {
