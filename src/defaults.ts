@@ -163,6 +163,12 @@ export const DEFAULTS = {
   clusterHeartbeatMs: 200,
   /** How long the router waits for a joining agent's first heartbeat before it joins anyway (as starting), ms. */
   clusterFirstBeatWaitMs: 2_000,
+  /**
+   * How long a router's start waits for a joining agent to describe itself (its tools and pools),
+   * ms: an address that accepts connections and never answers (a hostile or hung peer in etcd)
+   * cannot hold the router's start; it gets calls once it answers.
+   */
+  clusterDescribeWaitMs: 3_000,
   /** Phi at or above which the failure detector says an agent is down: routing to it stops. */
   phiThreshold: 8,
   /** Phi at or above which an agent is suspect: it is used only when no alive agent can take the call. */
