@@ -5,6 +5,11 @@ import { availableParallelism } from 'node:os';
 export const DEFAULTS = {
   /** Workers per pool (`--workers`): one per CPU. */
   workers: availableParallelism(),
+  /**
+   * Most workers one pool may have (config, --workers, `scale N`): a typo such as `scale 100000`
+   * would otherwise start Python processes until the host runs out of memory.
+   */
+  maxWorkers: 1_024,
   /** Concurrent calls per worker (`--threads`); more than 1 needs a module declared thread safe. */
   threads: 1,
   /** Largest frame or payload accepted from a worker or a client, in bytes (`PAYLOAD_TOO_LARGE`). */
