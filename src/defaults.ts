@@ -5,6 +5,11 @@ import { availableParallelism } from 'node:os';
 export const DEFAULTS = {
   /** Workers per pool (`--workers`): one per CPU. */
   workers: availableParallelism(),
+  /**
+   * Most workers one pool may have (config, --workers, `scale N`): a typo such as `scale 100000`
+   * would otherwise start Python processes until the host runs out of memory.
+   */
+  maxWorkers: 1_024,
   /** Concurrent calls per worker (`--threads`); more than 1 needs a module declared thread safe. */
   threads: 1,
   /** Largest frame or payload accepted from a worker or a client, in bytes (`PAYLOAD_TOO_LARGE`). */
@@ -163,6 +168,12 @@ export const DEFAULTS = {
   clusterHeartbeatMs: 200,
   /** How long the router waits for a joining agent's first heartbeat before it joins anyway (as starting), ms. */
   clusterFirstBeatWaitMs: 2_000,
+  /**
+   * How long a router's start waits for a joining agent to describe itself (its tools and pools),
+   * ms: an address that accepts connections and never answers (a hostile or hung peer in etcd)
+   * cannot hold the router's start; it gets calls once it answers.
+   */
+  clusterDescribeWaitMs: 3_000,
   /** Phi at or above which the failure detector says an agent is down: routing to it stops. */
   phiThreshold: 8,
   /** Phi at or above which an agent is suspect: it is used only when no alive agent can take the call. */

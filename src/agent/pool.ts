@@ -3,6 +3,7 @@
 // affinity, and keeps its workers healthy: heartbeats, recycling without a capacity dip (the
 // replacement is ready before the old worker drains), restarts with backoff, and a crash loop
 // during startup marks the pool degraded instead of respawning forever.
+import { DEFAULTS } from '../defaults.js';
 import { SnakepitError, type ErrorInfo } from '../errors.js';
 import { processStartTime } from '../proc.js';
 import type { EncodedValue } from '../protocol/values.js';
@@ -206,6 +207,7 @@ export class Pool {
     const previous = this.slots.length;
     if (this.stopping) throw new SnakepitError('UNAVAILABLE', `pool '${this.name}' is stopping`);
     if (!Number.isInteger(size) || size < 1) throw new SnakepitError('USAGE', `a pool needs at least 1 worker (got ${size}); to stop the agent use \`snakepit down\``);
+    if (size > DEFAULTS.maxWorkers) throw new SnakepitError('USAGE', `a pool has at most ${DEFAULTS.maxWorkers} workers (maxWorkers), got ${size}: scale to ${DEFAULTS.maxWorkers} or fewer, or spread the load over more agents (\`snakepit cluster up\`, \`snakepit up --registry\`)`);
     if (size === previous) return { previous, size };
     this.opts = { ...this.opts, size };
     if (size < previous) {

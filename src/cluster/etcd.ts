@@ -14,12 +14,12 @@
 // - the gRPC channel reconnects with `registryRetryMs` … `registryRetryMaxMs` (grpc-js's own
 //   default grows to 120 s) and pings a quiet connection every `registryKeepaliveMs`, so a link cut
 //   without a reset is noticed.
-import { readFileSync } from 'node:fs';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import { ExponentialBackoff, handleWhen, noop, retry, timeout, TimeoutStrategy, wrap, type IBackoff } from 'cockatiel';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { formatHostPort, parseHostPort } from './host-port.js';
+import { readTrustedFile, type FileRule } from '../security/trusted-file.js';
 
 /** `--registry` and the TLS files, as given. */
 export interface RegistryOptions {
@@ -49,8 +49,6 @@ export interface RegistryTimings {
 }
 
 const SCHEMES = { 'etcd://': false, 'etcds://': true } as const;
-/** A PEM file larger than this is not a certificate or key. */
-const MAX_PEM_BYTES = 1024 * 1024;
 
 /**
  * The endpoints and TLS choice of a registry URL. `etcd://` is plaintext unless TLS files are
@@ -79,29 +77,39 @@ export function parseRegistryUrl(url: string): { endpoints: string[]; tls: boole
   return { endpoints, tls: SCHEMES[scheme] };
 }
 
-/** A registry config from `--registry` and the TLS files (read here; a file that cannot be used is CONFIG_INVALID naming it). */
-export function parseRegistry(opts: RegistryOptions, read: (path: string) => Buffer = readFileSync): RegistryConfig {
+/**
+ * Reads a registry TLS file under the trust rules of the cluster's other secrets and
+ * certificates (security/trusted-file.ts): a FIFO or a device is refused without blocking, the
+ * size is capped before reading, and the client key must be private.
+ */
+export type RegistryFileReader = (path: string, rule: FileRule, what: string) => Buffer;
+
+const readRegistryFile: RegistryFileReader = (path, rule, what) => readTrustedFile(path, rule, what, DEFAULTS.pemFileMaxBytes);
+
+/** A registry config from `--registry` and the TLS files (read here; a file that cannot be used is CONFIG_INVALID, FILE_ERROR or FILE_UNSAFE naming it). */
+export function parseRegistry(opts: RegistryOptions, read: RegistryFileReader = readRegistryFile): RegistryConfig {
   const { endpoints, tls } = parseRegistryUrl(opts.url);
   if (Boolean(opts.cert) !== Boolean(opts.key)) {
     throw new SnakepitError('CONFIG_INVALID', `${opts.cert ? '--registry-cert needs --registry-key' : '--registry-key needs --registry-cert'}: a client certificate for etcd goes with its private key`);
   }
   if (!tls && !opts.ca && !opts.cert) return { endpoints, tls: null };
   const files: NonNullable<RegistryConfig['tls']> = {};
-  if (opts.ca) files.ca = pem(read, opts.ca, '--registry-ca', 'CERTIFICATE');
-  if (opts.cert) files.cert = pem(read, opts.cert, '--registry-cert', 'CERTIFICATE');
-  if (opts.key) files.key = pem(read, opts.key, '--registry-key', 'PRIVATE KEY');
+  if (opts.ca) files.ca = pem(read, opts.ca, '--registry-ca', 'CERTIFICATE', 'public');
+  if (opts.cert) files.cert = pem(read, opts.cert, '--registry-cert', 'CERTIFICATE', 'public');
+  if (opts.key) files.key = pem(read, opts.key, '--registry-key', 'PRIVATE KEY', 'secret');
   return { endpoints, tls: files };
 }
 
-function pem(read: (path: string) => Buffer, path: string, flag: string, kind: string): Buffer {
+function pem(read: RegistryFileReader, path: string, flag: string, kind: string, rule: FileRule): Buffer {
   let data: Buffer;
   try {
-    data = read(path);
+    data = read(path, rule, flag);
   } catch (err) {
+    if (err instanceof SnakepitError) throw err; // the trust rules' own refusal names the path and the fix
     const code = (err as NodeJS.ErrnoException).code;
     throw new SnakepitError('CONFIG_INVALID', `cannot read ${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
   }
-  if (data.byteLength > MAX_PEM_BYTES) throw new SnakepitError('CONFIG_INVALID', `${flag} ${path} has ${data.byteLength} bytes: not a PEM file`);
+  if (data.byteLength > DEFAULTS.pemFileMaxBytes) throw new SnakepitError('CONFIG_INVALID', `${flag} ${path} has ${data.byteLength} bytes: not a PEM file`);
   if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(data.toString('latin1'))) {
     throw new SnakepitError('CONFIG_INVALID', `${flag} ${path} is not a PEM ${kind.toLowerCase()} (no '-----BEGIN … ${kind}-----' line)`);
   }

@@ -45,6 +45,8 @@ export interface RouterOptions {
   /** The token and TLS the default connectAgent uses for agents on TCP. */
   security?: ClientSecurity;
   heartbeatMs?: number;
+  /** How long a join waits for the agent to describe itself (default DEFAULTS.clusterDescribeWaitMs). */
+  describeWaitMs?: number;
   /** Injected for tests; default Math.random / Date.now. */
   random?: () => number;
   now?: () => number;
@@ -190,12 +192,29 @@ export class Router implements AgentApi {
     };
     this.nodes.set(info.id, node);
     this.views = undefined;
-    try {
-      // A local agent said what it serves when it became ready; any other is asked.
-      if (Array.isArray(info.tools) && Array.isArray(info.pools)) this.describe(node, info.tools, info.pools);
-      else await this.learn(node);
-    } catch (err) {
-      this.opts.logger.log('warn', 'router', `agent ${info.id} joined but did not describe itself: ${(err as Error).message}`);
+    // A local agent said what it serves when it became ready; any other is asked. An agent that
+    // has not described itself serves no tool here, so it gets no calls; one that is slow to
+    // answer does not hold the join (nor a router's start): it is described when it answers.
+    const didNotDescribe = (err: unknown): void => this.opts.logger.log('warn', 'router', `agent ${info.id} joined but did not describe itself: ${(err as Error).message}`);
+    if (Array.isArray(info.tools) && Array.isArray(info.pools)) this.describe(node, info.tools, info.pools);
+    else {
+      const waitMs = this.opts.describeWaitMs ?? DEFAULTS.clusterDescribeWaitMs;
+      let timer: NodeJS.Timeout | undefined;
+      const learning = this.learn(node).then(
+        () => true,
+        (err: unknown) => {
+          didNotDescribe(err);
+          return true;
+        },
+      );
+      const late = await Promise.race([learning, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+      clearTimeout(timer);
+      if (!late) {
+        this.opts.logger.log('warn', 'router', `agent ${info.id} at ${info.address} did not describe itself within ${waitMs} ms (clusterDescribeWaitMs); it gets calls once it answers`);
+        void learning.then(() => {
+          if (node.tools.size > 0) this.opts.logger.log('info', 'router', `agent ${info.id} described itself late: it takes calls now`);
+        });
+      }
     }
     // Joined once its first heartbeat (sent at once) says it is alive: until then placement
     // leaves it out, and a cluster reported ready with agents still "starting" would place
@@ -214,6 +233,13 @@ export class Router implements AgentApi {
   /** Tools and pool affinities of an agent (at join, and after a reload). */
   private async learn(node: Node): Promise<void> {
     const [tools, stats] = await Promise.all([node.remote.tools(), node.remote.stats()]);
+    // Whoever registers an address decides where the router dials: the router's own address (or
+    // another router's) would make it forward calls to itself, one hop after another, and another
+    // agent's address would count that agent twice. Such a node stays undescribed: no calls.
+    const who = stats.agent;
+    if (who?.kind === 'router') throw new SnakepitError('CONFIG_INVALID', `${node.info.address} answers as router ${who.id}, not as an agent: not routed to (a registry entry naming a router would make calls loop)`);
+    if (who?.id !== undefined && who.id !== node.info.id) throw new SnakepitError('CONFIG_INVALID', `${node.info.address} answers as agent ${who.id}, not ${node.info.id}: not routed to (two entries name the same agent, or the entry is forged)`);
+    if (this.nodes.get(node.info.id) !== node) return; // left or replaced meanwhile
     this.describe(node, tools, stats.pools);
   }
 

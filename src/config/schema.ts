@@ -1,10 +1,11 @@
 // The schema of every pool setting: its type, bounds and meaning. One table validates options
 // passed to startAgent(), the project config file (naming the offending key path) and SNAKEPIT_*
 // environment overrides, so all three accept exactly the same settings.
+import { DEFAULTS } from '../defaults.js';
 import { nearestNames, SnakepitError } from '../errors.js';
 
 export type FieldSpec =
-  | { type: 'integer'; min: number; doc: string }
+  | { type: 'integer'; min: number; max?: number; doc: string }
   | { type: 'number'; min: number; max?: number; doc: string }
   | { type: 'string'; doc: string }
   | { type: 'enum'; values: readonly string[]; doc: string }
@@ -12,7 +13,7 @@ export type FieldSpec =
 
 export const POOL_FIELDS = {
   tools: { type: 'string', doc: 'tools module: a .py file (relative to the config file) or a module name' },
-  workers: { type: 'integer', min: 1, doc: 'number of workers (alias: size)' },
+  workers: { type: 'integer', min: 1, max: DEFAULTS.maxWorkers, doc: `number of workers (alias: size), at most ${DEFAULTS.maxWorkers} (maxWorkers)` },
   python: { type: 'string', doc: 'Python interpreter for this pool' },
   env: { type: 'env', doc: 'extra environment variables for the workers' },
   cwd: { type: 'string', doc: 'working directory of the workers' },
@@ -61,7 +62,9 @@ export function configError(path: string, message: string): SnakepitError {
 export function checkField(spec: FieldSpec, value: unknown, path: string): unknown {
   switch (spec.type) {
     case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < spec.min) throw configError(path, `expected an integer >= ${spec.min}, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < spec.min || (spec.max !== undefined && value > spec.max)) {
+        throw configError(path, `expected an integer ${spec.max !== undefined ? `between ${spec.min} and ${spec.max}` : `>= ${spec.min}`}, got ${JSON.stringify(value)}`);
+      }
       return value;
     case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value) || value < spec.min || (spec.max !== undefined && value > spec.max)) {

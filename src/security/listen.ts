@@ -16,6 +16,11 @@ export interface ListenRequest {
   tlsKey?: string | undefined;
   tlsClientCa?: string | undefined;
   insecureTransport?: boolean | undefined;
+  /**
+   * `router up`: without --listen, --tls-cert/--tls-key are still the client certificate the
+   * router shows agents that require one, and --insecure-transport its plaintext to the agents.
+   */
+  router?: boolean | undefined;
 }
 
 /** A daemon's TCP listener, as its options carry it (paths only: the daemon reads the files). */
@@ -47,10 +52,10 @@ export function planListen(req: ListenRequest, interfaces: NodeJS.Dict<NetworkIn
     const stray = (
       [
         ['--advertise', req.advertise],
-        ['--tls-cert', req.tlsCert],
-        ['--tls-key', req.tlsKey],
+        ['--tls-cert', !req.router && req.tlsCert],
+        ['--tls-key', !req.router && req.tlsKey],
         ['--tls-client-ca', req.tlsClientCa],
-        ['--insecure-transport', req.insecureTransport],
+        ['--insecure-transport', !req.router && req.insecureTransport],
       ] as const
     ).find(([, v]) => v);
     if (stray) throw new SnakepitError('USAGE', `${stray[0]} applies only to a TCP listener: add --listen HOST:PORT`);

@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent, type EmbeddedAgent, type SnakepitError } from '../../src/index.js';
+import { DEFAULTS } from '../../src/defaults.js';
 import { PYTHON, killPids, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
 
 const TOOLS = `from snakepit import tool
@@ -65,6 +66,25 @@ describe('scale (library: scalePool)', () => {
     expect((await a.stats()).pools[0]!.size).toBe(1);
     await a.scalePool(2);
     expect((await a.stats()).workers.map((w) => w.id).sort()).toEqual(['default-0', 'default-3']);
+  });
+
+  it('refuses a size above maxWorkers at once, in scale and in the config, and starts no worker for it', async () => {
+    // Before: `scale 1000000` started Python workers without end (465 within a minute here);
+    // `scale 2` and `down` waited behind the grow, and only SIGKILL stopped the agent.
+    const p = project('scale-huge', { workers: 1 });
+    agent = await startAgent({ config: p.config, python: PYTHON });
+    const a = agent;
+    const t0 = Date.now();
+    const err = await a.scalePool(DEFAULTS.maxWorkers + 1).then(
+      () => undefined,
+      (e: SnakepitError) => e,
+    );
+    expect(err?.code).toBe('USAGE');
+    expect(err?.message).toMatch(new RegExp(`at most ${DEFAULTS.maxWorkers} workers \\(maxWorkers\\), got ${DEFAULTS.maxWorkers + 1}`));
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect((await a.stats()).workers).toHaveLength(1);
+    const q = project('config-huge', { workers: DEFAULTS.maxWorkers + 1 });
+    expect(await codeOf(startAgent({ config: q.config, python: PYTHON }))).toBe('CONFIG_INVALID');
   });
 
   it('a grow whose new worker cannot start is undone, with the reason; the old workers keep serving', async () => {

@@ -1,6 +1,10 @@
 // The pure parts of the etcd membership, on synthetic input: `--registry` URLs and TLS files,
 // HOST:PORT, the checks every value read from etcd goes through, the view's changes (what the
 // router is told), the link state's once-only reports, and the client's bounded-call options.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeEntry, parseEntry, type AgentEntry } from '../../src/cluster/etcd-entry.js';
 import { RegistryView } from '../../src/cluster/etcd-view.js';
@@ -99,6 +103,35 @@ describe('parseRegistry (TLS files)', () => {
     [{ cert: '/c.pem', key: '/c.pem' }, '--registry-key /c.pem is not a PEM private key'],
   ])('refuses %j', (tlsFiles, why) => {
     expect(() => parseRegistry({ url: 'etcd://a:1', ...tlsFiles }, read)).toThrow(why);
+  });
+
+  it('reads the real files under the trust rules: a FIFO or a device is refused without blocking, the client key must be private', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sp-regfiles-'));
+    try {
+      const f = (n: string): string => join(dir, n);
+      writeFileSync(f('ca.pem'), CERT, { mode: 0o644 });
+      writeFileSync(f('c.pem'), CERT, { mode: 0o644 });
+      writeFileSync(f('k.pem'), KEY, { mode: 0o600 });
+      writeFileSync(f('open.key'), KEY, { mode: 0o644 });
+      execFileSync('mkfifo', ['-m', '600', f('fifo')]);
+      symlinkSync('/dev/zero', f('zero'));
+      expect(parseRegistry({ url: 'etcd://a:1', ca: f('ca.pem'), cert: f('c.pem'), key: f('k.pem') }).tls).toEqual({ ca: CERT, cert: CERT, key: KEY });
+      const refusal = (o: object): string => {
+        try {
+          parseRegistry({ url: 'etcd://a:1', ...o });
+        } catch (err) {
+          return `${(err as { code: string }).code}: ${(err as Error).message}`;
+        }
+        return 'accepted';
+      };
+      // Before: a client key anyone could read was used as is.
+      expect(refusal({ cert: f('c.pem'), key: f('open.key') })).toMatch(/^FILE_UNSAFE: --registry-key .*open\.key is readable or writable by group or others .*chmod 600/);
+      // Before: readFileSync blocked on the FIFO for ever and read /dev/zero until memory ran out.
+      expect(refusal({ ca: f('fifo') })).toMatch(/^FILE_UNSAFE: --registry-ca .*fifo is not a regular file/);
+      expect(refusal({ ca: f('zero') })).toMatch(/^FILE_UNSAFE: --registry-ca .*zero \(a link to \/dev\/zero\) is not a regular file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('bounds every call (deadline on unary calls, none on streams), retries once per endpoint, reconnects with our backoff', () => {

@@ -21,7 +21,15 @@ class FakeAgent {
   firstBeatMs = 0;
   beat: ((b: { agent: string; seq: number; inFlight: number; queueDepth: number; capacity: number; sessions: number; serving: boolean }) => void) | undefined;
   endBeats: ((err?: Error) => void) | undefined;
+  /** Who its Stats say answers (a router, another agent…); absent: no `agent` in its stats. */
+  about: { id: string; kind?: 'router' } | undefined;
+  /** Its ListTools and Stats never answer until `answerDescribe` (a hung or hostile peer). */
+  describeHangs = false;
+  private held: Array<() => void> = [];
   constructor(readonly id: string) {}
+  answerDescribe(): void {
+    for (const go of this.held.splice(0)) go();
+  }
   connection(): AgentConnection {
     const call = (req: AgentRequest, sink: CallSink) => {
       const p: Pending = { req, sink, cancelled: false };
@@ -30,8 +38,14 @@ class FakeAgent {
     };
     return {
       call: (req, _stream, sink) => call(req, sink),
-      tools: async () => [{ name: 't', doc: '', params: [], stream: false, pool: 'default' }],
-      stats: async () => ({ pools: [{ name: 'default', affinity: 'hint' }] }) as never,
+      tools: async () => {
+        if (this.describeHangs) await new Promise<void>((r) => this.held.push(r));
+        return [{ name: 't', doc: '', params: [], stream: false, pool: 'default' }];
+      },
+      stats: async () => {
+        if (this.describeHangs) await new Promise<void>((r) => this.held.push(r));
+        return { pools: [{ name: 'default', affinity: 'hint' }], ...(this.about ? { agent: this.about } : {}) } as never;
+      },
       drain: async () => true,
       reload: async () => 0,
       restartWorker: async () => undefined,
@@ -220,5 +234,57 @@ describe('the router engine', () => {
     expect(got).toHaveLength(12);
     expect(got.filter((x) => x === 'AGENT_UNAVAILABLE')).toEqual([]);
     expect((await router!.stats()).agents!.find((x) => x.id === 'a')!.state).toBe('down');
+  });
+});
+
+describe('the router and what a registry entry can make it dial', () => {
+  async function start(agents: FakeAgent[], describeWaitMs = 5_000): Promise<void> {
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const membership = new FakeMembership(agents.map((a) => info(a.id)));
+    router = new Router({ id: 'r', membership, logger: silentLogger, connectAgent: (i) => byId.get(i.id)!.connection(), random: () => 0, describeWaitMs });
+    await router.start();
+  }
+  const runOne = async (agents: FakeAgent[], session: string | null): Promise<string[]> => {
+    const got: string[] = [];
+    const before = agents.map((a) => a.calls.length);
+    router!.execute(req({ session }), (e, v) => got.push(e ? e.code : v!.json.toString()));
+    await tick();
+    agents.forEach((a, n) => {
+      for (let i = before[n]!; i < a.calls.length; i++) a.answer(i, a.id);
+    });
+    await tick();
+    return got;
+  };
+
+  it('never routes to an address that answers as a router (its own: calls would loop) or as another agent', async () => {
+    // Before: an etcd entry naming the router's own address was joined like an agent, and a call
+    // placed there was forwarded to the router again, hop after hop (thousands in flight, hung).
+    const real = new FakeAgent('real');
+    real.about = { id: 'real' };
+    const loop = new FakeAgent('loop');
+    loop.about = { id: 'r', kind: 'router' };
+    const twin = new FakeAgent('twin');
+    twin.about = { id: 'real' };
+    await start([real, loop, twin]);
+    for (let i = 0; i < 20; i++) expect(await runOne([real, loop, twin], `s${i}`)).toEqual(['real']);
+    expect(loop.calls).toHaveLength(0);
+    expect(twin.calls).toHaveLength(0);
+  });
+
+  it('starts when an agent never describes itself, and routes to it once it does', async () => {
+    // Before: start() waited for every agent's ListTools and Stats without a deadline, so one
+    // registered address that accepts connections and never answers held `router up` for ever.
+    const ok = new FakeAgent('ok');
+    const hung = new FakeAgent('hung');
+    hung.describeHangs = true;
+    const t0 = Date.now();
+    await start([ok, hung], 100);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    for (let i = 0; i < 10; i++) expect(await runOne([ok, hung], `s${i}`)).toEqual(['ok']);
+    hung.answerDescribe();
+    await tick();
+    const landed = new Set<string>();
+    for (let i = 0; i < 20; i++) for (const v of await runOne([ok, hung], `t${i}`)) landed.add(v);
+    expect([...landed].sort()).toEqual(['hung', 'ok']);
   });
 });

@@ -31,7 +31,7 @@ describe('pool settings schema', () => {
 
   it('names the offending key and suggests the right one', () => {
     expect(configError(() => checkPoolSettings({ maxQeue: 5 }, 'pools.ml'))).toMatch(/'pools\.ml\.maxQeue'.*did you mean 'maxQueue'/);
-    expect(configError(() => checkPoolSettings({ workers: 0 }, ''))).toMatch(/'workers': expected an integer >= 1, got 0/);
+    expect(configError(() => checkPoolSettings({ workers: 0 }, ''))).toMatch(/'workers': expected an integer between 1 and 1024, got 0/);
     expect(configError(() => checkPoolSettings({ affinity: 'sticky' }, ''))).toMatch(/'affinity': expected one of hint, strict-queue, strict-fail-fast/);
     expect(configError(() => checkPoolSettings({ env: { A: 1 } }, 'pools.x'))).toMatch(/'pools\.x\.env\.A'/);
     expect(configError(() => checkPoolSettings({ size: 1, workers: 2 }, ''))).toMatch(/both 'size' and 'workers'/);

@@ -104,6 +104,11 @@ describe('up --listen (planListen)', () => {
     expect(plan({ tokenFile: '/t' })).toBeUndefined(); // SNAKEPIT_TOKEN_FILE is also the client's
     expect(code(() => plan({ tlsCert: '/c' }))).toMatch(/--tls-cert applies only to a TCP listener: add --listen/);
     expect(code(() => plan({ advertise: 'a:1' }))).toMatch(/--advertise applies only/);
+    // A router without --listen: its certificate is the client one shown to mTLS agents, and
+    // --insecure-transport its plaintext to them (before: refused as "applies only to a TCP listener").
+    expect(plan({ router: true, tlsCert: '/c', tlsKey: '/k' })).toBeUndefined();
+    expect(plan({ router: true, insecureTransport: true })).toBeUndefined();
+    expect(code(() => plan({ router: true, tlsClientCa: '/ca' }))).toMatch(/--tls-client-ca applies only to a TCP listener/);
   });
 });
 

@@ -69,6 +69,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
   // Flags and files of the TCP listener first: a refusal leaves nothing behind, not even a home.
   const { tcp, labels, warnings } = listenOptions(opts);
   const registry = await registryOptions(opts, !!tcp);
+  const routerFiles = registry && opts.router ? routerClient(opts) : undefined;
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
   ensureHome(paths);
@@ -121,7 +122,7 @@ export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult>
       ...(labels ? { labels } : {}),
       ...(warnings.length ? { warnings } : {}),
       ...(registry && !opts.router ? { registry } : {}),
-      ...(registry && opts.router ? { router: { registry, client: routerClient(opts) } } : {}),
+      ...(registry && routerFiles ? { router: { registry, client: routerFiles } } : {}),
     };
     for (const w of warnings) io.stderr(`warning: ${w}\n`);
     if (opts.foreground) {
@@ -256,6 +257,7 @@ function listenOptions(opts: UpOptions): { tcp: TcpOptions | undefined; labels: 
       tlsKey: abs(opts.tlsKey),
       tlsClientCa: abs(opts.tlsClientCa),
       insecureTransport: opts.insecureTransport,
+      router: opts.router,
     },
     networkInterfaces(),
   );
@@ -284,12 +286,25 @@ async function registryOptions(opts: UpOptions, listening: boolean): Promise<Non
   return { ...spec, ...(opts.registryTtl ? { leaseTtlMs: opts.registryTtl } : {}) };
 }
 
-/** How a router dials its agents: the cluster token, their CA, and its own certificate for mTLS agents. */
+/**
+ * How a router dials its agents: the cluster token, their CA, and its own certificate for mTLS
+ * agents. The router sends the token to every address registered in etcd, and whoever can write
+ * to etcd can register any address: so it trusts only the cluster's CA (--tls-ca), never the
+ * system's roots (any host with a publicly signed certificate would get the token) nor plaintext
+ * to loopback (any local process on a loopback port would), unless --insecure-transport says so.
+ */
 function routerClient(opts: UpOptions): ClientSecurityFiles {
   const tokenFile = opts.tokenFile ?? (process.env[ENV.tokenFile] || undefined);
   if (!tokenFile) throw new SnakepitError('USAGE', '`snakepit router up` needs --token-file FILE (or SNAKEPIT_TOKEN_FILE): the cluster token its agents require');
+  const tlsCa = opts.tlsCa ?? (process.env[ENV.tlsCa] || undefined);
+  if (!tlsCa && !opts.insecureTransport) {
+    throw new SnakepitError(
+      'USAGE',
+      "`snakepit router up` needs --tls-ca FILE (or SNAKEPIT_TLS_CA): the CA the agents' certificates chain to (the ca.crt of `snakepit certs init`). The router sends the cluster token to every address registered in etcd, so it trusts your cluster's CA only, not the system's; or --insecure-transport to dial the agents in plaintext, token in clear text (a trusted network only)",
+    );
+  }
   const abs = (f: string | undefined): string | undefined => (f ? resolve(f) : undefined);
-  const files: ClientSecurityFiles = { tokenFile: abs(tokenFile), tlsCa: abs(opts.tlsCa), tlsCert: abs(opts.tlsCert), tlsKey: abs(opts.tlsKey), insecureTransport: opts.insecureTransport };
+  const files: ClientSecurityFiles = { tokenFile: abs(tokenFile), tlsCa: abs(tlsCa), tlsCert: abs(opts.tlsCert), tlsKey: abs(opts.tlsKey), insecureTransport: opts.insecureTransport };
   loadClientSecurity(files);
   return files;
 }
