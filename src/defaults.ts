@@ -154,6 +154,12 @@ export const DEFAULTS = {
   /** Bounds of a WatchEvents stream's snapshot interval, ms (a peer's value is clamped into them). */
   watchIntervalMinMs: 50,
   watchIntervalMaxMs: 60_000,
+  /**
+   * How long a client waits for an agent (or router) to answer a new connection (TLS handshake
+   * and the HTTP/2 SETTINGS frame) before its calls fail with AGENT_UNAVAILABLE, ms: a peer that
+   * accepts and then says nothing never hangs a command. Calls themselves may take longer.
+   */
+  connectTimeoutMs: 10_000,
   /** `up --watch`: quiet time after the last change of a watched file before the reload, ms (editors save in bursts). */
   watchDebounceMs: 300,
   /**

@@ -6,6 +6,7 @@ import type { ClientHttp2Session, SecureClientSessionOptions } from 'node:http2'
 import { isIP, connect as netConnect } from 'node:net';
 import { TOKEN_HEADER, bearer } from '../security/token.js';
 import { transportFor, type ClientSecurity } from '../security/client.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface H2Target {
   session: ClientHttp2Session;
@@ -19,7 +20,22 @@ function asPem(v: string | Uint8Array): string | Buffer {
   return typeof v === 'string' || Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-export function h2Session(address: string, security: ClientSecurity | undefined): H2Target {
+export function h2Session(address: string, security: ClientSecurity | undefined, connectTimeoutMs: number = DEFAULTS.connectTimeoutMs): H2Target {
+  const target = openSession(address, security);
+  // A peer that accepts the connection and then says nothing (no TLS handshake, no SETTINGS)
+  // would hold every call on the session for ever: it is given up after connectTimeoutMs.
+  const session = target.session;
+  const timer = setTimeout(() => {
+    const err = Object.assign(new Error(`nothing answered at ${address} within ${connectTimeoutMs} ms (connectTimeoutMs): is it a Snakepit agent or router, and reachable?`), { code: 'ETIMEDOUT' });
+    session.destroy(err);
+  }, connectTimeoutMs);
+  timer.unref();
+  session.once('remoteSettings', () => clearTimeout(timer));
+  session.once('close', () => clearTimeout(timer));
+  return target;
+}
+
+function openSession(address: string, security: ClientSecurity | undefined): H2Target {
   // Loaded on first use: the local lane never needs http2, and loading it costs ~12 ms.
   const { connect } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
   const t = transportFor(address, security);

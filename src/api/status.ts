@@ -96,5 +96,6 @@ export function errorFromTransport(err: NodeJS.ErrnoException, noAgent: () => Sn
   const tls = tlsFailure(err, address);
   if (tls) return tls;
   const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_HTTP2_STREAM_CANCEL' || err.code === 'ERR_HTTP2_SESSION_ERROR';
+  if (err.code === 'ETIMEDOUT') return new SnakepitError('AGENT_UNAVAILABLE', err.message, { unsent: true });
   return unreachable ? noAgent() : new SnakepitError('AGENT_UNAVAILABLE', `the connection to the agent failed: ${err.message}`);
 }

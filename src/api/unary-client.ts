@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
+import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { healthServiceDefinition } from './agent-codec.js';
 import { agentService, channelOptions, type WireTool } from './proto.js';
@@ -98,9 +99,26 @@ export function unaryClient(address: string, maxPayloadBytes: number, noAgent: (
     }
     return errorFromStatus(err.code, details, { code: meta(CODE_KEY), agent: meta(AGENT_KEY) }, noAgent);
   };
+  // A peer that accepts and then says nothing leaves the channel connecting for ever; a call
+  // still waiting for a connection after connectTimeoutMs is cancelled (refused connections still
+  // fail at once: calls are not waitForReady).
+  const connecting = (): boolean => client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY;
+  const noAnswer = (): SnakepitError => new SnakepitError('AGENT_UNAVAILABLE', `nothing answered at ${address} within ${DEFAULTS.connectTimeoutMs} ms (connectTimeoutMs): is it a Snakepit agent or router, and reachable?`, { unsent: true });
   const unary = <Res>(stub: Stub, method: string, request: unknown): Promise<Res> =>
     new Promise((resolve, reject) => {
-      stub[method]!(request, metadata(), {}, (err: grpc.ServiceError | null, res: Res) => (err ? reject(toError(err)) : resolve(res)));
+      let timedOut = false;
+      const call = stub[method]!(request, metadata(), {}, (err: grpc.ServiceError | null, res: Res) => {
+        clearTimeout(timer);
+        if (timedOut) reject(noAnswer());
+        else if (err) reject(toError(err));
+        else resolve(res);
+      }) as grpc.ClientUnaryCall;
+      const timer = setTimeout(() => {
+        if (!connecting()) return;
+        timedOut = true;
+        call.cancel();
+      }, DEFAULTS.connectTimeoutMs);
+      timer.unref();
     });
   /** A server-streaming call: `onMessage` per message, `onEnd` once (with an error or not). */
   function serverStream<M>(method: string, request: unknown, onMessage: (m: M) => void, onEnd: (err?: SnakepitError) => void): () => void {

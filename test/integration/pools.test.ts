@@ -124,8 +124,8 @@ describe('pools from snakepit.config.json', () => {
     const client = connect({ home });
     const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) as { pid: number };
     try {
-      // Long enough that the drain (a CLI process, slow to start on a loaded machine) arrives while it runs.
-      const running = client.execute('nap', { seconds: 2.5 }, { pool: 'aux' });
+      // Long enough that the drain (a CLI process, slow to start on a loaded machine: seen over 2.5 s) arrives while it runs.
+      const running = client.execute('nap', { seconds: 6 }, { pool: 'aux' });
       await waitFor(async () => (await client.stats()).calls.inFlight === 1);
       const drain = cli('drain', '--json');
       await waitFor(async () => {

@@ -117,7 +117,11 @@ describe('a TLS agent', () => {
 
   it('a router reaches an agent known only by its TCP address, with RouterOptions.security', async () => {
     const address = String(tls.up.address);
-    const info: MemberInfo = { id: 'tcp-agent', address, pid: tls.pid, labels: {}, version: undefined, workerPids: [], restarts: 0 };
+    // The agent's own id, as a registry entry names it (a router routes only to an address that answers with the id its entry gave).
+    const probe = connect({ address, tokenFile, tls: { ca: readFileSync(ca) } });
+    const id = (await probe.stats()).agent.id;
+    probe.close();
+    const info: MemberInfo = { id, address, pid: tls.pid, labels: {}, version: undefined, workerPids: [], restarts: 0 };
     const membership: Membership = {
       start: async (events) => events.up(info),
       members: () => [info],
