@@ -249,7 +249,16 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .addOption(home)
     .addOption(json)
     .action((o: { home?: string; address?: string; json?: boolean }) =>
-      run(!!o.json, async () => (await import('./commands/cluster.js')).clusterStatusCommand(o.address ? o : { ...o, home: await routerHome(o.home) })),
+      run(!!o.json, async () => {
+        const { clusterStatusCommand } = await import('./commands/cluster.js');
+        if (o.address) return clusterStatusCommand(o);
+        const home = await routerHome(o.home);
+        return clusterStatusCommand({ ...o, home }).catch(async (err: unknown) => {
+          const { SnakepitError } = await import('../errors.js');
+          if (err instanceof SnakepitError && err.code === 'AGENT_UNAVAILABLE') throw new SnakepitError('AGENT_UNAVAILABLE', `no router running for home ${home}; start one with \`snakepit router up --registry etcd://HOST:PORT --token-file FILE --tls-ca FILE\`${o.home ? ` --home ${home}` : ''}`);
+          throw err;
+        });
+      }),
     );
   router
     .command('down')

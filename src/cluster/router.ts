@@ -227,7 +227,7 @@ export class Router implements AgentApi {
       });
     });
     if (this.forwarding) this.forwardEvents(node);
-    this.opts.logger.log('info', 'router', `agent ${info.id} joined (pid ${info.pid}, ${info.address})`);
+    this.opts.logger.log('info', 'router', `agent ${info.id} joined (${info.pid !== undefined ? `pid ${info.pid}, ` : ''}${info.address})${node.tools.size === 0 ? '; not described yet: no calls until it answers' : ''}`);
   }
 
   /** Tools and pool affinities of an agent (at join, and after a reload). */

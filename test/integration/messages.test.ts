@@ -64,6 +64,12 @@ describe('clear messages for what a user can get wrong', () => {
     expect(old.stderr).not.toMatch(/SyntaxError/);
   });
 
+  it('router status with no router running says how to start a router, not an agent', async () => {
+    const r = await runCli(['router', 'status', '--home', join(dir.path, 'no-router'), '--json'], { env });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('start one with `snakepit router up --registry') });
+  });
+
   it('a pyenv shim with no version selected names the shim, the versions that have it and the fix (not the tip\'s last line)', async () => {
     // What pyenv's shim prints (pyenv 2.x) when the selected version lacks the command.
     const shim = join(dir.path, 'shims', 'python3.6');
