@@ -11,6 +11,7 @@ import { RegistryView } from '../../src/cluster/etcd-view.js';
 import { RegistryLink, etcdOptions, parseRegistry, parseRegistryUrl, registryUnavailable, retryWithin } from '../../src/cluster/etcd.js';
 import { parseHostPort } from '../../src/cluster/host-port.js';
 import { DEFAULTS } from '../../src/defaults.js';
+import { registryWarning } from '../../src/cli/commands/up.js';
 
 const P = '/snakepit/v1/agents/';
 const entry = (over: Partial<AgentEntry> = {}): AgentEntry => ({ id: 'a-1', address: '10.0.0.1:7000', labels: { zone: 'x' }, capacity: 2, version: '0.1.0', state: 'serving', startedAt: 1_700_000_000_000, pid: 42, host: 'host-a', ...over });
@@ -326,5 +327,14 @@ describe('RegistryLink', () => {
     link.back();
     expect(changes).toEqual(['ok->degraded@2000', 'degraded->ok@4000']);
     expect(link.status).toMatchObject({ state: 'ok', since: 4000, lastError: 'again' });
+  });
+});
+
+describe('registryWarning (up, router up)', () => {
+  it('warns of a plaintext registry off loopback, naming the endpoints and the TLS flags; not on loopback or with TLS', () => {
+    expect(registryWarning(parseRegistry({ url: 'etcd://127.0.0.1:2379,[::1]:2379,localhost:2379' }))).toBeUndefined();
+    const w = registryWarning(parseRegistry({ url: 'etcd://127.0.0.1:2379,10.0.0.1:2379' }));
+    expect(w).toMatch(/registry \(10\.0\.0\.1:2379\) is reached in plaintext off loopback.*--registry-ca, --registry-cert, --registry-key/);
+    expect(registryWarning(parseRegistry({ url: 'etcds://10.0.0.1:2379' }))).toBeUndefined();
   });
 });

@@ -12,6 +12,7 @@ import { networkInterfaces } from 'node:os';
 import { TRANSPORT_TEXT, planListen, type TcpOptions } from '../../security/listen.js';
 import { loadServerSecurity } from '../../security/server-files.js';
 import { loadClientSecurity, type ClientSecurityFiles } from '../../security/client.js';
+import { isLoopbackHost, parseHostPort } from '../../security/addresses.js';
 import { parseAgentLabels } from '../args.js';
 import { DEFAULTS, ENV } from '../../defaults.js';
 import { SnakepitError } from '../../errors.js';
@@ -68,7 +69,9 @@ export interface UpOptions {
 export async function upCommand(opts: UpOptions, io: Io): Promise<CommandResult> {
   // Flags and files of the TCP listener first: a refusal leaves nothing behind, not even a home.
   const { tcp, labels, warnings } = listenOptions(opts);
-  const registry = await registryOptions(opts, !!tcp);
+  const checked = await registryOptions(opts, !!tcp);
+  const registry = checked?.registry;
+  if (checked?.warning) warnings.push(checked.warning);
   const routerFiles = registry && opts.router ? routerClient(opts) : undefined;
   const home = resolveHome(opts.home);
   const paths = homePaths(home);
@@ -271,7 +274,7 @@ function listenOptions(opts: UpOptions): { tcp: TcpOptions | undefined; labels: 
  * daemon reads them again itself). An agent must also listen on TCP: routers dial what it
  * advertises there. A router must have the registry.
  */
-async function registryOptions(opts: UpOptions, listening: boolean): Promise<NonNullable<DaemonOptions['registry']> | undefined> {
+async function registryOptions(opts: UpOptions, listening: boolean): Promise<{ registry: NonNullable<DaemonOptions['registry']>; warning?: string } | undefined> {
   if (!opts.registry) {
     if (opts.router) throw new SnakepitError('USAGE', '`snakepit router up` needs --registry etcd://HOST:PORT[,…]: the etcd its agents register in');
     if (opts.registryCa || opts.registryCert || opts.registryKey || opts.registryTtl) throw new SnakepitError('USAGE', '--registry-ca, --registry-cert, --registry-key and --registry-ttl go with --registry etcd://HOST:PORT');
@@ -282,8 +285,19 @@ async function registryOptions(opts: UpOptions, listening: boolean): Promise<Non
   const abs = (f: string | undefined): string | undefined => (f ? resolve(f) : undefined);
   const spec = { url: opts.registry, ca: abs(opts.registryCa), cert: abs(opts.registryCert), key: abs(opts.registryKey) };
   // etcd3 is loaded only here (an agent without --registry never pays for it).
-  (await import('../../cluster/etcd.js')).parseRegistry(spec);
-  return { ...spec, ...(opts.registryTtl ? { leaseTtlMs: opts.registryTtl } : {}) };
+  const parsed = (await import('../../cluster/etcd.js')).parseRegistry(spec);
+  const warning = registryWarning(parsed);
+  return { registry: { ...spec, ...(opts.registryTtl ? { leaseTtlMs: opts.registryTtl } : {}) }, ...(warning ? { warning } : {}) };
+}
+
+/**
+ * The warning for a registry reached in plaintext off loopback (pure): whoever can write the
+ * membership steers the calls, and on an open path anyone can.
+ */
+export function registryWarning(registry: { endpoints: string[]; tls: unknown }): string | undefined {
+  const remote = registry.endpoints.filter((e) => !isLoopbackHost(parseHostPort(e, '--registry').host));
+  if (registry.tls || remote.length === 0) return undefined;
+  return `the registry (${remote.join(', ')}) is reached in plaintext off loopback: anyone on the path can read and rewrite the membership, and so steer calls; serve etcd with TLS and client certificates (--registry-ca, --registry-cert, --registry-key)`;
 }
 
 /**
