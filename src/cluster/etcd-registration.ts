@@ -14,7 +14,8 @@ import type { AgentLogger } from '../agent/log.js';
 import { DEFAULTS } from '../defaults.js';
 import { SnakepitError } from '../errors.js';
 import { VERSION } from '../paths.js';
-import { AGENTS_PREFIX, agentKey, encodeEntry, type AgentEntry, type RegistrationState } from './etcd-entry.js';
+import { AGENTS_PREFIX, agentKey, encodeEntry, parseEntry, type AgentEntry, type RegistrationState } from './etcd-entry.js';
+import { isAlive } from '../proc.js';
 import { ReconnectBackoff, RegistryLink, describeEtcdError, openEtcd, registryUnavailable, retryWithin, withDeadline, type RegistryConfig, type RegistryStatus, type RegistryTimings } from './etcd.js';
 
 export interface EtcdRegistrationOptions {
@@ -93,13 +94,47 @@ export class EtcdRegistration {
     if (this.started) return;
     this.started = true;
     const began = Date.now();
+    let checked = false;
+    let conflict: SnakepitError | undefined;
     try {
-      await retryWithin(this.timeoutMs, this.opts.timings ?? {}, (ms) => this.register(ms));
+      await retryWithin(this.timeoutMs, this.opts.timings ?? {}, async (ms) => {
+        if (!checked) {
+          conflict = await this.duplicate(ms);
+          checked = true;
+          if (conflict) return; // not retried: etcd answered, and the answer is no
+        }
+        await this.register(ms);
+      });
     } catch (err) {
       this.close();
       throw registryUnavailable(this.opts.registry, Date.now() - began, err);
     }
+    if (conflict) {
+      this.close();
+      throw conflict;
+    }
     this.opts.logger.log('info', 'registry', `registered ${this.key} = ${this.current.address} (lease ${this.leaseId}, TTL ${this.ttlSeconds} s)`);
+  }
+
+  /**
+   * Another live agent already holds this id (a home copied to another host, or its agent.id
+   * copied): writing over its entry would make routers send both agents' calls to one address.
+   * The same host's entry with a dead pid is this home's previous run, whose lease has not expired
+   * yet: taken over.
+   */
+  private async duplicate(budgetMs: number): Promise<SnakepitError | undefined> {
+    const raw = await withDeadline(this.client.get(this.key).buffer(), budgetMs, () => new Error(`no answer within ${budgetMs} ms`));
+    if (!raw) return undefined;
+    const parsed = parseEntry(this.opts.prefix ?? AGENTS_PREFIX, this.key, raw);
+    if (!parsed.ok) return undefined; // not a valid entry: routers ignore it, ours replaces it
+    const other = parsed.entry;
+    const sameHost = other.host === this.current.host;
+    if (sameHost && (other.pid === undefined || other.pid === process.pid || !isAlive(other.pid))) return undefined;
+    return new SnakepitError(
+      'REGISTRY_CONFLICT',
+      `agent id ${this.current.id} is already registered by a live agent (host ${other.host}, pid ${other.pid}, address ${other.address}): two agents must not share an id. ` +
+        `Its id comes from its home's agent.id: give this agent its own home (--home), or delete agent.id there if the home was copied, or stop the other agent`,
+    );
   }
 
   /** The agent's state changed (e.g. `draining` as it drains): written now, or when etcd is back. Never rejects. */

@@ -136,6 +136,30 @@ describe('etcd membership', () => {
     expect(JSON.parse((await direct.get(reg2.key).string())!)).toMatchObject({ id: 'host-b-1', state: 'serving', capacity: 4 });
   });
 
+  it('an id a live agent on another host holds is refused (REGISTRY_CONFLICT); this host\'s previous run with a dead pid is taken over', async () => {
+    const prefix = freshPrefix();
+    const first = registration(prefix, 'dup-1', { agent: { id: 'dup-1', address: '10.0.0.5:7000', capacity: 1, host: 'host-a' } });
+    await first.start();
+    const second = registration(prefix, 'dup-1', { agent: { id: 'dup-1', address: '10.0.0.6:7000', capacity: 1, host: 'host-b' } });
+    const started = Date.now();
+    const err = await second.start().then(() => undefined, (e: SnakepitError) => e);
+    expect(err?.code).toBe('REGISTRY_CONFLICT');
+    expect(err?.message).toMatch(/agent id dup-1 is already registered by a live agent \(host host-a, pid \d+, address 10\.0\.0\.5:7000\).*own home/);
+    expect(Date.now() - started).toBeLessThan(1_000); // etcd answered: not retried until the timeout
+    // The entry is untouched.
+    const kv = new Etcd3({ hosts: etcd.endpoint });
+    expect(JSON.parse((await kv.get(`${prefix}dup-1`).string())!)).toMatchObject({ host: 'host-a', address: '10.0.0.5:7000' });
+    // A run of this host whose process is gone (its lease not expired yet) is replaced by the next.
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => gone.once('exit', r));
+    const stale = registration(prefix, 'dup-2', { agent: { id: 'dup-2', address: '127.0.0.1:7001', capacity: 1, pid: gone.pid! } });
+    await stale.start();
+    const next = registration(prefix, 'dup-2', { agent: { id: 'dup-2', address: '127.0.0.1:7002', capacity: 1 } });
+    await next.start();
+    expect(JSON.parse((await kv.get(`${prefix}dup-2`).string())!)).toMatchObject({ address: '127.0.0.1:7002', pid: process.pid });
+    kv.close();
+  });
+
   it('a clean stop revokes the lease: gone at once', async () => {
     const prefix = freshPrefix();
     const reg = registration(prefix, 'clean-1');
