@@ -234,15 +234,17 @@ export function describeEtcdError(err: unknown): string {
 export async function retryWithin<T>(budgetMs: number, t: RegistryTimings, attempt: (msLeft: number) => Promise<T>): Promise<T> {
   const deadline = Date.now() + budgetMs;
   const backoff = new ReconnectBackoff(t);
+  // The error reported is the last one that says something: a final attempt cut short by what
+  // was left of the budget ("no answer within 1 ms") would hide why the earlier ones failed.
+  let told: unknown;
   for (;;) {
-    let last: unknown;
     try {
       return await attempt(Math.max(1, deadline - Date.now()));
     } catch (err) {
-      last = err;
+      if (told === undefined || !/^no answer within \d+ ms$/.test((err as Error)?.message ?? '')) told = err;
     }
     const pause = Math.min(backoff.next(), deadline - Date.now());
-    if (pause <= 0) throw last;
+    if (pause <= 0) throw told;
     await new Promise((r) => setTimeout(r, pause));
   }
 }

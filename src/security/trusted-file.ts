@@ -9,6 +9,7 @@
 //   - the checks are made on the opened descriptor (fstat), so the file cannot change between the
 //     check and the read; FIFOs and devices are refused without blocking; size is capped.
 // A refusal is FILE_UNSAFE naming the path, its owner and mode, and the fix.
+import { count } from '../text.js';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
@@ -61,7 +62,8 @@ export function readTrustedFile(path: string, rule: FileRule, what: string, maxB
     if (d.uid !== uid && d.uid !== 0) throw unsafe(`${what} ${shown} is in ${dir}, owned by ${who(d.uid)}, not by you or root; its owner could replace the file`, `keep the file in a directory of your own`);
     if (d.mode & 0o022 && !(d.mode & 0o1000)) throw unsafe(`${what} ${shown} is in ${dir}, writable by others (mode ${octal(d.mode)}) without the sticky bit; anyone could replace the file`, `chmod go-w ${dir}, or keep the file in a directory of your own`);
     if (st.size > maxBytes) throw new SnakepitError('CONFIG_INVALID', `${what} ${shown} is ${st.size} bytes; at most ${maxBytes} are accepted`);
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    // Read up to the cap whatever fstat says: procfs and sysfs files report size 0 but have content.
+    const buf = Buffer.alloc(maxBytes + 1);
     let n = 0;
     for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
     if (n > maxBytes) throw new SnakepitError('CONFIG_INVALID', `${what} ${shown} grew past ${maxBytes} bytes while it was read`);
@@ -83,7 +85,7 @@ export function readTokenFile(path: string, what = '--token-file'): string {
   const make = `make one with \`(umask 077; openssl rand -hex 32 > ${path})\``;
   if (token.length === 0) throw new SnakepitError('CONFIG_INVALID', `${what} ${path} is empty; ${make}`);
   if (!TOKEN_CHARS.test(token)) throw new SnakepitError('CONFIG_INVALID', `${what} ${path} holds characters other than printable ASCII (spaces, control characters or non-ASCII); ${make}`);
-  if (token.length < DEFAULTS.tokenMinBytes) throw new SnakepitError('CONFIG_INVALID', `${what} ${path} holds a token of ${token.length} characters; at least ${DEFAULTS.tokenMinBytes} are needed (tokenMinBytes): ${make}`);
+  if (token.length < DEFAULTS.tokenMinBytes) throw new SnakepitError('CONFIG_INVALID', `${what} ${path} holds a token of ${count(token.length, 'character')}; at least ${DEFAULTS.tokenMinBytes} are needed (tokenMinBytes): ${make}`);
   return token;
 }
 

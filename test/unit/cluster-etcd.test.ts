@@ -182,6 +182,14 @@ describe('parseRegistry (TLS files)', () => {
     expect(left.length).toBeGreaterThan(3);
     expect(left.every((ms, i) => i === 0 || ms < left[i - 1]!)).toBe(true); // each try gets what is left
   });
+
+  it('retryWithin reports the last failure that says something, not a final try cut short by the budget', async () => {
+    // e.g. etcds:// against a plaintext etcd: each try fails with the TLS error, then the last try has 1 ms left.
+    let n = 0;
+    const tries = (ms: number): Promise<never> => Promise.reject(new Error(++n > 1 && ms < 30 ? `no answer within ${ms} ms` : 'TLS handshake failed: wrong version number'));
+    await expect(retryWithin(200, { retryMs: 20, retryMaxMs: 40 }, tries)).rejects.toThrow('TLS handshake failed: wrong version number');
+    await expect(retryWithin(100, { retryMs: 20, retryMaxMs: 40 }, async (ms) => Promise.reject(new Error(`no answer within ${ms} ms`)))).rejects.toThrow(/^no answer within \d+ ms$/);
+  });
 });
 
 describe('parseEntry: a value read from etcd is hostile', () => {

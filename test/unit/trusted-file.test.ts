@@ -51,6 +51,14 @@ describe('a token file', () => {
     expect(failure(() => readTokenFile(file('with a space in the middle!'))).message).toMatch(/other than printable ASCII/);
   });
 
+  it('a file whose size the kernel reports as 0 (procfs) is read for what it holds, and a one-character token says "1 character"', () => {
+    // /proc/self/environ: size 0 in fstat, NUL-separated content. Before, one byte was read ("a token of 1 characters").
+    const cmdline = readTrustedFile('/proc/self/cmdline', 'public', 'the file', 4096);
+    expect(cmdline.length).toBeGreaterThan(1);
+    expect(cmdline.toString('utf8')).toContain(process.execPath.split('/').pop()!);
+    expect(failure(() => readTokenFile(file('x'))).message).toMatch(/a token of 1 character; at least/);
+  });
+
   it('owned by someone else: refused, even when private', () => {
     const e = failure(() => readTrustedFile(file(TOKEN), 'secret', '--token-file', 4096, me + 1));
     expect(e.code).toBe('FILE_UNSAFE');
