@@ -102,7 +102,8 @@ interface Slot {
 /** The membership of the local cluster a router daemon with `opts` runs. */
 export function clusterMembership(opts: DaemonOptions & { cluster: NonNullable<DaemonOptions['cluster']> }, logger: AgentLogger): LocalMembership {
   // Each agent runs the pools; the router alone serves metrics (one port) and echoes logs.
-  const { cluster, home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, watch: _watch, ...agent } = opts;
+  // The router alone listens on TCP (`cluster up --listen`): its agents stay on their home sockets.
+  const { cluster, home, metricsPort: _port, metricsHost: _host, echoLogs: _echo, watch: _watch, tcp: _tcp, labels: _labels, warnings: _warnings, registry: _registry, router: _router, ...agent } = opts;
   return new LocalMembership({ home, agents: cluster.agents, agent, readyWaitMs: cluster.readyWaitMs, ...(cluster.labels ? { labels: cluster.labels } : {}), logger });
 }
 
