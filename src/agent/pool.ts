@@ -242,6 +242,8 @@ export class Pool {
     }
     await ready;
     for (const slot of added) slot.growing = undefined;
+    // Stopped meanwhile (`down` during a grow): the new workers stop with the pool; not a start failure.
+    if (this.stopping) throw new SnakepitError('UNAVAILABLE', `pool '${this.name}' was stopped while it grew from ${previous} to ${count(size, 'worker')}`);
     if (failure !== undefined) {
       const keep = this.slots.filter((s) => !added.includes(s));
       this.slots.splice(0, this.slots.length, ...keep);

@@ -106,6 +106,23 @@ describe('scale (library: scalePool)', () => {
     expect(await agent.execute('pid')).toBe(before[0]);
   });
 
+  it('a stop during a grow ends the grow with UNAVAILABLE (not a start failure), and leaves no worker', async () => {
+    const p = project('scale-stop', { workers: 1 });
+    const a = await startAgent({ config: p.config, python: PYTHON });
+    const spawned: number[] = [];
+    a.onEvent((e) => e.type === 'worker.spawned' && spawned.push(e.pid));
+    const growing = a.scalePool(6).then(
+      () => undefined,
+      (e: SnakepitError) => e,
+    );
+    await waitFor(() => spawned.length >= 1, 10_000, 5);
+    await a.stop();
+    const err = await growing;
+    expect(err?.code).toBe('UNAVAILABLE');
+    expect(err?.message).toMatch(/was stopped while it grew from 1 to 6 workers/);
+    await waitFor(() => spawned.every((pid) => !pidAlive(pid)), 10_000);
+  });
+
   it('refuses a size below 1 with a clear message', async () => {
     const p = project('scale-zero', { workers: 1 });
     agent = await startAgent({ config: p.config, python: PYTHON });
