@@ -29,6 +29,22 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
   const tlsKey = new Option('--tls-key <file>', "the client certificate's key (default $SNAKEPIT_TLS_KEY)");
   const tlsServername = new Option('--tls-servername <name>', "the name the agent's certificate must carry, when not the address's host");
   const insecureTransport = new Option('--insecure-transport', 'plaintext to a non-loopback address: the token and every call in clear text');
+  /** A daemon's own TCP listener (`up`, `cluster up`); `what` is what it serves there. */
+  const withListener = (cmd: Command, what: string): Command =>
+    cmd
+      .option('--listen <host:port>', `also serve ${what} on TCP (port 0: any free one); needs --token-file, and TLS off loopback`)
+      .option('--advertise <host:port>', 'the address others dial (default: the --listen address; port 0: the bound one)')
+      .option('--token-file <file>', 'file with the cluster token every TCP call must carry (default $SNAKEPIT_TOKEN_FILE); mode 0600')
+      .option('--tls-cert <file>', "serve TLS with this certificate (see `snakepit certs`)")
+      .option('--tls-key <file>', "the certificate's key (mode 0600)")
+      .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+      .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text');
+  /** TLS to etcd (`up --registry`, `router up`). */
+  const withRegistryTls = (cmd: Command): Command =>
+    cmd
+      .option('--registry-ca <file>', "CA of etcd's certificate (TLS to etcd)")
+      .option('--registry-cert <file>', 'client certificate for an etcd that requires one')
+      .option('--registry-key <file>', "that certificate's key");
 
   program
     .command('setup')
@@ -52,7 +68,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       run(!!o.json, async () => (await import('./commands/init.js')).initCommand(dir, o)),
     );
 
-  program
+  const up = program
     .command('up')
     .alias('start')
     .description('start an agent (detached unless --foreground) that owns a pool of Python workers')
@@ -69,19 +85,8 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw usage(`--metrics-port expects a port number (0-65535), got '${v}'`);
       return Number(v);
     })
-    .option('--metrics-host <host>', `interface of the metrics server (default: ${DEFAULTS.metricsHost})`)
-    .option('--listen <host:port>', 'also serve the Agent API on TCP (port 0: any free one); needs --token-file, and TLS off loopback')
-    .option('--advertise <host:port>', 'the address others dial (default: the --listen address; port 0: the bound one)')
-    .option('--labels <k=v,...>', 'labels of this agent, for routers (--require)')
-    .option('--token-file <file>', 'file with the cluster token every TCP call must carry (default $SNAKEPIT_TOKEN_FILE); mode 0600')
-    .option('--tls-cert <file>', "serve TLS with this certificate (see `snakepit certs`)")
-    .option('--tls-key <file>', "the certificate's key (mode 0600)")
-    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
-    .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text')
-    .option('--registry <url>', 'register in etcd: etcd://HOST:PORT[,…] (needs --listen; routers on other hosts find the agent there)')
-    .option('--registry-ca <file>', "CA of etcd's certificate (TLS to etcd)")
-    .option('--registry-cert <file>', 'client certificate for an etcd that requires one')
-    .option('--registry-key <file>', "that certificate's key")
+    .option('--metrics-host <host>', `interface of the metrics server (default: ${DEFAULTS.metricsHost})`);
+  withRegistryTls(withListener(up, 'the Agent API').option('--labels <k=v,...>', 'labels of this agent, for routers (--require)').option('--registry <url>', 'register in etcd: etcd://HOST:PORT[,…] (needs --listen; routers on other hosts find the agent there)'))
     .option('--registry-ttl <duration>', `the agent's lease in etcd: 10s, 2s… (default ${DEFAULTS.registryLeaseTtlMs / 1000}s)`, (v: string) => parseDuration(v, '--registry-ttl', 3_600_000))
     .addOption(home)
     .addOption(json)
@@ -219,14 +224,12 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .description('a router over the agents registered in etcd (agents on other hosts: `snakepit up --registry …` there)')
     .addHelpText('after', '\nExamples:\n  $ snakepit router up --registry etcd://10.0.0.2:2379 --listen 10.0.0.1:7100 --token-file ~/.snakepit-token \\\n      --tls-cert certs/10.0.0.1.crt --tls-key certs/10.0.0.1.key --tls-ca certs/ca.crt\n  $ snakepit router status\n  $ snakepit router down');
   const routerHome = async (h: string | undefined): Promise<string> => h ?? join((await import('../daemon/home.js')).resolveHome(), 'router');
-  router
+  const routerUp = router
     .command('up')
     .alias('start')
     .description("start a router (detached unless --foreground) that routes to the agents in etcd; its home (default: the default home's router/) answers as one service")
-    .option('--registry <url>', 'the etcd the agents register in: etcd://HOST:PORT[,…]')
-    .option('--registry-ca <file>', "CA of etcd's certificate (TLS to etcd)")
-    .option('--registry-cert <file>', 'client certificate for an etcd that requires one')
-    .option('--registry-key <file>', "that certificate's key")
+    .option('--registry <url>', 'the etcd the agents register in: etcd://HOST:PORT[,…]');
+  withRegistryTls(routerUp)
     .option('--listen <host:port>', 'also serve the Agent API on TCP (clients on other hosts); needs --token-file, and TLS off loopback')
     .option('--advertise <host:port>', 'the address others dial (default: the --listen address)')
     .option('--token-file <file>', 'the cluster token (default $SNAKEPIT_TOKEN_FILE): sent to the agents, and required of TCP clients')
@@ -272,7 +275,7 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .command('cluster')
     .description('a local cluster: several agents behind one router, used by exec, stats and connect() unchanged')
     .addHelpText('after', '\nExamples:\n  $ snakepit cluster demo\n  $ snakepit cluster up --agents 3\n  $ snakepit cluster status\n  $ snakepit cluster down');
-  cluster
+  const clusterUp = cluster
     .command('up')
     .description('start a router and N agents (each in a sub-home); the home answers as one service')
     .option('--agents <n>', 'number of agents (default 3)', int('--agents'), 3)
@@ -281,14 +284,8 @@ export function buildProgram(io: Io, run: (json: boolean, action: Action) => Pro
     .option('--workers <n>', 'workers per agent (default: CPU count)', int('--workers'))
     .option('--threads <n>', 'concurrent calls per worker, for thread-safe tool modules', int('--threads'))
     .option('--python <path>', 'Python interpreter (default: the one setup chose)')
-    .option('--replace', 'a cluster (or agent) with other settings runs for this home: drain it, then start this one')
-    .option('--listen <host:port>', 'also serve the router on TCP (port 0: any free one); needs --token-file, and TLS off loopback')
-    .option('--advertise <host:port>', 'the address others dial (default: the --listen address)')
-    .option('--token-file <file>', 'file with the cluster token every TCP call must carry (default $SNAKEPIT_TOKEN_FILE); mode 0600')
-    .option('--tls-cert <file>', "serve TLS with this certificate (see `snakepit certs`)")
-    .option('--tls-key <file>', "the certificate's key (mode 0600)")
-    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
-    .option('--insecure-transport', 'allow --listen off loopback without TLS: the token and every call in clear text')
+    .option('--replace', 'a cluster (or agent) with other settings runs for this home: drain it, then start this one');
+  withListener(clusterUp, 'the router')
     .addOption(home)
     .addOption(json)
     .addHelpText('after', '\nExamples:\n  $ snakepit cluster up --agents 3 --workers 2\n  $ snakepit exec add a=1 b=2   # through the router')

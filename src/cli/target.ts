@@ -5,18 +5,12 @@
 // its own socket and lane: no token, no TLS, and none of those files is read.
 import type { ConnectOptions } from '../api/client.js';
 import { ENV } from '../defaults.js';
-import { loadClientSecurity } from '../security/client.js';
+import { loadClientSecurity, type ClientSecurityFiles } from '../security/client.js';
 
-/** The flags every client command takes (commander's camelCase names). */
-export interface TargetFlags {
+/** The flags every client command takes (commander's camelCase names): where, and the security files. */
+export interface TargetFlags extends ClientSecurityFiles {
   home?: string | undefined;
   address?: string | undefined;
-  tokenFile?: string | undefined;
-  tlsCa?: string | undefined;
-  tlsCert?: string | undefined;
-  tlsKey?: string | undefined;
-  tlsServername?: string | undefined;
-  insecureTransport?: boolean | undefined;
 }
 
 /** connect()'s options for `flags` (files read here: a bad one fails before anything is sent). */
