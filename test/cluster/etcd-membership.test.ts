@@ -15,9 +15,9 @@ import type { EtcdMember } from '../../src/cluster/etcd-view.js';
 import { parseRegistry, type RegistryTimings } from '../../src/cluster/etcd.js';
 import type { MemberInfo, MembershipEvents } from '../../src/cluster/local-membership.js';
 import { SnakepitError } from '../../src/errors.js';
-import { startEtcd, freePort, type EtcdServer } from '../helpers/etcd.js';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
-import { FIXTURES, killPids, tempDir, waitFor } from '../helpers/env.js';
+import { FIXTURES, freePort, killPids, tempDir, waitFor } from '../helpers/env.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Short timeouts and backoff, so outages and recoveries fit in seconds. */
@@ -272,7 +272,7 @@ describe('etcd membership', () => {
         tools: async () => [{ name: 't', doc: '', params: [], stream: false, pool: 'default' }],
         stats: async () => ({ pools: [{ name: 'default', affinity: 'hint' }] }) as never,
         drain: async () => true,
-        reload: async () => 0,
+        reload: async () => ({ replaced: 0, changes: [] }),
         restartWorker: async () => undefined,
         watch: () => () => undefined,
         heartbeats: (_ms, onBeat) => {

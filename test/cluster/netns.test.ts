@@ -6,10 +6,10 @@
 // used, and all of them are removed at the end. Needs root (as in CI): elsewhere the file skips.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type AgentClient } from '../../src/index.js';
-import { CLI, PYTHON, killPids, pidAlive, runCli, tempDir, waitFor, type CliResult } from '../helpers/env.js';
+import { CLI, PYTHON, daemonPids, killPids, pidAlive, runCli, tempDir, waitFor, type CliResult } from '../helpers/env.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { netnsAvailable, simHost, type SimHost } from '../helpers/netns.js';
 
@@ -42,11 +42,6 @@ function cliIn(host: SimHost, args: string[]): Promise<CliResult> {
   });
 }
 
-function recordPids(home: string): void {
-  const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) as { pid: number; workerPids: number[] };
-  pids.push(info.pid, ...info.workerPids);
-}
-
 async function agentStates(): Promise<Record<string, string>> {
   const s = await client!.stats();
   return Object.fromEntries((s.agents ?? []).map((a) => [a.address.split(':')[0]!, a.state]));
@@ -74,11 +69,11 @@ describe.runIf(available || process.env.CI)('agents on simulated hosts (network 
         '--registry', `etcd://${h.hostAddress}:${port}`, '--registry-ttl', '2s', '--json',
       ]);
       expect(up.code, up.stderr).toBe(0);
-      recordPids(home);
+      pids.push(...daemonPids(home));
     }
     const router = await runCli(['router', 'up', '--home', routerHome, '--registry', etcd.url, '--token-file', token, '--tls-ca', join(certs, 'ca.crt'), '--json'], { env });
     expect(router.code, router.stderr).toBe(0);
-    recordPids(routerHome);
+    pids.push(...daemonPids(routerHome));
     client = connect({ home: routerHome });
     await waitFor(async () => Object.values(await agentStates()).filter((s) => s === 'alive').length === 2, 15_000, 100);
   }, 120_000);

@@ -3,12 +3,12 @@
 // down, and calls keep succeeding. The agents advertise the proxy's address in etcd, so the
 // router's calls and heartbeats all cross it. Loopback only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type AgentClient } from '../../src/index.js';
-import { PYTHON, killPids, pidAlive, runCli, tempDir } from '../helpers/env.js';
+import { PYTHON, daemonPids, freePort, killPids, pidAlive, runCli, tempDir } from '../helpers/env.js';
 import { delayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
-import { freePort, startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 
 const dir = tempDir('sp-slow-');
 const env = { SNAKEPIT_PYTHON: PYTHON, SNAKEPIT_CONFIG_DIR: join(dir.path, 'config') };
@@ -20,11 +20,6 @@ let etcd: EtcdServer | undefined;
 const proxies: DelayProxy[] = [];
 const pids: number[] = [];
 let client: AgentClient | undefined;
-
-function recordPids(home: string): void {
-  const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) as { pid: number; workerPids: number[] };
-  pids.push(info.pid, ...info.workerPids);
-}
 
 beforeAll(async () => {
   writeFileSync(token, 'slow-link-token-0123456789abcdef', { mode: 0o600 });
@@ -42,11 +37,11 @@ beforeAll(async () => {
       { env },
     );
     expect(up.code, up.stderr).toBe(0);
-    recordPids(home);
+    pids.push(...daemonPids(home));
   }
   const router = await runCli(['router', 'up', '--home', routerHome, '--registry', etcd.url, '--token-file', token, '--tls-ca', join(certs, 'ca.crt'), '--json'], { env });
   expect(router.code, router.stderr).toBe(0);
-  recordPids(routerHome);
+  pids.push(...daemonPids(routerHome));
   client = connect({ home: routerHome });
 }, 120_000);
 

@@ -2,6 +2,7 @@
 // and process checks. Every process a test starts is tracked by pid and killed by pid.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -39,6 +40,18 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; cwd
   });
 }
 
+/** A loopback port that was free a moment ago (bound to port 0, then closed). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -63,6 +76,12 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 }
 
 /** SIGKILLs processes a test recorded (by pid, never by name). */
+/** A daemon's pid and its workers' pids, as its home's agent.json records them (what a test must kill if it is left). */
+export function daemonPids(home: string): number[] {
+  const info = JSON.parse(readFileSync(join(home, 'agent.json'), 'utf8')) as { pid: number; workerPids?: number[] };
+  return [info.pid, ...(info.workerPids ?? [])];
+}
+
 export function killPids(pids: number[]): void {
   for (const pid of pids) {
     try {

@@ -6,9 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from './env.js';
+import { freePort, tempDir } from './env.js';
 
 export const ETCD_BINARY = process.env.SNAKEPIT_TEST_ETCD ?? '/usr/bin/etcd';
 
@@ -28,18 +27,6 @@ export interface EtcdServer {
   /** Its log so far (for failure messages). */
   log(): string;
   cleanup(): Promise<void>;
-}
-
-/** A loopback port that was free a moment ago (bound to port 0, then closed). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const live = new Set<ChildProcess>();

@@ -3,9 +3,9 @@
 // `up` naming it; `down` closes the port.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { PYTHON, killPids, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
+import { PYTHON, freePort, killPids, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
 
 const dir = tempDir('sp-metrics-');
 const home = join(dir.path, 'home');
@@ -44,17 +44,6 @@ async function scrape(): Promise<Sample[]> {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parse(await res.text());
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 function portOpen(p: number): Promise<boolean> {

@@ -5,10 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '../../src/index.js';
-import { FIXTURES, PYTHON, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
+import { FIXTURES, PYTHON, freePort, pidAlive, runCli, tempDir, waitFor } from '../helpers/env.js';
 import { startDaemon, type Daemon } from '../security/raw-peer.js';
 
 const dir = tempDir('sp-fo-');
@@ -23,10 +22,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
   const args = ['--tools', join(FIXTURES, 'side_effect_tools.py'), '--listen', '127.0.0.1:0', '--token-file', tokenFile];
   [a, b] = await Promise.all([startDaemon(args, { env, prefix: 'sp-foa-' }), startDaemon(args, { env, prefix: 'sp-fob-' })]);
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-  dead = `127.0.0.1:${(probe.address() as { port: number }).port}`;
-  await new Promise((r) => probe.close(r));
+  dead = `127.0.0.1:${await freePort()}`;
 });
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);

@@ -47,7 +47,7 @@ class FakeAgent {
         return { pools: [{ name: 'default', affinity: 'hint' }], ...(this.about ? { agent: this.about } : {}) } as never;
       },
       drain: async () => true,
-      reload: async () => 0,
+      reload: async () => ({ replaced: 0, changes: [] }),
       restartWorker: async () => undefined,
       watch: () => () => {},
       heartbeats: (_ms, onBeat, onEnd) => {
