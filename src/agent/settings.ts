@@ -37,14 +37,23 @@ export function runSettings(pools: readonly PoolOptions[], extra: { metricsPort?
   };
 }
 
+type FlatPool = RunSettings['pools'][number];
+
+/** A setting's value as a person reads it. */
+const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
+
+/** The keys whose values differ between two pools' flat settings (`up`'s comparison and a reload's both). */
+function changedKeys(a: FlatPool, b: FlatPool): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => a[key] !== b[key]);
+}
+
 /** Each way `asked` differs from `running`, as a line a person reads; empty when they are the same. */
 export function settingsDifferences(running: RunSettings, asked: RunSettings): string[] {
   const out: string[] = [];
-  const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
   if (running.agents !== asked.agents) out.push(running.agents === null ? `an agent runs, a cluster of ${asked.agents} agents is asked` : asked.agents === null ? `a cluster of ${running.agents} agents runs, an agent is asked` : `agents: ${running.agents} running, ${asked.agents} asked`);
   if (running.metricsPort !== asked.metricsPort) out.push(`metrics port: ${show(running.metricsPort)} running, ${show(asked.metricsPort)} asked`);
   if ((running.network ?? null) !== (asked.network ?? null)) out.push(`TCP listener and labels: ${show(running.network)} running, ${show(asked.network)} asked`);
-  const byName = (list: RunSettings['pools']): Map<string, Record<string, string | number | null>> => new Map(list.map((p) => [String(p.name), p]));
+  const byName = (list: RunSettings['pools']): Map<string, FlatPool> => new Map(list.map((p) => [String(p.name), p]));
   const was = byName(running.pools);
   const now = byName(asked.pools);
   for (const name of was.keys()) if (!now.has(name)) out.push(`pool ${name}: running, not asked`);
@@ -54,8 +63,7 @@ export function settingsDifferences(running: RunSettings, asked: RunSettings): s
       out.push(`pool ${name}: asked, not running`);
       continue;
     }
-    for (const key of new Set([...Object.keys(r), ...Object.keys(p)])) {
-      if (r[key] === p[key]) continue;
+    for (const key of changedKeys(r, p)) {
       out.push(key === 'env' ? `pool ${name}: env differs (values not shown)` : `pool ${name}: ${key} ${show(r[key])} running, ${show(p[key])} asked`);
     }
   }
@@ -93,12 +101,7 @@ export function reloadPlan(was: readonly PoolOptions[], next: readonly PoolOptio
     if (only !== undefined && name !== only) continue;
     const old = before.get(name)!;
     const [a, b] = [runSettings([old]).pools[0]!, runSettings([p]).pools[0]!];
-    const changes: string[] = [];
-    const show = (v: string | number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (a[key] === b[key]) continue;
-      changes.push(key === 'env' ? `pool ${name}: env changed (values not shown)` : `pool ${name}: ${key} ${show(a[key])} → ${show(b[key])}`);
-    }
+    const changes = changedKeys(a, b).map((key) => (key === 'env' ? `pool ${name}: env changed (values not shown)` : `pool ${name}: ${key} ${show(a[key])} → ${show(b[key])}`));
     out.push({ name, next: p, resize: p.size !== old.size ? p.size : undefined, changes });
   }
   return out;
