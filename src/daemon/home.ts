@@ -47,7 +47,8 @@ export interface AgentInfo {
   /** `router` when the home's daemon is a cluster's router (absent: an agent). */
   kind?: 'router';
   /** A router's agents and their homes. */
-  agents?: Array<{ id: string; home?: string; pid: number | undefined }>;
+  /** A router's agents: a local cluster's by their sub-home, an etcd router's by the address it dials (their pids are on their own hosts). */
+  agents?: Array<{ id: string; home?: string; address?: string; pid: number | undefined }>;
   pid: number;
   /** Process start time, as src/proc.ts reads it (/proc: clock ticks since boot). */
   startTime: number;

@@ -286,7 +286,7 @@ interface Served {
   /** The agent's events (an agent, not a router). */
   onEvent?(listener: (e: AgentEvent) => void): void;
   /** The router's agents, for agent.json. */
-  agents?(): Array<{ id: string; home?: string; pid: number | undefined }>;
+  agents?(): Array<{ id: string; home?: string; address?: string; pid: number | undefined }>;
   /** Called once everything is listening (the registry writes before readiness is announced). */
   ready?(): void;
   stop(): Promise<void>;
@@ -461,7 +461,7 @@ async function startEtcdRouter(router: NonNullable<DaemonOptions['router']>, pat
     workerPids: () => [],
     pools: () => [],
     configured: () => [],
-    agents: () => membership.members().map((m) => ({ id: m.id, home: m.address, pid: m.pid })),
+    agents: () => membership.members().map((m) => ({ id: m.id, address: m.address, pid: m.pid })),
     stop: () => r.shutdown(),
   };
 }
